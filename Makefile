@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make repro` runs the pipeline, `make test` runs the tests.
+# Both create .venv and install the project into it when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Stages run `python stages/...`: put the virtual environment first so that is our Python.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install repro test push clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "longtail needs Python >= 3.11; run: make PYTHON=python3.11 ..."; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+repro: install
+	dvc repro
+
+test: install
+	python -m pytest
+
+push: repro
+	dvc push
+
+clean:
+	rm -rf $(VENV) dvc_plots

@@ -1,0 +1,129 @@
+"""Writing artifacts so that a crash never leaves half an output behind.
+
+A stage opens one `Outputs` transaction, saves every file through it, and only when the whole stage
+succeeded are the temporary files renamed into place. On any error they are removed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from longtail import LongtailError
+
+
+def _jsonable(value):
+    """Plain JSON for DVC: numpy scalars become Python numbers, NaN and inf become null."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class Outputs:
+    """Collects a stage's outputs as temporary files; `commit` renames them all into place."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []
+
+    def path(self, target: str | os.PathLike) -> Path:
+        """A temporary path beside `target` that becomes `target` on commit."""
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+        self._pending.append((tmp, target))
+        return tmp
+
+    def npy(self, target, array: np.ndarray) -> None:
+        with open(self.path(target), "wb") as f:
+            np.save(f, array)
+
+    def npy_chunks(self, target, shape: tuple[int, ...], dtype, chunks: Iterable[np.ndarray]) -> None:
+        """Write an .npy file from row blocks, so the whole array never sits in memory."""
+        dtype = np.dtype(dtype)
+        rows = 0
+        with open(self.path(target), "wb") as f:
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+            np.lib.format.write_array_header_2_0(f, header)
+            for block in chunks:
+                f.write(np.ascontiguousarray(block, dtype=dtype).tobytes())
+                rows += len(block)
+        if rows != shape[0]:
+            raise RuntimeError(f"{target}: wrote {rows} rows, expected {shape[0]}")
+
+    def npz(self, target, **arrays: np.ndarray) -> None:
+        with open(self.path(target), "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    def json(self, target, data: dict) -> None:
+        with open(self.path(target), "w") as f:
+            json.dump(_jsonable(data), f, indent=2)
+            f.write("\n")
+
+    def csv(self, target, header: list[str], rows: Iterable[Iterable]) -> None:
+        with open(self.path(target), "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
+
+    def commit(self) -> None:
+        for tmp, target in self._pending:
+            os.replace(tmp, target)
+        self._pending.clear()
+
+    def discard(self) -> None:
+        for tmp, _ in self._pending:
+            tmp.unlink(missing_ok=True)
+        self._pending.clear()
+
+
+@contextmanager
+def outputs() -> Iterator[Outputs]:
+    """`with outputs() as out: out.npy(...)`: all files appear together, or none does."""
+    out = Outputs()
+    try:
+        yield out
+    except BaseException:
+        out.discard()
+        raise
+    out.commit()
+
+
+def load_npy(path, *, dtype=None, ndim: int | None = None) -> np.ndarray:
+    """Load an artifact, with a message that names the stage to run when it is missing or malformed."""
+    path = Path(path)
+    if not path.exists():
+        raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
+    array = np.load(path)
+    _check(path, array, dtype, ndim)
+    return array
+
+
+def load_npz(path, keys: Iterable[str]) -> dict[str, np.ndarray]:
+    path = Path(path)
+    if not path.exists():
+        raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
+    with np.load(path) as f:
+        missing = [k for k in keys if k not in f]
+        if missing:
+            raise LongtailError(f"{path} lacks arrays {missing}; it holds {sorted(f.files)}")
+        return {k: f[k] for k in f.files}
+
+
+def _check(path, array, dtype, ndim) -> None:
+    if dtype is not None and array.dtype != np.dtype(dtype):
+        raise LongtailError(f"{path}: expected dtype {np.dtype(dtype)}, found {array.dtype}")
+    if ndim is not None and array.ndim != ndim:
+        raise LongtailError(f"{path}: expected {ndim} dimensions, found shape {array.shape}")

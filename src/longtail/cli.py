@@ -1,0 +1,61 @@
+"""What every stage script shares: the --params option, error messages, progress."""
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from longtail import LongtailError
+
+console = Console(stderr=True)
+
+PARAMS = typer.Option(Path("params.yaml"), "--params", help="params file with the stage's sections")
+
+
+def app(help: str) -> typer.Typer:
+    return typer.Typer(add_completion=False, help=help, pretty_exceptions_enable=False)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """A LongtailError becomes one line on stderr and exit status 2; anything else is a bug and
+    keeps its traceback."""
+    try:
+        yield
+    except LongtailError as e:
+        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(2)
+
+
+@contextmanager
+def progress(total: int, what: str) -> Iterator:
+    """A bar with done/total, rate, elapsed and time left; yields `advance()`."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    )
+    start = time.perf_counter()
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(what, total=total, rate="")
+
+        def advance(*_):
+            done = bar.tasks[task].completed + 1
+            bar.update(task, advance=1, rate=f"{done / (time.perf_counter() - start):.2f}/s")
+
+        yield advance
+    elapsed = time.perf_counter() - start
+    console.print(f"{what}: {total} in {elapsed:.1f} s ({total / elapsed:.2f}/s)")
+
+
+def say(message: str) -> None:
+    console.print(message, highlight=False)
