@@ -1,0 +1,141 @@
+"""Datasets: the offline ones, and the torchvision path read from small files in the real formats."""
+
+import gzip
+import pickle
+import struct
+import tarfile
+
+import numpy as np
+import pytest
+
+from longtail import LongtailError, data
+
+
+def test_digits_are_uint8_images_with_a_deterministic_stratified_split():
+    a = data.load("digits", test_fraction=0.2, seed=0)
+    b = data.load("digits", test_fraction=0.2, seed=0)
+    assert a["x_train"].dtype == np.uint8 and a["x_train"].shape[1:] == (1, 8, 8)
+    assert a["y_train"].dtype == np.int64 and len(a["x_train"]) + len(a["x_test"]) == 1797
+    assert len(a["x_test"]) == pytest.approx(0.2 * 1797, abs=10)
+    assert a["x_train"].max() == 255
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    train_share = np.bincount(a["y_train"]) / len(a["y_train"])
+    test_share = np.bincount(a["y_test"]) / len(a["y_test"])
+    np.testing.assert_allclose(train_share, test_share, atol=0.01)
+    assert not np.array_equal(data.load("digits", seed=1)["y_test"], a["y_test"])
+
+
+def test_synthetic_rare_subpopulations_land_in_both_splits():
+    x, y, rare = data.synthetic(seed=0)
+    assert x.dtype == np.uint8 and rare.dtype == np.int64
+    assert 0 < (rare >= 0).mean() < 0.2  # the tail is a minority
+    split = data.split(rare[:, None], y, rare=rare, test_fraction=0.2, seed=0)  # carry group ids as x
+    groups = set(np.unique(rare[rare >= 0]))
+    assert set(split["x_train"][split["rare_train"], 0]) == groups
+    assert set(split["x_test"][split["rare_test"], 0]) == groups
+
+
+def test_unknown_dataset_names_the_choices():
+    with pytest.raises(LongtailError, match="unknown dataset 'imagenet'; choose one of: digits, synthetic, mnist"):
+        data.load("imagenet")
+
+
+# --- CIFAR: pickled batches, as in cifar-10-python.tar.gz ---------------------------------------------
+
+
+def write_cifar(root, name="cifar10", n=6, seed=0):
+    """Tiny CIFAR files in the real format: pickled dicts with 'data' [n, 3072] uint8 (RRR..GGG..BBB)."""
+    rng = np.random.default_rng(seed)
+    if name == "cifar10":
+        folder, batches, label_key, meta = root / "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"], "labels", ("batches.meta", {"label_names": [f"c{i}" for i in range(10)]})
+    else:
+        folder, batches, label_key, meta = root / "cifar-100-python", ["train", "test"], "fine_labels", ("meta", {"fine_label_names": [f"c{i}" for i in range(100)]})
+    folder.mkdir(parents=True)
+    written = {}
+    for batch in batches:
+        images = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
+        labels = rng.integers(0, 10, n).tolist()
+        with open(folder / batch, "wb") as f:
+            pickle.dump({"data": images.reshape(n, -1), label_key: labels}, f)
+        written[batch] = (images, labels)
+    with open(folder / meta[0], "wb") as f:
+        pickle.dump(meta[1], f)
+    return written
+
+
+def test_cifar10_loads_from_the_extracted_folder_through_torchvision(tmp_path):
+    written = write_cifar(tmp_path)
+    x, y = data.torchvision_split("cifar10", tmp_path, train=True, download=False)
+    assert x.shape == (30, 3, 32, 32) and x.dtype == np.uint8 and y.dtype == np.int64
+    np.testing.assert_array_equal(x[:6], written["data_batch_1"][0])  # channels first, pixels intact
+    assert y[:6].tolist() == written["data_batch_1"][1]
+    xt, yt = data.torchvision_split("cifar10", tmp_path, train=False, download=False)
+    np.testing.assert_array_equal(xt, written["test_batch"][0])
+
+
+def test_cifar10_archive_is_extracted_when_only_the_tar_gz_is_there(tmp_path):
+    source = tmp_path / "source"
+    written = write_cifar(source)
+    root = tmp_path / "raw"
+    root.mkdir()
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    arrays = data.load("cifar10", root=root)
+    np.testing.assert_array_equal(arrays["x_test"], written["test_batch"][0])
+
+
+def test_cifar100_loads_fine_labels(tmp_path):
+    written = write_cifar(tmp_path, "cifar100")
+    x, y = data.torchvision_split("cifar100", tmp_path, train=True, download=False)
+    np.testing.assert_array_equal(x, written["train"][0])
+    assert y.tolist() == written["train"][1]
+
+
+def test_missing_cifar_names_the_file_and_where_it_comes_from(tmp_path):
+    with pytest.raises(LongtailError, match=r"place cifar-10-python\.tar\.gz in .* \(from https://www\.cs\.toronto\.edu"):
+        data.load("cifar10", root=tmp_path)
+
+
+def test_an_incomplete_cifar_folder_names_the_missing_batch(tmp_path):
+    write_cifar(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(LongtailError, match="lacks data_batch_3"):
+        data.load("cifar10", root=tmp_path)
+
+
+# --- MNIST: IDX files, gzipped as distributed ---------------------------------------------------------
+
+
+def write_idx(path, array):
+    """IDX: zero bytes, type 0x08 (ubyte), the number of dimensions, big-endian sizes, then the data."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def write_mnist(root, folder="MNIST", n=5, seed=0):
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    written = {}
+    for split in ("train", "t10k"):
+        images, labels = rng.integers(0, 256, (n, 28, 28)), rng.integers(0, 10, n)
+        write_idx(raw / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(raw / f"{split}-labels-idx1-ubyte.gz", labels)
+        written[split] = (images, labels)
+    return written
+
+
+@pytest.mark.parametrize("dataset, folder", [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
+def test_mnist_style_gz_files_load_through_torchvision(tmp_path, dataset, folder):
+    written = write_mnist(tmp_path, folder)
+    arrays = data.load(dataset, root=tmp_path)
+    assert arrays["x_train"].shape == (5, 1, 28, 28) and arrays["x_train"].dtype == np.uint8
+    np.testing.assert_array_equal(arrays["x_train"][:, 0], written["train"][0])
+    np.testing.assert_array_equal(arrays["y_test"], written["t10k"][1])
+
+
+def test_missing_mnist_names_the_files_and_the_mirror(tmp_path):
+    with pytest.raises(LongtailError, match=r"place train-images-idx3-ubyte\.gz.* in .*MNIST/raw/ \(from https://"):
+        data.load("mnist", root=tmp_path)

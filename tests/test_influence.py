@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from longtail import LongtailError, influence
+
+
+def direct_influence(masks, correct):
+    """DESIGN.md's definition, one (i, j) at a time."""
+    out = np.full((correct.shape[1], masks.shape[1]), np.nan)
+    for i in range(correct.shape[1]):
+        for j in range(masks.shape[1]):
+            inside, outside = correct[masks[:, j], i], correct[~masks[:, j], i]
+            if len(inside) and len(outside):
+                out[i, j] = inside.mean() - outside.mean()
+    return out
+
+
+@pytest.fixture
+def trials():
+    rng = np.random.default_rng(3)
+    t, n_train, n_test = 60, 25, 17
+    masks = rng.random((t, n_train)) < 0.7
+    masks[:, 0] = True  # in every trial: undefined
+    masks[:, 1] = False  # in no trial: undefined
+    return masks, rng.random((t, n_train)) < 0.8, rng.random((t, n_test)) < 0.6
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 4, 17, 100])
+def test_influence_blocks_match_the_per_example_definition_with_nan_where_undefined(trials, chunk_rows):
+    masks, _, test_correct = trials
+    blocks = list(influence.influence_blocks(masks, test_correct, chunk_rows))
+    assert all(len(b) <= chunk_rows for b in blocks)
+    got = np.concatenate(blocks)
+    expected = direct_influence(masks, test_correct)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert np.isnan(got[:, :2]).all() and not np.isnan(got[:, 2:]).any()
+
+
+def test_memorization_is_the_influence_of_each_training_example_on_itself(trials):
+    masks, train_correct, _ = trials
+    expected = np.diagonal(direct_influence(masks, train_correct))
+    np.testing.assert_allclose(influence.memorization(masks, train_correct), expected)
+
+
+def test_mean_influences_equal_nan_means_of_the_full_matrix(trials):
+    masks, _, test_correct = trials
+    full = direct_influence(masks, test_correct)
+    test_mean, train_mean = influence.mean_influences(masks, test_correct)
+    np.testing.assert_allclose(test_mean, np.nanmean(full, axis=1))
+    np.testing.assert_allclose(train_mean[2:], np.nanmean(full[:, 2:], axis=0))
+    assert np.isnan(train_mean[:2]).all()
+
+
+def test_an_example_that_decides_a_test_example_has_influence_one():
+    masks = np.array([[1, 0], [0, 1], [1, 1], [0, 0]], bool)
+    test_correct = masks[:, :1].copy()  # test example 0 is right exactly when train example 0 was seen
+    block = next(influence.influence_blocks(masks, test_correct))
+    assert block[0, 0] == 1.0 and block[0, 1] == 0.0
+
+
+def test_high_influence_pairs_need_both_thresholds():
+    block = np.array([[0.2, 0.2, 0.1], [0.5, 0.0, 0.16]], np.float32)
+    memorization = np.array([0.3, 0.1, 0.25])
+    pairs = influence.high_influence_pairs(block, 10, memorization, min_influence=0.15, min_memorization=0.25)
+    got = {(int(a), int(b)) for a, b, _, _ in pairs}
+    assert got == {(0, 10), (0, 11), (2, 11)}
+    row = pairs[[int(a) == 2 for a, *_ in pairs]][0]
+    assert row[2] == pytest.approx(0.16) and row[3] == 0.25
+
+
+def test_mismatched_trial_counts_are_refused(trials):
+    masks, _, test_correct = trials
+    with pytest.raises(LongtailError, match="as many trials"):
+        next(influence.influence_blocks(masks[:-1], test_correct))

@@ -1,0 +1,173 @@
+"""The whole pipeline through DVC, in a copy of the repository with tiny params: artifacts keep the
+contracts of DESIGN.md, `dvc exp run` reruns only what a compression param touches, and the
+cached arrays survive a push/pull round trip byte for byte."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+from longtail import influence
+
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "data": {"dataset": "synthetic"},
+    "trials": {"count": 8, "epochs": 4},
+    "reference": {"epochs": 4},
+    "compress": {"epochs": 1, "sparsity": 0.9},
+}
+
+
+def sh(repo, *args):
+    result = subprocess.run(args, cwd=repo, capture_output=True, text=True, env=ENV)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def dvc(repo, *args):
+    return sh(repo, sys.executable, "-m", "dvc", *args)
+
+
+ENV = os.environ | {
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # stages run our python
+    "DVC_NO_ANALYTICS": "1",
+    "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A git repository holding a copy of this one's files, with tiny params, reproduced once."""
+    root = Path(__file__).resolve().parents[1]
+    repo = tmp_path_factory.mktemp("longtail")
+    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                             cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        if (root / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, repo / name)
+    ENV["PYTHONPATH"] = str(repo / "src")  # the stages import the copy's library
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for section, values in TINY.items():
+        params[section] |= values
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (repo / "dvc.lock").unlink(missing_ok=True)
+    sh(repo, "git", "init", "-q")
+    dvc(repo, "remote", "add", "--local", "-d", "scratch", str(tmp_path_factory.mktemp("remote")))
+    log = dvc(repo, "repro")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "tiny run")
+    return repo, log
+
+
+def ran(log):
+    return [line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")]
+
+
+def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
+    repo, log = repo
+    assert ran(log) == ["prepare", "train_trials", "estimate", "reference", "compress", "cie", "ttest"]
+    with np.load(repo / "data/prepared/train.npz") as f:
+        x, y = f["x"], f["y"]
+    with np.load(repo / "data/prepared/test.npz") as f:
+        y_test = f["y"]
+    assert x.dtype == np.uint8 and x.ndim == 4 and y.dtype == np.int64 and y.shape == (len(x),)
+    n_train, n_test = len(y), len(y_test)
+    masks = np.load(repo / "data/trials/masks.npy")
+    train_correct = np.load(repo / "data/trials/train_correct.npy")
+    test_correct = np.load(repo / "data/trials/test_correct.npy")
+    for array, shape in [(masks, (8, n_train)), (train_correct, (8, n_train)), (test_correct, (8, n_test))]:
+        assert array.dtype == bool and array.shape == shape
+    inf = np.load(repo / "data/influence/influence.npy")
+    assert inf.shape == (n_test, n_train) and inf.dtype == np.float32
+    for name, n in [("memorization", n_train), ("test_mean_influence", n_test), ("train_mean_influence", n_train)]:
+        assert np.load(repo / f"data/influence/{name}.npy").shape == (n,)
+    for name in ["reference_pred", "compressed_pred"]:
+        pred = np.load(repo / f"data/compress/{name}.npy")
+        assert pred.dtype == np.int64 and pred.shape == (n_test,)
+    with np.load(repo / "data/cie/masks.npz") as f:
+        assert all(f[k].dtype == bool and f[k].shape == (n_test,) for k in ["cie", "cie_u", "cie_c"])
+    cie = json.loads((repo / "metrics/cie.json").read_text())
+    assert {"cie", "cie_u", "cie_c", "cie_both_wrong"} <= set(cie)
+    ttest = json.loads((repo / "metrics/ttest.json").read_text())
+    assert all({"t", "p", "n", "welch_t", "welch_p"} <= set(ttest[k]) for k in ["cie", "cie_u", "cie_c"])
+    for plot in ["test_mean_influence.csv", "cie_counts.csv", "test_mean_influence.png"]:
+        assert (repo / "plots" / plot).stat().st_size > 0
+
+
+def test_arrays_agree_with_the_definitions_recomputed_from_the_trials(repo):
+    repo, _ = repo
+    masks = np.load(repo / "data/trials/masks.npy")
+    train_correct = np.load(repo / "data/trials/train_correct.npy")
+    test_correct = np.load(repo / "data/trials/test_correct.npy")
+    m, d = masks.astype(float), test_correct.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = (d.T @ m) / m.sum(0) - (d.T @ (1 - m)) / (1 - m).sum(0)
+        c = train_correct.astype(float)
+        memorization = (c * m).sum(0) / m.sum(0) - (c * (1 - m)).sum(0) / (1 - m).sum(0)
+    np.testing.assert_allclose(np.load(repo / "data/influence/influence.npy"), expected, atol=1e-6)
+    np.testing.assert_allclose(np.load(repo / "data/influence/memorization.npy"), memorization)
+    np.testing.assert_allclose(np.load(repo / "data/influence/test_mean_influence.npy"), np.nanmean(expected, 1),
+                               atol=1e-12)
+    estimate = json.loads((repo / "metrics/estimate.json").read_text())
+    assert estimate["influence_nan"] == int(np.isnan(expected).sum())
+    pairs = np.loadtxt(repo / "data/influence/high_influence_pairs.csv", delimiter=",", skiprows=1, ndmin=2)
+    expected_pairs = np.argwhere((expected >= 0.15) & (memorization >= 0.25)[None, :])
+    assert len(pairs) == len(expected_pairs) == estimate["high_influence_pairs"]
+
+
+def test_cie_masks_and_t_tests_agree_with_predictions_and_scipy(repo):
+    repo, _ = repo
+    ref, comp = (np.load(repo / f"data/compress/{n}_pred.npy") for n in ["reference", "compressed"])
+    with np.load(repo / "data/prepared/test.npz") as f:
+        y = f["y"]
+    with np.load(repo / "data/cie/masks.npz") as f:
+        np.testing.assert_array_equal(f["cie"], ref != comp)
+        np.testing.assert_array_equal(f["cie_u"], (ref == y) & (comp != y))
+        np.testing.assert_array_equal(f["cie_c"], (ref != y) & (comp == y))
+    test_mean = np.load(repo / "data/influence/test_mean_influence.npy")
+    ttest = json.loads((repo / "metrics/ttest.json").read_text())
+    group, agree = test_mean[ref != comp], test_mean[ref == comp]
+    if len(group) >= 2:
+        assert ttest["cie"]["t"] == pytest.approx(stats.ttest_ind(group, agree).statistic)
+        assert ttest["cie"]["welch_p"] == pytest.approx(stats.ttest_ind(group, agree, equal_var=False).pvalue)
+    else:
+        assert ttest["cie"]["t"] is None
+    assert ttest["cie"]["n"] == len(group)
+
+
+def test_an_experiment_on_the_loss_reruns_only_compress_cie_and_ttest(repo):
+    repo, _ = repo
+    log = dvc(repo, "exp", "run", "-S", "compress.loss=focal")
+    assert ran(log) == ["compress", "cie", "ttest"]
+    params = json.loads(dvc(repo, "params", "diff", "--json"))
+    assert params["params.yaml"]["compress.loss"] == {"old": "ce", "new": "focal"}
+    metrics = json.loads(dvc(repo, "metrics", "diff", "--all", "--json"))
+    for key in ["cie", "cie_u", "cie_c", "cie.t", "cie_u.p", "cie_c.welch_t"]:
+        file = "metrics/cie.json" if "." not in key else "metrics/ttest.json"
+        assert key in metrics[file]
+    assert metrics["metrics/compress.json"]["loss"]["new"] == "focal"
+    sh(repo, "git", "checkout", "--", ".")  # back to the committed run for the other tests
+    dvc(repo, "checkout")
+
+
+def test_push_then_pull_restores_byte_identical_arrays(repo):
+    repo, _ = repo
+    arrays = sorted(p for p in (repo / "data").rglob("*") if p.is_file() and p.name != ".gitignore")
+    digest = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in arrays}
+    dvc(repo, "push")
+    shutil.rmtree(repo / ".dvc" / "cache")
+    for p in arrays:
+        p.unlink()
+    dvc(repo, "pull")
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in arrays} == digest

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+import torch
+
+from longtail import LongtailError, data, trials
+
+
+def test_bernoulli_masks_keep_about_the_ratio_and_are_reproducible():
+    masks = trials.sample_masks(200, 500, 0.7, kind="bernoulli", seed=1)
+    assert masks.dtype == bool and masks.shape == (200, 500)
+    assert masks.mean() == pytest.approx(0.7, abs=0.01)
+    assert len(set(masks.sum(1))) > 1  # subset sizes vary
+    np.testing.assert_array_equal(masks, trials.sample_masks(200, 500, 0.7, kind="bernoulli", seed=1))
+    assert not np.array_equal(masks, trials.sample_masks(200, 500, 0.7, kind="bernoulli", seed=2))
+
+
+def test_fixed_size_masks_keep_exactly_round_ratio_times_n():
+    masks = trials.sample_masks(50, 101, 0.7, kind="fixed_size", seed=0)
+    assert (masks.sum(1) == round(0.7 * 101)).all()
+    assert masks.mean(0).min() > 0.3  # every example gets in sometimes: the subsets are random
+
+
+def test_unknown_mask_names_the_choices():
+    with pytest.raises(LongtailError, match="choose one of: bernoulli, fixed_size"):
+        trials.sample_masks(3, 4, 0.5, kind="poisson")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    x, y, rare = data.synthetic(classes=3, common=20, rare_groups=2, rare_size=2, seed=0)
+    return data.split(x, y, rare=rare, test_fraction=0.25, seed=0)
+
+
+def run(tiny, masks, seed=0):
+    recipe = dict(epochs=15, batch_size=16, lr=0.1, momentum=0.9, weight_decay=0.0)
+    return trials.run_trials(tiny["x_train"], tiny["y_train"], tiny["x_test"], tiny["y_test"], masks,
+                             arch="mlp", seed=seed, device=torch.device("cpu"), **recipe)
+
+
+def test_trials_fit_their_subsets_and_rerun_identically(tiny):
+    masks = trials.sample_masks(4, len(tiny["y_train"]), 0.7, seed=0)
+    train_correct, test_correct = run(tiny, masks)
+    assert train_correct.shape == masks.shape and test_correct.shape == (4, len(tiny["y_test"]))
+    assert train_correct.dtype == bool and test_correct.dtype == bool
+    summary = trials.summary(masks, train_correct, test_correct, fit_threshold=0.99)
+    assert summary["subset_accuracy"] == 1.0 and summary["fit_fraction"] == 1.0
+    # Trial k depends on (seed, k) only: rerunning the last trial alone reproduces it.
+    again = run(tiny, masks[3:])
+    np.testing.assert_array_equal(again[0][0], train_correct[3])
+    np.testing.assert_array_equal(again[1][0], test_correct[3])
+
+
+def test_summary_separates_own_subset_from_held_out_examples():
+    masks = np.array([[1, 1, 0, 0], [1, 0, 1, 0]], bool)
+    train_correct = np.array([[1, 1, 1, 0], [1, 0, 0, 0]], bool)
+    test_correct = np.array([[1, 0], [1, 1]], bool)
+    s = trials.summary(masks, train_correct, test_correct, fit_threshold=0.99)
+    assert s["subset_accuracy"] == pytest.approx((1 + 0.5) / 2)
+    assert s["held_out_accuracy"] == pytest.approx((0.5 + 0) / 2)
+    assert s["test_accuracy"] == pytest.approx(0.75)
+    assert s["fit_fraction"] == 0.5 and s["trials"] == 2
