@@ -29,21 +29,23 @@ def main(
         test_mean, train_mean = influence.mean_influences(masks, test_correct)
         n_test, n_train = test_correct.shape[1], masks.shape[1]
 
+        rows = chunk_rows or influence.default_chunk_rows(n_train)
         pairs, nan_count = [], 0
 
-        def blocks():  # stream blocks to disk, counting NaNs and collecting high-influence pairs on the way
+        def blocks(advance):  # stream blocks to disk, counting NaNs and collecting high-influence pairs
             nonlocal nan_count
             row = 0
-            for block in influence.influence_blocks(masks, test_correct, chunk_rows or None):
+            for block in influence.influence_blocks(masks, test_correct, rows):
                 nan_count += int(np.isnan(block).sum())
                 pairs.append(influence.high_influence_pairs(
                     block, row, memorization,
                     min_influence=cfg.pair_influence, min_memorization=cfg.pair_memorization))
                 row += len(block)
                 yield block
+                advance()
 
-        with outputs() as out:
-            out.npy_chunks(out_dir / "influence.npy", (n_test, n_train), cfg.dtype, blocks())
+        with outputs() as out, cli.progress(-(-n_test // rows), f"influence blocks of {rows} test rows") as advance:
+            out.npy_chunks(out_dir / "influence.npy", (n_test, n_train), cfg.dtype, blocks(advance))
             out.npy(out_dir / "memorization.npy", memorization)
             out.npy(out_dir / "test_mean_influence.npy", test_mean)
             out.npy(out_dir / "train_mean_influence.npy", train_mean)

@@ -58,7 +58,7 @@ class Outputs:
             header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
             np.lib.format.write_array_header_2_0(f, header)
             for block in chunks:
-                f.write(np.ascontiguousarray(block, dtype=dtype).tobytes())
+                np.ascontiguousarray(block, dtype=dtype).tofile(f)
                 rows += len(block)
         if rows != shape[0]:
             raise RuntimeError(f"{target}: wrote {rows} rows, expected {shape[0]}")

@@ -35,14 +35,13 @@ def _check(masks: np.ndarray, correct: np.ndarray, name: str) -> None:
 
 
 def memorization(masks: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
-    """memorization[j], float64 [n_train]: influence of training example j on itself."""
+    """memorization[j], float64 [n_train]: the influence of training example j on itself."""
     _check(masks, train_correct, "train_correct")
     if masks.shape != train_correct.shape:
         raise LongtailError(f"train_correct {train_correct.shape} must match masks {masks.shape}")
-    m, c = masks.astype(np.float64), train_correct.astype(np.float64)
     in_count, out_count = _counts(masks)
-    hits_in = (m * c).sum(0)
-    return hits_in / in_count - (c.sum(0) - hits_in) / out_count
+    hits_in = (masks & train_correct).sum(0)  # integer counts: no float copy of [t, n]
+    return hits_in / in_count - (train_correct.sum(0) - hits_in) / out_count
 
 
 def default_chunk_rows(n_train: int, budget_bytes: int = 256 << 20) -> int:
@@ -55,8 +54,8 @@ def influence_blocks(
 ) -> Iterator[np.ndarray]:
     """influence[i, j] in blocks of test rows, float32 [rows, n_train] each, top to bottom.
 
-    Memory stays at one block plus M as float32: at CIFAR-10 size (t = 2000, n_train = 50 000)
-    about 0.4 GB for M and 0.25 GB per block, whatever n_test is.
+    Memory stays at M as float32 plus two blocks: at CIFAR-10 size (t = 2000, n_train = 50 000)
+    0.4 GB for M and 0.25 GB per block, whatever n_test is.
     """
     _check(masks, test_correct, "test_correct")
     chunk_rows = chunk_rows or default_chunk_rows(masks.shape[1])
@@ -64,30 +63,44 @@ def influence_blocks(
     in_count, out_count = (c.astype(np.float32) for c in _counts(masks))
     for start in range(0, test_correct.shape[1], chunk_rows):
         d = test_correct[:, start : start + chunk_rows].astype(np.float32)
-        hits_in = d.T @ m  # [rows, n_train]: trials that got test i right and trained on j
-        hits_total = d.sum(0)[:, None]
-        yield hits_in / in_count - (hits_total - hits_in) / out_count
+        hits_in = d.T @ m  # [rows, n_train]: trials that got test example i right and trained on j
+        hits_out = d.sum(0)[:, None] - hits_in  # right, and did not train on j
+        hits_out /= out_count
+        hits_in /= in_count
+        hits_in -= hits_out
+        yield hits_in
+
+
+def _matvec(masks: np.ndarray, v: np.ndarray, transpose: bool = False, rows: int = 256) -> np.ndarray:
+    """M @ v (or M^T @ v) in float64, converting `rows` trials of the bool M at a time."""
+    out = np.zeros(masks.shape[1] if transpose else masks.shape[0])
+    for start in range(0, len(masks), rows):
+        block = masks[start : start + rows].astype(np.float64)
+        if transpose:
+            out += block.T @ v[start : start + rows]
+        else:
+            out[start : start + rows] = block @ v
+    return out
 
 
 def mean_influences(masks: np.ndarray, test_correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(test_mean_influence [n_test], train_mean_influence [n_train]), float64, with no full matrix.
 
-    influence[i, j] = H[i, j] w_j - s_i / b_j, with H = D^T M, s = rowsum(D^T), a, b the in and out
-    counts and w = 1/a + 1/b. Means over the defined columns j (or over all rows i) are then
+    influence[i, j] = H[i, j] w_j - s_i / b_j, with H = D^T M, s_i = sum_k D[k, i], a and b the in
+    and out counts and w = 1/a + 1/b. Means over the defined columns V (or over all rows i) are then
     matrix-vector products:
-        test_mean_influence[i]  = (D^T (M w)_V - s_i sum_V 1/b) / |V|
+        test_mean_influence[i]  = (D^T (M w_V) - s_i sum_V 1/b) / |V|
         train_mean_influence[j] = (M^T d)_j w_j - mean(s) / b_j,  d_k = mean_i D[k, i]
     """
     _check(masks, test_correct, "test_correct")
-    m, d = masks.astype(np.float64), test_correct.astype(np.float64)
+    d = test_correct.astype(np.float64)
     in_count, out_count = _counts(masks)
     defined = np.isfinite(in_count) & np.isfinite(out_count)
-    w = np.where(defined, 1 / in_count + 1 / out_count, 0.0)
-    inv_out = np.where(defined, 1 / out_count, 0.0)
+    w = 1 / in_count + 1 / out_count
     s = d.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        test_mean = (d.T @ (m @ w) - s * inv_out.sum()) / defined.sum()
-    train_mean = (m.T @ d.mean(1)) * (1 / in_count + 1 / out_count) - s.mean() / out_count
+        test_mean = (d.T @ _matvec(masks, np.where(defined, w, 0.0)) - s * (1 / out_count[defined]).sum()) / defined.sum()
+    train_mean = _matvec(masks, d.mean(1), transpose=True) * w - s.mean() / out_count
     return test_mean, train_mean
 
 

@@ -1,0 +1,55 @@
+"""Peak resident memory and time of the estimate stage at CIFAR-10 size, on random trial arrays.
+
+    python benchmarks/estimate_memory.py                     # t = 2000, n_train = 50 000, n_test = 10 000
+    python benchmarks/estimate_memory.py --dtype float16
+
+Runs the real stage script in a child process and reads the child's peak RSS from the kernel
+(getrusage), so the number includes Python, numpy and everything the stage loads. Target: 4 GB.
+"""
+
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import typer
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(trials: int = 2000, n_train: int = 50_000, n_test: int = 10_000, dtype: str = "float32",
+         limit_gb: float = 4.0):
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        rng = np.random.default_rng(0)
+        (tmp / "trials").mkdir()
+        masks = rng.random((trials, n_train), dtype=np.float32) < 0.7
+        np.save(tmp / "trials/masks.npy", masks)
+        # Correctness that depends on the masks a little, so influence is not all noise.
+        np.save(tmp / "trials/train_correct.npy", masks | (rng.random((trials, n_train), dtype=np.float32) < 0.9))
+        del masks
+        np.save(tmp / "trials/test_correct.npy", rng.random((trials, n_test), dtype=np.float32) < 0.9)
+        params = yaml.safe_load((ROOT / "params.yaml").read_text())
+        params["estimate"]["dtype"] = dtype
+        (tmp / "params.yaml").write_text(yaml.safe_dump(params))
+        start = time.perf_counter()
+        subprocess.run([sys.executable, str(ROOT / "stages/estimate.py"), "--params", str(tmp / "params.yaml"),
+                        "--trials-dir", str(tmp / "trials"), "--out-dir", str(tmp / "influence"),
+                        "--metrics", str(tmp / "estimate.json")], check=True)
+        seconds = time.perf_counter() - start
+        peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # Linux: KiB
+        size_gb = (tmp / "influence/influence.npy").stat().st_size / 1e9
+    print(f"estimate t={trials} n_train={n_train} n_test={n_test} {dtype}: {seconds:.1f} s, "
+          f"peak RSS {peak_gb:.2f} GB (limit {limit_gb} GB), influence.npy {size_gb:.2f} GB; "
+          f"{platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores")
+    if peak_gb > limit_gb:
+        raise SystemExit(f"peak RSS {peak_gb:.2f} GB is over the {limit_gb} GB target")
+
+
+if __name__ == "__main__":
+    typer.run(main)
