@@ -1,6 +1,7 @@
 """The stage scripts as a user runs them: --help, and bad inputs that stop with a message, exit
 status 2 and no output written."""
 
+import shutil
 import subprocess
 
 import pytest
@@ -20,14 +21,24 @@ def test_every_stage_has_help(root, python, stage):
     assert result.returncode == 0 and "Usage" in result.stdout
 
 
-@pytest.fixture
-def workdir(tmp_path, root):
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, root, python):
+    """Tiny params, with prepare and reference run once: the inputs of the stages under test."""
+    path = tmp_path_factory.mktemp("prepared")
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["data"]["dataset"] = "synthetic"
     params["trials"] |= {"count": 3, "epochs": 2}
     params["reference"]["epochs"] = 2
     params["compress"]["epochs"] = 1
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (path / "params.yaml").write_text(yaml.safe_dump(params))
+    for stage in ("prepare", "reference"):
+        subprocess.run([python, str(root / "stages" / f"{stage}.py")], cwd=path, check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture
+def workdir(tmp_path, prepared):
+    shutil.copytree(prepared, tmp_path, dirs_exist_ok=True)
     return tmp_path
 
 
@@ -49,8 +60,6 @@ def files(path):
     ("compress", "compress", "loss", "fcoal", "unknown compress.loss 'fcoal'; choose one of: ce, focal"),
 ])
 def test_bad_params_stop_before_any_output(root, python, workdir, stage, section, key, value, message):
-    subprocess.run([python, str(root / "stages" / "prepare.py")], cwd=workdir, check=True, capture_output=True)
-    subprocess.run([python, str(root / "stages" / "reference.py")], cwd=workdir, check=True, capture_output=True)
     before = files(workdir)
     set_param(workdir, section, key, value)
     result = run_stage(root, python, stage, cwd=workdir)
