@@ -21,7 +21,7 @@ def histogram_figure(values: np.ndarray, bins: int, *, xlabel: str, title: str, 
     ax.set_yscale("log")
     for (label, x), color in zip((marks or {}).items(), ("tab:red", "tab:orange", "tab:green", "tab:purple")):
         if x is not None:
-            ax.axvline(x, color=color, linestyle="--", label=f"{label}: {x:.4f}")
+            ax.axvline(x, color=color, linestyle="--", label=f"{label}: {x:.2g}")
     if marks:
         ax.legend(fontsize=8)
     ax.set(xlabel=xlabel, ylabel="count (log)", title=title)
