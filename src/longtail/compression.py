@@ -11,6 +11,8 @@ from torch.nn.utils import prune
 
 from longtail import LongtailError
 
+METHODS = ("magnitude",)
+
 
 def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
     """The (module, 'weight') pairs that pruning acts on: every conv and linear layer; biases stay."""

@@ -27,7 +27,7 @@ def load(dataset: str, *, root="data/raw", download=False, test_fraction=0.2, se
             torchvision_split(dataset, Path(root), train=t, download=download) for t in (True, False)
         )
         return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    raise LongtailError(f"unknown dataset {dataset!r}; choose one of: digits, synthetic, {', '.join(TORCHVISION)}")
+    raise LongtailError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
 
 
 def split(x, y, *, rare=None, test_fraction=0.2, seed=0) -> dict[str, np.ndarray]:
@@ -89,6 +89,7 @@ TORCHVISION = {
     "cifar10": "CIFAR10",
     "cifar100": "CIFAR100",
 }
+DATASETS = ("digits", "synthetic", *TORCHVISION)
 
 
 def torchvision_split(dataset: str, root: Path, *, train: bool, download: bool) -> Split:

@@ -19,12 +19,11 @@ def focal(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0) -> torch.Te
     return ((1 - log_p.exp()) ** gamma * -log_p).mean()
 
 
-LOSSES = ("ce", "focal")
+LOSSES = {"ce": cross_entropy, "focal": focal}
 
 
 def make(name: str, *, focal_gamma: float = 2.0):
-    if name == "ce":
-        return cross_entropy
-    if name == "focal":
-        return partial(focal, gamma=focal_gamma)
-    raise LongtailError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
+    """The loss `name` with its params bound: make("focal", focal_gamma=1)(logits, y)."""
+    if name not in LOSSES:
+        raise LongtailError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
+    return partial(focal, gamma=focal_gamma) if name == "focal" else LOSSES[name]

@@ -13,11 +13,10 @@ import yaml
 
 from longtail import LongtailError
 
-DATASETS = ("digits", "synthetic", "mnist", "fashion_mnist", "cifar10", "cifar100")
-MASKS = ("bernoulli", "fixed_size")
-METHODS = ("magnitude",)
-LOSSES = ("ce", "focal")
 DTYPES = ("float16", "float32")
+
+# Each name registry lives beside the code it names (models.ARCHS, losses.LOSSES, ...), imported in
+# the checks below so that only the stages that train load torch.
 
 
 def choose(key: str, value: str, choices) -> None:
@@ -43,6 +42,8 @@ class Data:
     download: bool = False
 
     def check(self):
+        from longtail.data import DATASETS
+
         choose("data.dataset", self.dataset, DATASETS)
         check_range("data.test_fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
 
@@ -52,9 +53,9 @@ class Training:
     """One recipe for training a model from scratch: used by the trials and by the reference."""
 
     arch: str = "mlp"
-    epochs: int = 30
+    epochs: int = 25
     batch_size: int = 64
-    lr: float = 0.05
+    lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4
 
@@ -71,12 +72,14 @@ class Training:
 
 @dataclass(frozen=True)
 class Trials(Training):
-    count: int = 200
+    count: int = 300
     mask: str = "bernoulli"
     subset_ratio: float = 0.7
     fit_threshold: float = 0.99  # accuracy on its own subset that a trial must reach to count as fit
 
     def check(self):
+        from longtail.trials import MASKS
+
         super().check("trials")
         check_range("trials.count", self.count, 2)
         choose("trials.mask", self.mask, MASKS)
@@ -105,16 +108,19 @@ class Estimate:
 @dataclass(frozen=True)
 class Compress:
     method: str = "magnitude"
-    sparsity: float = 0.9
+    sparsity: float = 0.95
     loss: str = "ce"
     focal_gamma: float = 2.0
-    epochs: int = 5
+    epochs: int = 3
     batch_size: int = 64
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
 
     def check(self):
+        from longtail.compression import METHODS
+        from longtail.losses import LOSSES
+
         choose("compress.method", self.method, METHODS)
         check_range("compress.sparsity", self.sparsity, 0, 1, high_open=True)
         choose("compress.loss", self.loss, LOSSES)

@@ -12,6 +12,8 @@ import torch
 
 from longtail import LongtailError, models, training
 
+MASKS = ("bernoulli", "fixed_size")
+
 
 def sample_masks(trials: int, n: int, subset_ratio: float, *, kind: str = "bernoulli", seed: int = 0) -> np.ndarray:
     """M, bool [trials, n]. `bernoulli` keeps each example with probability subset_ratio (the seed
@@ -22,7 +24,7 @@ def sample_masks(trials: int, n: int, subset_ratio: float, *, kind: str = "berno
     if kind == "fixed_size":
         ranks = rng.random((trials, n)).argsort(axis=1).argsort(axis=1)
         return ranks < round(subset_ratio * n)
-    raise LongtailError(f"unknown mask {kind!r}; choose one of: bernoulli, fixed_size")
+    raise LongtailError(f"unknown mask {kind!r}; choose one of: {', '.join(MASKS)}")
 
 
 def run_trials(
