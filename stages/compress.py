@@ -25,16 +25,15 @@ def main(
         device = training.pick_device(params.device(p))
         loss = losses.make(cfg.loss, focal_gamma=cfg.focal_gamma)
         train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
-        x, y = training.inputs(train["x"], device), torch.from_numpy(train["y"]).to(device)
-        xt, yt = training.inputs(test["x"], device), torch.from_numpy(test["y"]).to(device)
+        x, y = training.tensors(train["x"], train["y"], device)
+        xt, yt = training.tensors(test["x"], test["y"], device)
 
         reference = models.load(model_path, device)
         reference_pred = training.predict(reference, xt)
         compressed = compression.magnitude_prune(models.load(model_path, device), cfg.sparsity)
         torch.manual_seed(training.derive_seed(seed, training.COMPRESS, 0))
-        training.train(compressed, x, y, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                       momentum=cfg.momentum, weight_decay=cfg.weight_decay, loss=loss,
-                       generator=training.generator(seed, training.COMPRESS, 1))
+        training.train(compressed, x, y, loss=loss, generator=training.generator(seed, training.COMPRESS, 1),
+                       **cfg.recipe())
         compressed = compression.finalize(compressed)
         compressed_pred = training.predict(compressed, xt)
 

@@ -2,7 +2,6 @@
 
 Its own stage, so that changing a compression param never retrains it."""
 
-import dataclasses
 from pathlib import Path
 
 import torch
@@ -24,12 +23,11 @@ def main(
         cfg, seed = params.section(p, "reference", params.Reference), params.seed(p)
         device = training.pick_device(params.device(p))
         train = load_npz(prepared / "train.npz", ["x", "y"])
-        x, y = training.inputs(train["x"], device), torch.from_numpy(train["y"]).to(device)
+        x, y = training.tensors(train["x"], train["y"], device)
         num_classes = int(y.max()) + 1
         torch.manual_seed(training.derive_seed(seed, training.REFERENCE, 0))
         model = models.build(cfg.arch, tuple(x.shape[1:]), num_classes).to(device)
-        recipe = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(params.Training) if f.name != "arch"}
-        training.train(model, x, y, generator=training.generator(seed, training.REFERENCE, 1), **recipe)
+        training.train(model, x, y, generator=training.generator(seed, training.REFERENCE, 1), **cfg.recipe())
         accuracy = (training.predict(model, x) == y).float().mean().item()
         with outputs() as out:
             torch.save(models.checkpoint(model, cfg.arch, tuple(x.shape[1:]), num_classes), out.path(model_path))

@@ -1,7 +1,6 @@
 """train_trials: train `trials.count` models, each on a random subset of the training set, and record
 which training and test examples each classifies correctly (Feldman & Zhang 2020)."""
 
-import dataclasses
 from pathlib import Path
 
 from longtail import cli, params, training, trials
@@ -23,10 +22,10 @@ def main(
         device = training.pick_device(params.device(p))
         train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
         masks = trials.sample_masks(cfg.count, len(train["y"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
-        recipe = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(params.Training)}
         with cli.progress(cfg.count, f"trials ({cfg.arch} on {device})") as advance:
             train_correct, test_correct = trials.run_trials(
-                train["x"], train["y"], test["x"], test["y"], masks, seed=seed, device=device, on_trial=advance, **recipe
+                train["x"], train["y"], test["x"], test["y"], masks,
+                arch=cfg.arch, seed=seed, device=device, on_trial=advance, **cfg.recipe()
             )
         summary = trials.summary(masks, train_correct, test_correct, cfg.fit_threshold)
         with outputs() as out:

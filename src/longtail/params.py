@@ -49,25 +49,38 @@ class Data:
 
 
 @dataclass(frozen=True)
-class Training:
-    """One recipe for training a model from scratch: used by the trials and by the reference."""
+class Recipe:
+    """How training.train runs: SGD with Nesterov momentum, learning rate decayed linearly to zero."""
 
-    arch: str = "mlp"
     epochs: int = 25
     batch_size: int = 64
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4
 
-    def check(self, section):
-        from longtail.models import ARCHS
-
-        choose(f"{section}.arch", self.arch, ARCHS)
-        check_range(f"{section}.epochs", self.epochs, 1)
+    def check(self, section, min_epochs=1):
+        check_range(f"{section}.epochs", self.epochs, min_epochs)
         check_range(f"{section}.batch_size", self.batch_size, 1)
         check_range(f"{section}.lr", self.lr, 0, low_open=True)
         check_range(f"{section}.momentum", self.momentum, 0, 1, high_open=True)
         check_range(f"{section}.weight_decay", self.weight_decay, 0)
+
+    def recipe(self) -> dict:
+        """The keyword arguments of training.train."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(Recipe)}
+
+
+@dataclass(frozen=True)
+class Training(Recipe):
+    """A model trained from scratch: by each trial and by the reference."""
+
+    arch: str = "mlp"
+
+    def check(self, section):
+        from longtail.models import ARCHS
+
+        choose(f"{section}.arch", self.arch, ARCHS)
+        super().check(section)
 
 
 @dataclass(frozen=True)
@@ -106,16 +119,13 @@ class Estimate:
 
 
 @dataclass(frozen=True)
-class Compress:
+class Compress(Recipe):
     method: str = "magnitude"
     sparsity: float = 0.95
     loss: str = "ce"
     focal_gamma: float = 2.0
-    epochs: int = 3
-    batch_size: int = 64
+    epochs: int = 3  # fine-tuning after pruning; 0 skips it
     lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
 
     def check(self):
         from longtail.compression import METHODS
@@ -125,11 +135,7 @@ class Compress:
         check_range("compress.sparsity", self.sparsity, 0, 1, high_open=True)
         choose("compress.loss", self.loss, LOSSES)
         check_range("compress.focal_gamma", self.focal_gamma, 0)
-        check_range("compress.epochs", self.epochs, 0)
-        check_range("compress.batch_size", self.batch_size, 1)
-        check_range("compress.lr", self.lr, 0, low_open=True)
-        check_range("compress.momentum", self.momentum, 0, 1, high_open=True)
-        check_range("compress.weight_decay", self.weight_decay, 0)
+        super().check("compress", min_epochs=0)
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ def pick_device(spec: str = "auto") -> torch.device:
     return device
 
 
-def inputs(x: np.ndarray, device) -> torch.Tensor:
-    """uint8 images [N, C, H, W] to float inputs in [0, 1] on the device."""
-    return torch.from_numpy(x).to(device).float().div_(255)
+def tensors(x: np.ndarray, y: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images [N, C, H, W] and int64 labels to float inputs in [0, 1] and labels, on the device."""
+    return torch.from_numpy(x).to(device).float().div_(255), torch.from_numpy(y).to(device)
 
 
 def derive_seed(seed: int, *stream: int) -> int:
@@ -56,7 +56,10 @@ def train(
     loss: Loss = F.cross_entropy,
     generator: torch.Generator | None = None,
 ) -> nn.Module:
-    """SGD with Nesterov momentum and a linear decay of the learning rate to zero."""
+    """SGD with Nesterov momentum and a linear decay of the learning rate to zero. epochs = 0 returns
+    the model untouched (compress.epochs: 0 evaluates pruning without fine-tuning)."""
+    if epochs == 0:
+        return model
     n = len(y)
     steps_per_epoch = max(1, -(-n // batch_size))
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=momentum > 0,

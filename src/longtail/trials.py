@@ -43,8 +43,8 @@ def run_trials(
     """(train_correct C [t, n_train], test_correct D [t, n_test]), bool. `recipe` goes to training.train."""
     if masks.shape[1] != len(y_train):
         raise LongtailError(f"masks have {masks.shape[1]} columns for {len(y_train)} training examples")
-    x, y = training.inputs(x_train, device), torch.from_numpy(y_train).to(device)
-    xt, yt = training.inputs(x_test, device), torch.from_numpy(y_test).to(device)
+    x, y = training.tensors(x_train, y_train, device)
+    xt, yt = training.tensors(x_test, y_test, device)
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     train_correct = np.zeros(masks.shape, bool)
     test_correct = np.zeros((len(masks), len(y_test)), bool)
