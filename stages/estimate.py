@@ -44,7 +44,8 @@ def main(
                 yield block
                 advance()
 
-        with outputs() as out, cli.progress(-(-n_test // rows), f"influence [{n_test}, {n_train}] in blocks of {min(rows, n_test)} rows") as advance:
+        what = f"influence [{n_test}, {n_train}] in blocks of {min(rows, n_test)} rows"
+        with outputs() as out, cli.progress(-(-n_test // rows), what) as advance:
             out.npy_chunks(out_dir / "influence.npy", (n_test, n_train), cfg.dtype, blocks(advance))
             out.npy(out_dir / "memorization.npy", memorization)
             out.npy(out_dir / "test_mean_influence.npy", test_mean)

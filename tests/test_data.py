@@ -48,9 +48,13 @@ def write_cifar(root, name="cifar10", n=6, seed=0):
     """Tiny CIFAR files in the real format: pickled dicts with 'data' [n, 3072] uint8 (RRR..GGG..BBB)."""
     rng = np.random.default_rng(seed)
     if name == "cifar10":
-        folder, batches, label_key, meta = root / "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"], "labels", ("batches.meta", {"label_names": [f"c{i}" for i in range(10)]})
+        folder, label_key = root / "cifar-10-batches-py", "labels"
+        batches = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+        meta = ("batches.meta", {"label_names": [f"c{i}" for i in range(10)]})
     else:
-        folder, batches, label_key, meta = root / "cifar-100-python", ["train", "test"], "fine_labels", ("meta", {"fine_label_names": [f"c{i}" for i in range(100)]})
+        folder, label_key = root / "cifar-100-python", "fine_labels"
+        batches = ["train", "test"]
+        meta = ("meta", {"fine_label_names": [f"c{i}" for i in range(100)]})
     folder.mkdir(parents=True)
     written = {}
     for batch in batches:

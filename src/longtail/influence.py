@@ -98,8 +98,9 @@ def mean_influences(masks: np.ndarray, test_correct: np.ndarray) -> tuple[np.nda
     defined = np.isfinite(in_count) & np.isfinite(out_count)
     w = 1 / in_count + 1 / out_count
     s = d.sum(0)
+    hits_weighted = d.T @ _matvec(masks, np.where(defined, w, 0.0))  # sum_V H[i, j] w_j
     with np.errstate(invalid="ignore", divide="ignore"):
-        test_mean = (d.T @ _matvec(masks, np.where(defined, w, 0.0)) - s * (1 / out_count[defined]).sum()) / defined.sum()
+        test_mean = (hits_weighted - s * (1 / out_count[defined]).sum()) / defined.sum()
     train_mean = _matvec(masks, d.mean(1), transpose=True) * w - s.mean() / out_count
     return test_mean, train_mean
 
