@@ -1,9 +1,18 @@
 """train_trials: train `trials.count` models, each on a random subset of the training set, and record
-which training and test examples each classifies correctly (Feldman & Zhang 2020)."""
+which training and test examples each classifies correctly (Feldman & Zhang 2020).
 
+Finished chunks of trials are kept under data/trials/shards/ as they finish: run the stage again
+after an interruption and it resumes. `--shard i --num-shards n` trains only every n-th chunk
+(several processes, GPUs or machines share the work); a run without --shard trains whatever is
+missing, then gathers the chunks into the arrays of DESIGN.md."""
+
+import shutil
 from pathlib import Path
 
-from longtail import cli, params, training, trials
+import numpy as np
+import typer
+
+from longtail import LongtailError, cli, params, training, trials
 from longtail.artifacts import load_npz, outputs
 
 app = cli.app(__doc__)
@@ -15,24 +24,53 @@ def main(
     prepared: Path = Path("data/prepared"),
     out_dir: Path = Path("data/trials"),
     metrics: Path = Path("metrics/trials.json"),
+    shard: int = typer.Option(None, help="index of this shard, 0 <= shard < num-shards"),
+    num_shards: int = typer.Option(1, help="how many processes share the trials"),
 ):
     with cli.errors():
+        if shard is not None and not 0 <= shard < num_shards:
+            raise LongtailError(f"--shard {shard} must satisfy 0 <= shard < --num-shards ({num_shards})")
         p = params.read(params_file)
         cfg, seed = params.section(p, "trials", params.Trials), params.seed(p)
         device = training.pick_device(params.device(p))
         train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
         masks = trials.sample_masks(cfg.count, len(train["y"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
-        with cli.progress(cfg.count, f"trials ({cfg.arch} on {device})") as advance:
-            train_correct, test_correct = trials.run_trials(
-                train["x"], train["y"], test["x"], test["y"], masks,
-                arch=cfg.arch, seed=seed, device=device, on_trial=advance, **cfg.recipe()
-            )
+        chunks = trials.chunks(cfg.count, cfg.models_per_step)
+        key = trials.fingerprint(masks, train["x"], train["y"], test["x"], test["y"], arch=cfg.arch, seed=seed,
+                                 models_per_step=cfg.models_per_step, device=device.type, **cfg.recipe())
+        shard_dir = out_dir / "shards" / key
+        path = {c: shard_dir / f"chunk-{c:05d}.npz" for c in range(len(chunks))}
+        mine = [c for c in path if shard is None or c % num_shards == shard]
+        todo = [c for c in mine if not path[c].exists()]
+
+        if todo:
+            x, y = training.tensors(train["x"], train["y"], device)
+            xt, yt = training.tensors(test["x"], test["y"], device)
+            done = sum(len(chunks[c]) for c in mine) - sum(len(chunks[c]) for c in todo)
+            what = f"trials ({cfg.arch} on {device}, {cfg.models_per_step} at a time" + (
+                f", {done} already done)" if done else ")")
+            with cli.progress(sum(len(chunks[c]) for c in todo), what) as advance:
+                for c in todo:
+                    train_correct, test_correct = trials.run_chunk(
+                        x, y, xt, yt, masks, chunks[c], arch=cfg.arch, seed=seed, **cfg.recipe())
+                    with outputs() as out:  # one finished chunk at a time, never half a file
+                        out.npz(path[c], train_correct=train_correct, test_correct=test_correct)
+                    advance(len(chunks[c]))
+        if shard is not None:
+            cli.say(f"shard {shard}/{num_shards}: {len(mine)} chunks in {shard_dir}; "
+                    "run without --shard to gather them")
+            return
+
+        parts = [np.load(path[c]) for c in range(len(chunks))]
+        train_correct = np.concatenate([part["train_correct"] for part in parts])
+        test_correct = np.concatenate([part["test_correct"] for part in parts])
         summary = trials.summary(masks, train_correct, test_correct, cfg.fit_threshold)
         with outputs() as out:
             out.npy(out_dir / "masks.npy", masks)
             out.npy(out_dir / "train_correct.npy", train_correct)
             out.npy(out_dir / "test_correct.npy", test_correct)
             out.json(metrics, summary)
+        shutil.rmtree(out_dir / "shards")  # gathered: the chunks were only for resuming
         cli.say(f"subset accuracy {summary['subset_accuracy']:.4f}, held out {summary['held_out_accuracy']:.4f}, "
                 f"test {summary['test_accuracy']:.4f}")
         if summary["subset_accuracy"] < cfg.fit_threshold:

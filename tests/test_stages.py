@@ -2,6 +2,7 @@
 status 2 and no output written."""
 
 import shutil
+import time
 import subprocess
 
 import pytest
@@ -73,3 +74,53 @@ def test_a_missing_input_names_the_stage_to_run(root, python, workdir):
     result = run_stage(root, python, "estimate", cwd=workdir)
     assert result.returncode == 2
     assert "missing input data/trials/masks.npy: run the stage that writes it" in " ".join(result.stderr.split())
+
+
+def trial_arrays(path):
+    return {name: (path / "data/trials" / name).read_bytes() for name in ["masks.npy", "train_correct.npy", "test_correct.npy"]}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, prepared, root, python):
+    path = tmp_path_factory.mktemp("uninterrupted")
+    shutil.copytree(prepared, path, dirs_exist_ok=True)
+    set_param(path, "trials", "count", 8)
+    set_param(path, "trials", "models_per_step", 2)
+    set_param(path, "trials", "epochs", 30)
+    subprocess.run([python, str(root / "stages/train_trials.py")], cwd=path, check=True, capture_output=True)
+    assert not (path / "data/trials/shards").exists()  # gathered and cleaned up
+    return path
+
+
+def test_shards_run_apart_then_gathered_equal_one_uninterrupted_run(root, python, workdir, uninterrupted):
+    shutil.copy(uninterrupted / "params.yaml", workdir / "params.yaml")
+    for shard in ("0", "1"):
+        result = run_stage(root, python, "train_trials", "--shard", shard, "--num-shards", "2", cwd=workdir)
+        assert result.returncode == 0, result.stderr
+        assert not (workdir / "data/trials/masks.npy").exists()  # a shard alone gathers nothing
+    assert len(list((workdir / "data/trials/shards").rglob("chunk-*.npz"))) == 4
+    result = run_stage(root, python, "train_trials", cwd=workdir)
+    assert result.returncode == 0 and "already done" not in result.stderr  # nothing left to train
+    assert trial_arrays(workdir) == trial_arrays(uninterrupted)
+
+
+def test_a_killed_run_resumes_from_its_finished_chunks_and_ends_identical(root, python, workdir, uninterrupted):
+    shutil.copy(uninterrupted / "params.yaml", workdir / "params.yaml")
+    process = subprocess.Popen([python, str(root / "stages/train_trials.py")], cwd=workdir,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((workdir / "data/trials").rglob("chunk-*.npz")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no cleanup runs
+    process.wait()
+    finished = list((workdir / "data/trials").rglob("chunk-*.npz"))
+    assert 1 <= len(finished) < 4, "the run should have been killed midway"
+    result = run_stage(root, python, "train_trials", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "already done" in " ".join(result.stderr.split())
+    assert trial_arrays(workdir) == trial_arrays(uninterrupted)
+
+
+def test_a_shard_index_outside_the_count_is_refused(root, python, workdir):
+    result = run_stage(root, python, "train_trials", "--shard", "2", "--num-shards", "2", cwd=workdir)
+    assert result.returncode == 2 and "0 <= shard < --num-shards" in result.stderr

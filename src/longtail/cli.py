@@ -34,7 +34,7 @@ def errors() -> Iterator[None]:
 
 @contextmanager
 def progress(total: int, what: str) -> Iterator:
-    """A bar with done/total, rate, elapsed and time left; yields `advance()`."""
+    """A bar with done/total, rate, elapsed and time left; yields `advance(n=1)`."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -48,13 +48,13 @@ def progress(total: int, what: str) -> Iterator:
     with Progress(*columns, console=console) as bar:
         task = bar.add_task(what, total=total, rate="")
 
-        def advance(*_):
-            done = bar.tasks[task].completed + 1
-            bar.update(task, advance=1, rate=f"{done / (time.perf_counter() - start):.2f}/s")
+        def advance(n: int = 1):
+            done = bar.tasks[task].completed + n
+            bar.update(task, advance=n, rate=f"{done / (time.perf_counter() - start):.2f}/s")
 
         yield advance
     elapsed = time.perf_counter() - start
-    console.print(f"{what}: {total} in {elapsed:.1f} s ({total / elapsed:.2f}/s)")
+    console.print(f"{what}: {total} in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.2f}/s)")
 
 
 def say(message: str) -> None:

@@ -85,10 +85,11 @@ class Training(Recipe):
 
 @dataclass(frozen=True)
 class Trials(Training):
-    count: int = 300
+    count: int = 1000
     mask: str = "bernoulli"
     subset_ratio: float = 0.7
     fit_threshold: float = 0.99  # accuracy on its own subset that a trial must reach to count as fit
+    models_per_step: int = 32  # trials trained at once by the batched engine
 
     def check(self):
         from longtail.trials import MASKS
@@ -98,6 +99,7 @@ class Trials(Training):
         choose("trials.mask", self.mask, MASKS)
         check_range("trials.subset_ratio", self.subset_ratio, 0, 1, low_open=True, high_open=True)
         check_range("trials.fit_threshold", self.fit_threshold, 0, 1)
+        check_range("trials.models_per_step", self.models_per_step, 1)
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,17 @@
 """Trials (Feldman & Zhang 2020): many models, each trained from scratch on a random subset of the
 training set, and which examples each one classifies correctly.
 
-A plain loop over trials, one model at a time. Trial k's initialisation and data order come from
-(seed, k) alone, so any trial can be rerun by itself.
+Trials run `models_per_step` at a time through the batched engine (engine.py). Trial k's
+initialisation and data order come from (seed, k) alone, so any trial can be rerun by itself.
 """
 
+import hashlib
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from longtail import LongtailError, models, training
+from longtail import LongtailError, engine, models, training
 
 MASKS = ("bernoulli", "fixed_size")
 
@@ -27,6 +28,31 @@ def sample_masks(trials: int, n: int, subset_ratio: float, *, kind: str = "berno
     raise LongtailError(f"unknown mask {kind!r}; choose one of: {', '.join(MASKS)}")
 
 
+def init_models(arch: str, in_shape, num_classes: int, trial_ids, seed: int, device) -> list[torch.nn.Module]:
+    """Freshly initialised models for the given trials: trial k's weights depend on (seed, k) alone."""
+    out = []
+    for k in trial_ids:
+        torch.manual_seed(training.derive_seed(seed, training.TRIALS, int(k), 0))
+        out.append(models.build(arch, in_shape, num_classes).to(device))
+    return out
+
+
+def data_order(seed: int, k: int) -> torch.Generator:
+    """Trial k's data order."""
+    return training.generator(seed, training.TRIALS, int(k), 1)
+
+
+def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: int, **recipe):
+    """Train the trials `trial_ids` (rows of `masks`) together with the batched engine; returns
+    (train_correct [K, n_train], test_correct [K, n_test]) as bool arrays."""
+    num_classes = int(max(y.max(), yt.max())) + 1
+    nets = init_models(arch, tuple(x.shape[1:]), num_classes, trial_ids, seed, x.device)
+    subsets = [torch.from_numpy(np.flatnonzero(masks[k])).to(x.device) for k in trial_ids]
+    params = engine.train(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids], **recipe)
+    return ((engine.predict(nets, params, x) == y).cpu().numpy(),
+            (engine.predict(nets, params, xt) == yt).cpu().numpy())
+
+
 def run_trials(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -37,27 +63,58 @@ def run_trials(
     arch: str,
     seed: int,
     device: torch.device,
-    on_trial: Callable[[int], None] = lambda k: None,
+    models_per_step: int = 32,
+    on_chunk: Callable[[int], None] = lambda n: None,
     **recipe,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(train_correct C [t, n_train], test_correct D [t, n_test]), bool. `recipe` goes to training.train."""
-    if masks.shape[1] != len(y_train):
-        raise LongtailError(f"masks have {masks.shape[1]} columns for {len(y_train)} training examples")
-    x, y = training.tensors(x_train, y_train, device)
-    xt, yt = training.tensors(x_test, y_test, device)
+    """(train_correct C [t, n_train], test_correct D [t, n_test]), bool, `models_per_step` trials at
+    a time. `recipe` goes to engine.train; `on_chunk(n)` is called after each n trials."""
+    x, y, xt, yt = _tensors(x_train, y_train, x_test, y_test, masks, device)
+    results = []
+    for ids in chunks(len(masks), models_per_step):
+        results.append(run_chunk(x, y, xt, yt, masks, ids, arch=arch, seed=seed, **recipe))
+        on_chunk(len(ids))
+    return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+
+
+def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed, device, **recipe):
+    """The same trials, one model at a time with training.train: the reference the batched engine
+    must match, and the baseline of benchmarks/trials.py."""
+    x, y, xt, yt = _tensors(x_train, y_train, x_test, y_test, masks, device)
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     train_correct = np.zeros(masks.shape, bool)
     test_correct = np.zeros((len(masks), len(y_test)), bool)
     for k, mask in enumerate(masks):
         subset = torch.from_numpy(np.flatnonzero(mask)).to(device)
-        torch.manual_seed(training.derive_seed(seed, training.TRIALS, k, 0))  # trial k's initialisation
-        model = models.build(arch, x.shape[1:], num_classes).to(device)
-        order = training.generator(seed, training.TRIALS, k, 1)  # trial k's data order
-        training.train(model, x[subset], y[subset], generator=order, **recipe)
+        (model,) = init_models(arch, tuple(x.shape[1:]), num_classes, [k], seed, device)
+        training.train(model, x[subset], y[subset], generator=data_order(seed, k), **recipe)
         train_correct[k] = (training.predict(model, x) == y).cpu().numpy()
         test_correct[k] = (training.predict(model, xt) == yt).cpu().numpy()
-        on_trial(k)
     return train_correct, test_correct
+
+
+def _tensors(x_train, y_train, x_test, y_test, masks, device):
+    if masks.ndim != 2 or masks.shape[1] != len(y_train):
+        raise LongtailError(f"masks {masks.shape} must have one column per training example ({len(y_train)})")
+    return (*training.tensors(x_train, y_train, device), *training.tensors(x_test, y_test, device))
+
+
+def chunks(count: int, models_per_step: int) -> list[range]:
+    """The trials each engine call trains together. Fixed by (count, models_per_step) alone, so a
+    resumed or sharded run groups trials exactly as an uninterrupted one and gets the same bits."""
+    return [range(start, min(start + models_per_step, count)) for start in range(0, count, models_per_step)]
+
+
+def fingerprint(*arrays: np.ndarray, **settings) -> str:
+    """A short hash of everything a trial's result depends on: the data, the masks, the recipe.
+    Finished chunks are kept under it, so a changed param never reuses a stale chunk."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str((a.dtype, a.shape)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(repr(sorted(settings.items())).encode())
+    h.update(torch.__version__.encode())
+    return h.hexdigest()[:16]
 
 
 def summary(masks: np.ndarray, train_correct: np.ndarray, test_correct: np.ndarray, fit_threshold: float) -> dict:
