@@ -30,7 +30,7 @@ def test_params_yaml_lists_every_field_with_the_library_default(defaults):
     ("trials", "subset_ratio", 0, "trials.subset_ratio = 0"),
     ("trials", "count", 1, r"trials.count = 1 is out of range; it must satisfy 2 <= trials.count"),
     ("trials", "count", 2.5, "trials.count = 2.5 must be of type int"),
-    ("trials", "arch", "resnet9000", "unknown trials.arch 'resnet9000'; choose one of: mlp, cnn"),
+    ("trials", "arch", "resnet9000", "unknown trials.arch 'resnet9000'; choose one of: mlp, mlp512, cnn"),
     ("trials", "mask", "poisson", "choose one of: bernoulli, fixed_size"),
     ("compress", "loss", "fcoal", "unknown compress.loss 'fcoal'; choose one of: ce, focal"),
     ("compress", "sparsity", 1.0, "compress.sparsity = 1.0 is out of range"),
