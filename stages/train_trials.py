@@ -37,7 +37,8 @@ def main(
         masks = trials.sample_masks(cfg.count, len(train["y"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
         chunks = trials.chunks(cfg.count, cfg.models_per_step)
         key = trials.fingerprint(masks, train["x"], train["y"], test["x"], test["y"], arch=cfg.arch, seed=seed,
-                                 models_per_step=cfg.models_per_step, device=device.type, **cfg.recipe())
+                                 models_per_step=cfg.models_per_step, compile=cfg.compile, select=cfg.select, device=device.type,
+                                 **cfg.recipe())
         shard_dir = out_dir / "shards" / key
         path = {c: shard_dir / f"chunk-{c:05d}.npz" for c in range(len(chunks))}
         mine = [c for c in path if shard is None or c % num_shards == shard]
@@ -52,7 +53,8 @@ def main(
             with cli.progress(sum(len(chunks[c]) for c in todo), what) as advance:
                 for c in todo:
                     train_correct, test_correct = trials.run_chunk(
-                        x, y, xt, yt, masks, chunks[c], arch=cfg.arch, seed=seed, **cfg.recipe())
+                        x, y, xt, yt, masks, chunks[c], arch=cfg.arch, seed=seed, pad_to=cfg.models_per_step,
+                        compile=cfg.compile, select=cfg.select, **cfg.recipe())
                     with outputs() as out:  # one finished chunk at a time, never half a file
                         out.npz(path[c], train_correct=train_correct, test_correct=test_correct)
                     advance(len(chunks[c]))

@@ -31,7 +31,7 @@ def tiny():
     return data.split(x, y, rare=rare, test_fraction=0.25, seed=0)
 
 
-RECIPE = dict(epochs=15, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4)
+RECIPE = dict(epochs=30, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4)
 
 
 def run(tiny, masks, seed=0, models_per_step=4, arch="mlp", run_trials=trials.run_trials, **extra):
@@ -79,3 +79,37 @@ def test_models_trained_together_match_models_trained_alone(tiny, arch, mask):
 
 def test_chunks_are_fixed_by_count_and_models_per_step():
     assert [list(c) for c in trials.chunks(7, 3)] == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_compiled_steps_match_models_trained_alone(tiny):
+    masks = trials.sample_masks(5, len(tiny["y_train"]), 0.7, seed=2)
+    # 5 trials, 3 at a time: the short last chunk is padded to the compiled shape.
+    together = run(tiny, masks, models_per_step=3, compile=True)
+    alone = run(tiny, masks, run_trials=trials.run_trials_sequential)
+    assert (together[0] == alone[0]).mean() >= 0.99
+    assert (together[1] == alone[1]).mean() >= 0.99
+
+
+@pytest.fixture(scope="module")
+def tiny_rgb():
+    x, y, rare = data.synthetic(classes=3, common=12, rare_groups=1, rare_size=2, side=8, seed=0)
+    x = np.repeat(x, 3, axis=1)  # 3 channels, as CIFAR
+    return data.split(x, y, rare=rare, test_fraction=0.25, seed=0)
+
+
+def test_batchnorm_networks_with_augmentation_train_together_as_they_would_alone(tiny_rgb):
+    masks = trials.sample_masks(3, len(tiny_rgb["y_train"]), 0.7, seed=3)
+    recipe = RECIPE | {"epochs": 3, "augment": True}
+    args = (tiny_rgb["x_train"], tiny_rgb["y_train"], tiny_rgb["x_test"], tiny_rgb["y_test"], masks)
+    together = trials.run_trials(*args, arch="resnet20", seed=0, device=torch.device("cpu"), models_per_step=3,
+                                 **recipe)
+    alone = trials.run_trials_sequential(*args, arch="resnet20", seed=0, device=torch.device("cpu"), **recipe)
+    assert (together[0] == alone[0]).mean() >= 0.99
+    assert (together[1] == alone[1]).mean() >= 0.99
+
+
+def test_best_test_selection_is_never_worse_on_the_test_set_than_the_last_epoch(tiny):
+    masks = trials.sample_masks(4, len(tiny["y_train"]), 0.7, seed=4)
+    last = run(tiny, masks, select="last")
+    best = run(tiny, masks, select="best_test")
+    assert (best[1].mean(1) >= last[1].mean(1)).all()

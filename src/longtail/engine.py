@@ -1,40 +1,63 @@
 """The batched trial engine: K models trained at once as one computation.
 
-Each model keeps its own initialisation, subset and data order. Their parameters are stacked
-([K, ...] per tensor, torch.func.stack_module_state) and one vmapped forward pass
-(torch.func.functional_call) runs all K on their own minibatches, so every layer is one batched
-matrix product instead of K small ones. The update is training.train's SGD (Nesterov momentum,
-weight decay, learning rate decayed linearly to zero over each model's own steps), written out for
-stacked tensors; a model whose subset needs fewer steps than the others sits out the extra ones.
-Model k therefore follows the same trajectory as training.train would give it alone, up to
-floating-point order.
+Each model keeps its own initialisation, subset, data order and augmentation. Their parameters and
+buffers are stacked ([K, ...] per tensor, torch.func.stack_module_state) and one vmapped step
+(torch.func.functional_call, grad) trains all K on their own minibatches, so every layer is one
+batched matrix product or convolution instead of K small ones. The update is training.train's SGD
+(Nesterov momentum, weight decay, learning rate decayed linearly to zero over each model's own
+steps); a model whose subset needs fewer steps than the others sits out the extra ones. BatchNorm
+running statistics update in place per model. Model k therefore follows the trajectory
+training.train gives it alone, up to floating-point order.
 """
 
 import copy
+import warnings
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, grad, stack_module_state, vmap
+
+from longtail import training
 
 
-def schedule(subsets: list[torch.Tensor], epochs: int, batch_size: int, generators: list[torch.Generator]):
-    """Each model's minibatches, padded to one grid: (index [T, K, B], weight [T, K, B], steps [K]).
+@dataclass
+class Schedule:
+    """Every model's minibatches on one grid of T steps, and its augmentation draws; a model with
+    fewer steps than T idles at the end (weight 0). steps[k]: model k's own number of steps; epoch_end[t, k]: step t ends one
+    of model k's epochs."""
 
-    Model k's epoch is a fresh permutation of its subset from its own generator, cut into batches
-    of batch_size (the last one smaller), exactly as training.train draws them; padding has weight 0.
-    """
-    steps = torch.tensor([epochs * -(-len(s) // batch_size) for s in subsets])
-    index = torch.zeros(int(steps.max()), len(subsets), batch_size, dtype=torch.long)
-    weight = torch.zeros(index.shape)
+    index: torch.Tensor  # [T, K, B] long
+    weight: torch.Tensor  # [T, K, B] float
+    flip: torch.Tensor  # [T, K, B] bool
+    shift: torch.Tensor  # [T, K, B, 2] long, crop offsets in [0, 2 * pad]
+    steps: torch.Tensor  # [K] long
+    epoch_end: torch.Tensor  # [T, K] bool
+
+    def to(self, device):
+        return Schedule(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
+
+
+def schedule(subsets, epochs: int, batch_size: int, generators, augment: bool = False) -> Schedule:
+    """Draws each model's batches (and augmentations) from its own generator in exactly the order
+    training.train draws them for that model alone."""
+    steps = torch.tensor([epochs * training.steps_per_epoch(len(s), batch_size) for s in subsets])
+    T, K = int(steps.max()), len(subsets)
+    out = Schedule(torch.zeros(T, K, batch_size, dtype=torch.long), torch.zeros(T, K, batch_size),
+                   torch.zeros(T, K, batch_size, dtype=torch.bool),
+                   torch.zeros(T, K, batch_size, 2, dtype=torch.long), steps, torch.zeros(T, K, dtype=torch.bool))
     for k, (subset, g) in enumerate(zip(subsets, generators)):
         t = 0
         for _ in range(epochs):
-            for batch in subset[torch.randperm(len(subset), generator=g)].split(batch_size):
-                index[t, k, : len(batch)] = batch
-                weight[t, k, : len(batch)] = 1
+            for batch in training.epoch_batches(len(subset), batch_size, g):
+                n = len(batch)
+                out.index[t, k, :n], out.weight[t, k, :n] = subset[batch], 1
+                if augment:
+                    out.flip[t, k, :n], out.shift[t, k, :n] = training.augment_draws(n, g)
                 t += 1
-    return index, weight, steps
+            out.epoch_end[t - 1, k] = True
+    return out
 
 
 def train(
@@ -49,44 +72,116 @@ def train(
     momentum: float = 0.9,
     weight_decay: float = 5e-4,
     generators: list[torch.Generator],
-) -> dict[str, torch.Tensor]:
-    """Train models[k] on x[subsets[k]]; returns the stacked parameters [K, ...] (see `predict`)."""
-    params, _ = stack_module_state(models)
+    augment: bool = False,
+    select: str = "last",
+    x_test: torch.Tensor | None = None,
+    y_test: torch.Tensor | None = None,
+    compile: bool = False,
+):
+    """Train models[k] on x[subsets[k]]; returns the stacked (parameters, buffers) for `predict`.
+
+    augment: random crop (padding 4) and horizontal flip, drawn per example, applied batched on
+    the device. select: `last` keeps the final weights; `best_test` keeps each model's weights from
+    the end of the epoch with its highest accuracy on (x_test, y_test), as the seed paper did (this
+    peeks at the test set). compile: run each step through torch.compile, which fuses the
+    elementwise work around the batched products (BENCHMARKS.md), for a one-off compilation per
+    process and model count.
+    """
+    params, buffers = stack_module_state(models)
+    params = {name: p.detach() for name, p in params.items()}
+    momentum_buffers = {name: torch.zeros_like(p) for name, p in params.items()}
     base = copy.deepcopy(models[0]).to("meta")
+    step = _step_fn(base, momentum, weight_decay, bf16=x.device.type == "cuda")
+    if compile:
+        step = _compiled_or_eager(step)
+    plan = schedule(subsets, epochs, batch_size, generators, augment).to(x.device)
+    best = None
+    if select == "best_test":
+        best = {"acc": torch.full((len(models),), -1.0, device=x.device), "state": None}
+    for t in range(len(plan.index)):
+        xb = x[plan.index[t]]
+        if augment:
+            xb = training.crop_flip(xb, plan.flip[t], plan.shift[t])
+        # Model k's learning rate decays linearly over its own steps; past its last step it is 0,
+        # so its weights stay (its momentum buffer drifts, but is never used again).
+        active = t < plan.steps
+        step_lr = lr * (1 - t / plan.steps.clamp_min(1)) * active
+        idle = None if active.all() else {name: b.clone() for name, b in buffers.items()}
+        params, momentum_buffers = step(params, buffers, momentum_buffers, xb, y[plan.index[t]],
+                                        plan.weight[t], step_lr)
+        if idle is not None:  # an idle model's forward pass must not move its BatchNorm statistics
+            for name, b in buffers.items():
+                b.copy_(torch.where(active.view((-1,) + (1,) * (b.dim() - 1)), b, idle[name]))
+        if best is not None and plan.epoch_end[t].any():
+            _keep_best(best, plan.epoch_end[t], (params, buffers), models, x_test, y_test)
+    return best["state"] if best is not None else (params, buffers)
 
-    def forward(p, xb):
-        return functional_call(base, p, (xb,))
 
-    index, weight, steps = schedule(subsets, epochs, batch_size, generators)
-    index, weight, steps = index.to(x.device), weight.to(x.device), steps.to(x.device)
-    tensors = list(params.values())
-    buffers = [torch.zeros_like(p) for p in tensors]
-    for t in range(len(index)):
-        xb, yb, wb = x[index[t]], y[index[t]], weight[t]  # [K, B, ...]
-        logits = vmap(forward)(params, xb)  # [K, B, classes]
-        losses = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none").view_as(wb)
-        # Sum over models of each model's mean loss: model k's gradient is that of its own loss.
-        loss = ((losses * wb).sum(1) / wb.sum(1).clamp_min(1)).sum()
-        grads = torch.autograd.grad(loss, tensors)
-        # SGD in place, a few passes over memory (the stacked parameters outgrow the caches). A model
-        # past its last step gets learning rate 0: its weights stay, and its momentum is never used again.
-        step_lr = lr * (1 - t / steps.clamp_min(1)) * (t < steps)
-        with torch.no_grad():
-            torch._foreach_add_(grads, tensors, alpha=weight_decay)
-            if momentum > 0:
-                torch._foreach_mul_(buffers, momentum)
-                torch._foreach_add_(buffers, grads)
-                torch._foreach_add_(grads, buffers, alpha=momentum)  # Nesterov
-            torch._foreach_addcmul_(tensors, grads, [-step_lr.view((-1,) + (1,) * (p.dim() - 1)) for p in tensors])
-    return {name: p.detach() for name, p in params.items()}
+def _keep_best(best: dict, ended: torch.Tensor, state, models, x_test, y_test) -> None:
+    """For the models whose epoch just ended, keep their state if their test accuracy is the best yet."""
+    acc = (predict(models, state, x_test) == y_test).float().mean(1)
+    better = ended & (acc > best["acc"])
+    best["acc"] = torch.where(better, acc, best["acc"])
+    if best["state"] is None:
+        best["state"] = tuple({n: v.clone() for n, v in part.items()} for part in state)
+        return
+    for kept, now in zip(best["state"], state):
+        for name, value in now.items():
+            mask = better.view((-1,) + (1,) * (value.dim() - 1))
+            kept[name] = torch.where(mask, value, kept[name])
+
+
+def _step_fn(base: nn.Module, momentum: float, weight_decay: float, bf16: bool):
+    """One SGD step of all K models at once: vmap of one model's step over the stacked state.
+    bf16: the forward pass under bfloat16 autocast (on CUDA; the weights stay float32)."""
+
+    def loss(p, b, xb, yb, wb):  # one model's mean loss over the real (weight 1) examples of its batch
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
+            logits = functional_call(base, (p, b), (xb,))  # BatchNorm updates b in place
+        losses = F.cross_entropy(logits.float(), yb, reduction="none")
+        return (losses * wb).sum() / wb.sum().clamp_min(1)
+
+    def model_step(p, b, buf, xb, yb, wb, lr):
+        """training.train's update: SGD, weight decay, Nesterov momentum (plain SGD at momentum 0)."""
+        g = grad(loss)(p, b, xb, yb, wb)
+        new_p, new_buf = {}, {}
+        for name in p:
+            g_name = g[name] + weight_decay * p[name]
+            new_buf[name] = momentum * buf[name] + g_name
+            new_p[name] = p[name] - lr * (g_name + momentum * new_buf[name])
+        return new_p, new_buf
+
+    return vmap(model_step)
+
+
+def _compiled_or_eager(step):
+    """torch.compile(step), falling back to `step` itself, with a warning, where compilation fails
+    (no C++ compiler, an unsupported operation): a slow run beats a crashed one."""
+    compiled = torch.compile(step, dynamic=False)
+    chosen = None
+
+    def run(*args):
+        nonlocal chosen
+        if chosen is None:
+            try:
+                result = compiled(*args)
+                chosen = compiled
+                return result
+            except Exception as e:  # noqa: BLE001 - any compiler failure
+                warnings.warn(f"torch.compile failed ({type(e).__name__}: {str(e)[:200]}); running uncompiled")
+                chosen = step
+        return chosen(*args)
+
+    return run
 
 
 @torch.no_grad()
-def predict(models: list[nn.Module], params: dict[str, torch.Tensor], x: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
-    """Labels [K, N] that each of the K stacked models gives to every row of x."""
+def predict(models: list[nn.Module], state, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """Labels [K, N] that each of the K stacked models (state: parameters, buffers) gives to x."""
     base = copy.deepcopy(models[0]).to("meta").eval()
 
-    def forward(p, xb):
-        return functional_call(base, p, (xb,)).argmax(-1)
+    def forward(p, b, xb):
+        return functional_call(base, (p, b), (xb,)).argmax(-1)
 
-    return torch.cat([vmap(forward, in_dims=(0, None))(params, xc) for xc in x.split(chunk)], dim=1)
+    params, buffers = state
+    return torch.cat([vmap(forward, in_dims=(0, 0, None))(params, buffers, xc) for xc in x.split(chunk)], dim=1)

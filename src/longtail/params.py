@@ -14,6 +14,7 @@ import yaml
 from longtail import LongtailError
 
 DTYPES = ("float16", "float32")
+SELECT = ("last", "best_test")
 
 # Each name registry lives beside the code it names (models.ARCHS, losses.LOSSES, ...), imported in
 # the checks below so that only the stages that train load torch.
@@ -57,6 +58,7 @@ class Recipe:
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    augment: bool = False  # random crops (padding 4) and horizontal flips, for CIFAR
 
     def check(self, section, min_epochs=1):
         check_range(f"{section}.epochs", self.epochs, min_epochs)
@@ -89,7 +91,9 @@ class Trials(Training):
     mask: str = "bernoulli"
     subset_ratio: float = 0.7
     fit_threshold: float = 0.99  # accuracy on its own subset that a trial must reach to count as fit
-    models_per_step: int = 32  # trials trained at once by the batched engine
+    models_per_step: int = 64  # trials trained at once by the batched engine
+    compile: bool = True  # torch.compile each training step (falls back to eager if it cannot)
+    select: str = "last"  # last | best_test: the weights of the epoch with the best test accuracy
 
     def check(self):
         from longtail.trials import MASKS
@@ -100,6 +104,7 @@ class Trials(Training):
         check_range("trials.subset_ratio", self.subset_ratio, 0, 1, low_open=True, high_open=True)
         check_range("trials.fit_threshold", self.fit_threshold, 0, 1)
         check_range("trials.models_per_step", self.models_per_step, 1)
+        choose("trials.select", self.select, SELECT)
 
 
 @dataclass(frozen=True)

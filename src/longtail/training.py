@@ -43,6 +43,38 @@ def generator(seed: int, *stream: int) -> torch.Generator:
 MASKS, TRIALS, REFERENCE, COMPRESS = range(4)
 
 
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """Full batches only (the remainder of each epoch's permutation is dropped): BatchNorm statistics
+    of a tiny last batch are noise, and equal batches let the engine stack K models' batches."""
+    if n < batch_size:
+        raise LongtailError(f"a training set of {n} examples is smaller than batch_size = {batch_size}; "
+                            "lower the batch size")
+    return n // batch_size
+
+
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator | None) -> tuple[torch.Tensor, ...]:
+    """One epoch: a permutation of range(n) from `generator`, cut into full batches."""
+    return torch.randperm(n, generator=generator).split(batch_size)[: steps_per_epoch(n, batch_size)]
+
+
+def augment_draws(n: int, generator: torch.Generator | None, pad: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random horizontal flips [n] and crop offsets [n, 2] in [0, 2 * pad] for n images."""
+    return torch.rand(n, generator=generator) < 0.5, torch.randint(0, 2 * pad + 1, (n, 2), generator=generator)
+
+
+def crop_flip(x: torch.Tensor, flip: torch.Tensor, shift: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """x [..., C, H, W]: each image padded by `pad` with zeros, cropped back to H x W at offset
+    `shift`, and mirrored where `flip`. One gather for the whole batch of all models."""
+    lead, (c, h, w) = x.shape[:-3], x.shape[-3:]
+    x, flip, shift = x.reshape(-1, c, h, w), flip.reshape(-1), shift.reshape(-1, 2)
+    padded = F.pad(x, (pad, pad, pad, pad)).permute(0, 2, 3, 1)  # [N, H + 2p, W + 2p, C]
+    rows = (shift[:, 0:1] + torch.arange(h, device=x.device))[:, :, None]
+    cols = shift[:, 1:2] + torch.arange(w, device=x.device)
+    cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, :]
+    out = padded[torch.arange(len(x), device=x.device)[:, None, None], rows, cols]
+    return out.permute(0, 3, 1, 2).reshape(*lead, c, h, w)
+
+
 def train(
     model: nn.Module,
     x: torch.Tensor,
@@ -55,22 +87,27 @@ def train(
     weight_decay: float = 5e-4,
     loss: Loss = F.cross_entropy,
     generator: torch.Generator | None = None,
+    augment: bool = False,
 ) -> nn.Module:
-    """SGD with Nesterov momentum and a linear decay of the learning rate to zero. epochs = 0 returns
-    the model untouched (compress.epochs: 0 evaluates pruning without fine-tuning)."""
+    """SGD with Nesterov momentum and a linear decay of the learning rate to zero; `augment`: random
+    crops (padding 4) and horizontal flips. epochs = 0 returns the model untouched
+    (compress.epochs: 0 evaluates pruning without fine-tuning)."""
     if epochs == 0:
         return model
     n = len(y)
-    steps_per_epoch = max(1, -(-n // batch_size))
+    total_steps = epochs * steps_per_epoch(n, batch_size)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=momentum > 0,
                           weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / (epochs * steps_per_epoch))
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / total_steps)
     model.train()
     for _ in range(epochs):
-        order = torch.randperm(n, generator=generator).to(x.device)
-        for batch in order.split(batch_size):
+        for batch in epoch_batches(n, batch_size, generator):
+            xb = x[batch.to(x.device)]
+            if augment:
+                flip, shift = augment_draws(len(batch), generator)
+                xb = crop_flip(xb, flip.to(x.device), shift.to(x.device))
             opt.zero_grad(set_to_none=True)
-            loss(model(x[batch]), y[batch]).backward()
+            loss(model(xb), y[batch.to(x.device)]).backward()
             opt.step()
             schedule.step()
     return model

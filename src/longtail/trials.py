@@ -42,15 +42,23 @@ def data_order(seed: int, k: int) -> torch.Generator:
     return training.generator(seed, training.TRIALS, int(k), 1)
 
 
-def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: int, **recipe):
+def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: int, pad_to: int = 0,
+              compile: bool = False, select: str = "last", **recipe):
     """Train the trials `trial_ids` (rows of `masks`) together with the batched engine; returns
-    (train_correct [K, n_train], test_correct [K, n_test]) as bool arrays."""
+    (train_correct [K, n_train], test_correct [K, n_test]) as bool arrays.
+
+    pad_to: train copies of the last trial alongside (results dropped) up to this many models, so
+    a short last chunk keeps the shape that torch.compile compiled for.
+    """
+    n = len(trial_ids)
+    trial_ids = list(trial_ids) + [trial_ids[-1]] * max(0, pad_to - len(trial_ids))
     num_classes = int(max(y.max(), yt.max())) + 1
     nets = init_models(arch, tuple(x.shape[1:]), num_classes, trial_ids, seed, x.device)
     subsets = [torch.from_numpy(np.flatnonzero(masks[k])).to(x.device) for k in trial_ids]
-    params = engine.train(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids], **recipe)
-    return ((engine.predict(nets, params, x) == y).cpu().numpy(),
-            (engine.predict(nets, params, xt) == yt).cpu().numpy())
+    state = engine.train(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids],
+                         compile=compile, select=select, x_test=xt, y_test=yt, **recipe)
+    return ((engine.predict(nets, state, x) == y)[:n].cpu().numpy(),
+            (engine.predict(nets, state, xt) == yt)[:n].cpu().numpy())
 
 
 def run_trials(
@@ -64,6 +72,8 @@ def run_trials(
     seed: int,
     device: torch.device,
     models_per_step: int = 32,
+    compile: bool = False,
+    select: str = "last",
     on_chunk: Callable[[int], None] = lambda n: None,
     **recipe,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +82,8 @@ def run_trials(
     x, y, xt, yt = _tensors(x_train, y_train, x_test, y_test, masks, device)
     results = []
     for ids in chunks(len(masks), models_per_step):
-        results.append(run_chunk(x, y, xt, yt, masks, ids, arch=arch, seed=seed, **recipe))
+        results.append(run_chunk(x, y, xt, yt, masks, ids, arch=arch, seed=seed, pad_to=models_per_step,
+                                 compile=compile, select=select, **recipe))
         on_chunk(len(ids))
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
