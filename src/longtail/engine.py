@@ -25,8 +25,8 @@ from longtail import training
 @dataclass
 class Schedule:
     """Every model's minibatches on one grid of T steps, and its augmentation draws; a model with
-    fewer steps than T idles at the end (weight 0). steps[k]: model k's own number of steps; epoch_end[t, k]: step t ends one
-    of model k's epochs."""
+    fewer steps than T idles at the end (weight 0). steps[k]: model k's own number of steps;
+    epoch_end[t, k]: step t ends one of model k's epochs."""
 
     index: torch.Tensor  # [T, K, B] long
     weight: torch.Tensor  # [T, K, B] float
@@ -40,8 +40,8 @@ class Schedule:
 
 
 def schedule(subsets, epochs: int, batch_size: int, generators, augment: bool = False) -> Schedule:
-    """Draws each model's batches (and augmentations) from its own generator in exactly the order
-    training.train draws them for that model alone."""
+    """Draws each model's batches (and augmentations) from its own generator through
+    training.epoch_plan, exactly as training.train draws them for that model alone."""
     steps = torch.tensor([epochs * training.steps_per_epoch(len(s), batch_size) for s in subsets])
     T, K = int(steps.max()), len(subsets)
     out = Schedule(torch.zeros(T, K, batch_size, dtype=torch.long), torch.zeros(T, K, batch_size),
@@ -50,12 +50,11 @@ def schedule(subsets, epochs: int, batch_size: int, generators, augment: bool = 
     for k, (subset, g) in enumerate(zip(subsets, generators)):
         t = 0
         for _ in range(epochs):
-            for batch in training.epoch_batches(len(subset), batch_size, g):
-                n = len(batch)
-                out.index[t, k, :n], out.weight[t, k, :n] = subset[batch], 1
-                if augment:
-                    out.flip[t, k, :n], out.shift[t, k, :n] = training.augment_draws(n, g)
-                t += 1
+            batches, flips, shifts = training.epoch_plan(len(subset), batch_size, g, augment)
+            t, start = t + len(batches), t
+            out.index[start:t, k], out.weight[start:t, k] = subset[batches], 1
+            if augment:
+                out.flip[start:t, k], out.shift[start:t, k] = flips, shifts
             out.epoch_end[t - 1, k] = True
     return out
 

@@ -52,14 +52,18 @@ def steps_per_epoch(n: int, batch_size: int) -> int:
     return n // batch_size
 
 
-def epoch_batches(n: int, batch_size: int, generator: torch.Generator | None) -> tuple[torch.Tensor, ...]:
-    """One epoch: a permutation of range(n) from `generator`, cut into full batches."""
-    return torch.randperm(n, generator=generator).split(batch_size)[: steps_per_epoch(n, batch_size)]
-
-
-def augment_draws(n: int, generator: torch.Generator | None, pad: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random horizontal flips [n] and crop offsets [n, 2] in [0, 2 * pad] for n images."""
-    return torch.rand(n, generator=generator) < 0.5, torch.randint(0, 2 * pad + 1, (n, 2), generator=generator)
+def epoch_plan(n: int, batch_size: int, generator: torch.Generator | None, augment: bool = False, pad: int = 4):
+    """One epoch's random draws, in a fixed order: a permutation of range(n) cut into full batches
+    [S, B]; with `augment`, then horizontal flips [S, B] and crop offsets [S, B, 2] in [0, 2 pad].
+    training.train and the batched engine both draw through here, so a model trained in either
+    sees the same batches and augmentations."""
+    steps = steps_per_epoch(n, batch_size)
+    batches = torch.randperm(n, generator=generator)[: steps * batch_size].view(steps, batch_size)
+    if not augment:
+        return batches, None, None
+    flips = torch.rand(steps, batch_size, generator=generator) < 0.5
+    shifts = torch.randint(0, 2 * pad + 1, (steps, batch_size, 2), generator=generator)
+    return batches, flips, shifts
 
 
 def crop_flip(x: torch.Tensor, flip: torch.Tensor, shift: torch.Tensor, pad: int = 4) -> torch.Tensor:
@@ -101,13 +105,12 @@ def train(
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / total_steps)
     model.train()
     for _ in range(epochs):
-        for batch in epoch_batches(n, batch_size, generator):
-            xb = x[batch.to(x.device)]
-            if augment:
-                flip, shift = augment_draws(len(batch), generator)
-                xb = crop_flip(xb, flip.to(x.device), shift.to(x.device))
+        plan = epoch_plan(n, batch_size, generator, augment)
+        batches, flips, shifts = (t if t is None else t.to(x.device) for t in plan)
+        for s, batch in enumerate(batches):
+            xb = x[batch] if not augment else crop_flip(x[batch], flips[s], shifts[s])
             opt.zero_grad(set_to_none=True)
-            loss(model(xb), y[batch.to(x.device)]).backward()
+            loss(model(xb), y[batch]).backward()
             opt.step()
             schedule.step()
     return model
