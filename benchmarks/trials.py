@@ -18,7 +18,7 @@ import torch
 import typer
 from torch.utils.flop_counter import FlopCounterMode
 
-from longtail import data, models, trials
+from longtail import data, models, training, trials
 
 WORKLOADS = {
     # The default pipeline: digits, the small MLP, params.yaml's recipe.
@@ -26,23 +26,40 @@ WORKLOADS = {
     # Feldman & Zhang's MNIST recipe: MLP 784-512-256-10, 10 epochs, batch 128, SGD momentum 0.9,
     # lr 0.1, 70% subsets. MNIST is not downloadable here: MNIST-shaped synthetic images, 6000 train.
     "mnist": dict(arch="mlp512", epochs=10, batch_size=128, lr=0.1, momentum=0.9, weight_decay=0.0),
+    # CIFAR-10-shaped (3x32x32, 50 000 train, 10 000 test; synthetic where CIFAR-10 is absent), 70%
+    # subsets, augmentation on the device: for a GPU (seconds per trial and MFU; target on an H100:
+    # at most 2 s per trial for airbench).
+    "cifar_airbench": dict(arch="airbench", epochs=10, batch_size=512, lr=0.2, momentum=0.9, weight_decay=5e-4,
+                           augment=True),
+    "cifar_resnet20": dict(arch="resnet20", epochs=30, batch_size=128, lr=0.1, momentum=0.9, weight_decay=5e-4,
+                           augment=True),
 }
 
 
 def dataset(workload: str) -> dict[str, np.ndarray]:
     if workload == "digits":
         return data.load("digits")
+    if workload.startswith("cifar"):
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, (60_000, 3, 32, 32), dtype=np.uint8)
+        y = rng.integers(0, 10, 60_000)
+        return {"x_train": x[:50_000], "y_train": y[:50_000], "x_test": x[50_000:], "y_test": y[50_000:]}
     x, y, rare = data.synthetic(classes=10, common=640, rare_groups=10, rare_size=3, side=28, seed=0)
     return data.split(x, y, rare=rare, test_fraction=1 / 7, seed=0)
 
 
-def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
-    """Best dense float32 matrix-product rate, FLOP/s."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_rate(device, n: int = 2048, repeats: int = 10) -> float:
+    """Best dense matrix-product rate, FLOP/s: float32 on a CPU, bfloat16 on CUDA (the engine's
+    autocast precision there)."""
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    n = 8192 if device.type == "cuda" else n
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     best = 0.0
     for _ in range(repeats):
         start = time.perf_counter()
         a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         best = max(best, 2 * n**3 / (time.perf_counter() - start))
     return best
 
@@ -54,42 +71,49 @@ def forward_flops(arch: str, in_shape, num_classes: int) -> int:
     return counter.get_total_flops()
 
 
-def measure(run, arrays, count, **kwargs):
+def measure(run, arrays, count, device, **kwargs):
     masks = trials.sample_masks(count, len(arrays["y_train"]), 0.7, seed=0)
     start = time.perf_counter()
     _, test_correct = run(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], masks,
-                          seed=0, device=torch.device("cpu"), **kwargs)
+                          seed=0, device=device, **kwargs)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - start
     return count / seconds, test_correct.mean(), masks
 
 
 def main(
-    workload: list[str] = typer.Option(list(WORKLOADS), help="digits and/or mnist"),
+    workload: list[str] = typer.Option(["digits", "mnist"], help=f"any of {', '.join(WORKLOADS)}"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda"),
     models_per_step: list[int] = typer.Option([64], help="K values to try"),
     batched_trials: int = typer.Option(0, help="trials per batched run (0: 4 x K on digits, K on mnist)"),
     sequential_trials: int = typer.Option(0, help="trials of the sequential loop (0: 16 on digits, 2 on mnist)"),
 ):
-    peak = matmul_rate()
-    print(f"# {time.strftime('%Y-%m-%d')}, {platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}; dense float32 matmul {peak / 1e9:.0f} GFLOP/s")
+    device = training.pick_device(device)
+    peak = matmul_rate(device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
+        f"{platform.machine()}, {torch.get_num_threads()} threads")
+    print(f"# {time.strftime('%Y-%m-%d')}, {where}, torch {torch.__version__}; "
+          f"dense matmul {peak / 1e9:.0f} GFLOP/s")
     for name in workload:
-        recipe, arrays = WORKLOADS[name], dataset(name)
+        recipe, arrays = dict(WORKLOADS[name]), dataset(name)
         in_shape, classes = arrays["x_train"].shape[1:], int(arrays["y_train"].max()) + 1
         fwd = forward_flops(recipe["arch"], in_shape, classes)
         n_eval = len(arrays["y_train"]) + len(arrays["y_test"])
         seq_count = sequential_trials or (16 if name == "digits" else 2)
-        seq_rate, seq_acc, _ = measure(trials.run_trials_sequential, arrays, seq_count, **recipe)
+        seq_rate, seq_acc, _ = measure(trials.run_trials_sequential, arrays, seq_count, device, **recipe)
         print(f"{name}: sequential {seq_rate:.2f} trials/s, test accuracy {seq_acc:.4f} ({seq_count} trials)")
         for k in models_per_step:
             for compile in (False, True):
                 count = batched_trials or (4 * k if name == "digits" else k)
                 start = time.perf_counter()  # one chunk first: compilation and warm-up, reported apart
-                measure(trials.run_trials, arrays, k, models_per_step=k, compile=compile, **recipe)
+                measure(trials.run_trials, arrays, k, device, models_per_step=k, compile=compile, **recipe)
                 warmup = time.perf_counter() - start
-                rate, acc, masks = measure(trials.run_trials, arrays, count, models_per_step=k, compile=compile,
-                                           **recipe)
+                rate, acc, masks = measure(trials.run_trials, arrays, count, device, models_per_step=k,
+                                           compile=compile, **recipe)
                 flops = fwd * (3 * recipe["epochs"] * masks.sum(1).mean() + n_eval)
-                print(f"{name}: batched K={k} compile={compile} {rate:.2f} trials/s ({rate / seq_rate:.1f}x), "
+                print(f"{name}: batched K={k} compile={compile} {rate:.2f} trials/s = {1 / rate:.2f} s/trial "
+                      f"({rate / seq_rate:.1f}x), "
                       f"test accuracy {acc:.4f} ({count} trials; first chunk {warmup:.0f} s); "
                       f"{flops * rate / 1e9:.1f} GFLOP/s, MFU {flops * rate / peak:.0%}")
 
