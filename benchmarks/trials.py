@@ -88,6 +88,7 @@ def main(
     models_per_step: list[int] = typer.Option([64], help="K values to try"),
     batched_trials: int = typer.Option(0, help="trials per batched run (0: 4 x K on digits, K on mnist)"),
     sequential_trials: int = typer.Option(0, help="trials of the sequential loop (0: 16 on digits, 2 on mnist)"),
+    compile_modes: list[str] = typer.Option(["off", "default"], help="trials.compile values to try"),
 ):
     device = training.pick_device(device)
     peak = matmul_rate(device)
@@ -104,7 +105,7 @@ def main(
         seq_rate, seq_acc, _ = measure(trials.run_trials_sequential, arrays, seq_count, device, **recipe)
         print(f"{name}: sequential {seq_rate:.2f} trials/s, test accuracy {seq_acc:.4f} ({seq_count} trials)")
         for k in models_per_step:
-            for compile in (False, True):
+            for compile in compile_modes:
                 count = batched_trials or (4 * k if name == "digits" else k)
                 start = time.perf_counter()  # one chunk first: compilation and warm-up, reported apart
                 measure(trials.run_trials, arrays, k, device, models_per_step=k, compile=compile, **recipe)

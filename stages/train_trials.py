@@ -37,8 +37,8 @@ def main(
         masks = trials.sample_masks(cfg.count, len(train["y"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
         chunks = trials.chunks(cfg.count, cfg.models_per_step)
         key = trials.fingerprint(masks, train["x"], train["y"], test["x"], test["y"], arch=cfg.arch, seed=seed,
-                                 models_per_step=cfg.models_per_step, compile=cfg.compile, select=cfg.select, device=device.type,
-                                 **cfg.recipe())
+                                 models_per_step=cfg.models_per_step, compile=cfg.compile, select=cfg.select,
+                                 device=device.type, **cfg.recipe())
         shard_dir = out_dir / "shards" / key
         path = {c: shard_dir / f"chunk-{c:05d}.npz" for c in range(len(chunks))}
         mine = [c for c in path if shard is None or c % num_shards == shard]

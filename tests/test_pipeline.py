@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 TINY = {
     "data": {"dataset": "synthetic"},
-    "trials": {"count": 8, "epochs": 4, "models_per_step": 4, "compile": False},
+    "trials": {"count": 8, "epochs": 4, "models_per_step": 4, "compile": "off"},
     "reference": {"epochs": 4},
     "compress": {"epochs": 1, "sparsity": 0.9},
 }

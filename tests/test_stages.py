@@ -87,7 +87,7 @@ def uninterrupted(tmp_path_factory, prepared, root, python):
     set_param(path, "trials", "count", 8)
     set_param(path, "trials", "models_per_step", 2)
     set_param(path, "trials", "epochs", 30)
-    set_param(path, "trials", "compile", False)  # compilation would dominate a run this small
+    set_param(path, "trials", "compile", "off")  # compilation would dominate a run this small
     subprocess.run([python, str(root / "stages/train_trials.py")], cwd=path, check=True, capture_output=True)
     assert not (path / "data/trials/shards").exists()  # gathered and cleaned up
     return path

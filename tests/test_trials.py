@@ -84,7 +84,7 @@ def test_chunks_are_fixed_by_count_and_models_per_step():
 def test_compiled_steps_match_models_trained_alone(tiny):
     masks = trials.sample_masks(5, len(tiny["y_train"]), 0.7, seed=2)
     # 5 trials, 3 at a time: the short last chunk is padded to the compiled shape.
-    together = run(tiny, masks, models_per_step=3, compile=True)
+    together = run(tiny, masks, models_per_step=3, compile="default")
     alone = run(tiny, masks, run_trials=trials.run_trials_sequential)
     assert (together[0] == alone[0]).mean() >= 0.99
     assert (together[1] == alone[1]).mean() >= 0.99

@@ -21,6 +21,9 @@ from torch.func import functional_call, grad, stack_module_state, vmap
 
 from longtail import training
 
+# trials.compile -> torch.compile's mode (CUDA graphs stay off: BatchNorm updates buffers in place).
+COMPILE_MODES = {"off": None, "default": None, "max-autotune": "max-autotune-no-cudagraphs"}
+
 
 @dataclass
 class Schedule:
@@ -75,24 +78,25 @@ def train(
     select: str = "last",
     x_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
-    compile: bool = False,
+    compile: str = "off",
 ):
     """Train models[k] on x[subsets[k]]; returns the stacked (parameters, buffers) for `predict`.
 
     augment: random crop (padding 4) and horizontal flip, drawn per example, applied batched on
     the device. select: `last` keeps the final weights; `best_test` keeps each model's weights from
     the end of the epoch with its highest accuracy on (x_test, y_test), as the seed paper did (this
-    peeks at the test set). compile: run each step through torch.compile, which fuses the
-    elementwise work around the batched products (BENCHMARKS.md), for a one-off compilation per
-    process and model count.
+    peeks at the test set). compile: `default` runs each step through torch.compile, which fuses
+    the elementwise work around the batched products, for a one-off compilation per process and
+    model count; `max-autotune` also tunes the matrix-product kernels (a longer compilation, a
+    faster step: BENCHMARKS.md); `off` runs eagerly.
     """
     params, buffers = stack_module_state(models)
     params = {name: p.detach() for name, p in params.items()}
     momentum_buffers = {name: torch.zeros_like(p) for name, p in params.items()}
     base = copy.deepcopy(models[0]).to("meta")
     step = _step_fn(base, momentum, weight_decay, bf16=x.device.type == "cuda")
-    if compile:
-        step = _compiled_or_eager(step)
+    if compile != "off":
+        step = _compiled_or_eager(step, compile)
     plan = schedule(subsets, epochs, batch_size, generators, augment).to(x.device)
     best = None
     if select == "best_test":
@@ -153,10 +157,10 @@ def _step_fn(base: nn.Module, momentum: float, weight_decay: float, bf16: bool):
     return vmap(model_step)
 
 
-def _compiled_or_eager(step):
-    """torch.compile(step), falling back to `step` itself, with a warning, where compilation fails
+def _compiled_or_eager(step, mode: str):
+    """torch.compile(step) in `mode`, falling back to `step` itself, with a warning, where compilation fails
     (no C++ compiler, an unsupported operation): a slow run beats a crashed one."""
-    compiled = torch.compile(step, dynamic=False)
+    compiled = torch.compile(step, dynamic=False, mode=COMPILE_MODES[mode])
     chosen = None
 
     def run(*args):

@@ -15,6 +15,7 @@ from longtail import LongtailError
 
 DTYPES = ("float16", "float32")
 SELECT = ("last", "best_test")
+COMPILE = ("off", "default", "max-autotune")  # engine.COMPILE_MODES; named here so params stays torch-free
 
 # Each name registry lives beside the code it names (models.ARCHS, losses.LOSSES, ...), imported in
 # the checks below so that only the stages that train load torch.
@@ -92,7 +93,7 @@ class Trials(Training):
     subset_ratio: float = 0.7
     fit_threshold: float = 0.99  # accuracy on its own subset that a trial must reach to count as fit
     models_per_step: int = 64  # trials trained at once by the batched engine
-    compile: bool = True  # torch.compile each training step (falls back to eager if it cannot)
+    compile: str = "default"  # off | default | max-autotune: torch.compile each training step
     select: str = "last"  # last | best_test: the weights of the epoch with the best test accuracy
 
     def check(self):
@@ -105,6 +106,7 @@ class Trials(Training):
         check_range("trials.fit_threshold", self.fit_threshold, 0, 1)
         check_range("trials.models_per_step", self.models_per_step, 1)
         choose("trials.select", self.select, SELECT)
+        choose("trials.compile", self.compile, COMPILE)
 
 
 @dataclass(frozen=True)

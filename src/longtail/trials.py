@@ -43,7 +43,7 @@ def data_order(seed: int, k: int) -> torch.Generator:
 
 
 def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: int, pad_to: int = 0,
-              compile: bool = False, select: str = "last", **recipe):
+              compile: str = "off", select: str = "last", **recipe):
     """Train the trials `trial_ids` (rows of `masks`) together with the batched engine; returns
     (train_correct [K, n_train], test_correct [K, n_test]) as bool arrays.
 
@@ -72,7 +72,7 @@ def run_trials(
     seed: int,
     device: torch.device,
     models_per_step: int = 32,
-    compile: bool = False,
+    compile: str = "off",
     select: str = "last",
     on_chunk: Callable[[int], None] = lambda n: None,
     **recipe,
