@@ -47,11 +47,12 @@ def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: in
     """Train the trials `trial_ids` (rows of `masks`) together with the batched engine; returns
     (train_correct [K, n_train], test_correct [K, n_test]) as bool arrays.
 
-    pad_to: train copies of the last trial alongside (results dropped) up to this many models, so
-    a short last chunk keeps the shape that torch.compile compiled for.
+    pad_to: when compiling, train copies of the last trial alongside (results dropped) up to this
+    many models, so a short last chunk keeps the shape that torch.compile compiled for.
     """
     n = len(trial_ids)
-    trial_ids = list(trial_ids) + [trial_ids[-1]] * max(0, pad_to - len(trial_ids))
+    if compile != "off":
+        trial_ids = list(trial_ids) + [trial_ids[-1]] * max(0, pad_to - len(trial_ids))
     num_classes = int(max(y.max(), yt.max())) + 1
     nets = init_models(arch, tuple(x.shape[1:]), num_classes, trial_ids, seed, x.device)
     subsets = [torch.from_numpy(np.flatnonzero(masks[k])).to(x.device) for k in trial_ids]
