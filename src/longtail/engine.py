@@ -87,9 +87,9 @@ def train(
     augment: random crop (padding 4) and horizontal flip, drawn per example, applied batched on
     the device. select: `last` keeps the final weights; `best_test` keeps each model's weights from
     the end of the epoch with its highest accuracy on (x_test, y_test), as the seed paper did (this
-    peeks at the test set). compile: `default` runs each step through torch.compile, which fuses
-    the elementwise work around the batched products, for a one-off compilation per process and
-    model count; `max-autotune` also tunes the matrix-product kernels (a longer compilation;
+    peeks at the test set). compile: `default` runs STEPS_PER_CALL steps per torch.compile'd
+    call, which fuses the elementwise work around the batched products, for a one-off compilation
+    per process and model count; `max-autotune` also tunes the matrix-product kernels (a longer compilation;
     BENCHMARKS.md says when it pays); `off` runs eagerly.
     """
     params, buffers = stack_module_state(models)
