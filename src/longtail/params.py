@@ -15,7 +15,6 @@ from longtail import LongtailError
 
 DTYPES = ("float16", "float32")
 SELECT = ("last", "best_test")
-COMPILE = ("off", "default", "max-autotune")  # engine.COMPILE_MODES; named here so params stays torch-free
 
 # Each name registry lives beside the code it names (models.ARCHS, losses.LOSSES, ...), imported in
 # the checks below so that only the stages that train load torch.
@@ -97,6 +96,7 @@ class Trials(Training):
     select: str = "last"  # last | best_test: the weights of the epoch with the best test accuracy
 
     def check(self):
+        from longtail.engine import COMPILE_MODES
         from longtail.trials import MASKS
 
         super().check("trials")
@@ -106,7 +106,7 @@ class Trials(Training):
         check_range("trials.fit_threshold", self.fit_threshold, 0, 1)
         check_range("trials.models_per_step", self.models_per_step, 1)
         choose("trials.select", self.select, SELECT)
-        choose("trials.compile", self.compile, COMPILE)
+        choose("trials.compile", self.compile, COMPILE_MODES)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ initialisation and data order come from (seed, k) alone, so any trial can be rer
 """
 
 import hashlib
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -75,17 +74,15 @@ def run_trials(
     models_per_step: int = 32,
     compile: str = "off",
     select: str = "last",
-    on_chunk: Callable[[int], None] = lambda n: None,
     **recipe,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(train_correct C [t, n_train], test_correct D [t, n_test]), bool, `models_per_step` trials at
-    a time. `recipe` goes to engine.train; `on_chunk(n)` is called after each n trials."""
+    a time. `recipe` goes to engine.train."""
     x, y, xt, yt = _tensors(x_train, y_train, x_test, y_test, masks, device)
     results = []
     for ids in chunks(len(masks), models_per_step):
         results.append(run_chunk(x, y, xt, yt, masks, ids, arch=arch, seed=seed, pad_to=models_per_step,
                                  compile=compile, select=select, **recipe))
-        on_chunk(len(ids))
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
 
