@@ -32,8 +32,16 @@ def test_params_yaml_lists_every_field_with_the_library_default(defaults):
     ("trials", "count", 2.5, "trials.count = 2.5 must be of type int"),
     ("trials", "arch", "resnet9000", "unknown trials.arch 'resnet9000'; choose one of: mlp, mlp512, cnn"),
     ("trials", "mask", "poisson", "choose one of: bernoulli, fixed_size"),
-    ("compress", "loss", "fcoal", "unknown compress.loss 'fcoal'; choose one of: ce, focal"),
+    ("compress", "loss", "fcoal", "unknown compress.loss 'fcoal'; choose one of: ce, focal, kd, multipart, softadapt, none"),
+    ("compress", "method", "prune", "unknown compress.method 'prune'; choose one of: group_sparsity, magnitude, quantize, distill"),
     ("compress", "sparsity", 1.0, "compress.sparsity = 1.0 is out of range"),
+    ("compress", "sparsity", [0.5, 1.2], "compress.sparsity = 1.2 is out of range"),
+    ("compress", "sparsity", [0.5, "x"], r"compress.sparsity\[1\] = 'x' must be of type float"),
+    ("compress", "sparsity", [], "compress.sparsity is an empty list"),
+    ("compress", "target_flops", 0.0, r"it must satisfy 0 < compress.target_flops <= 1"),
+    ("compress", "target_flops", 1.5, r"it must satisfy 0 < compress.target_flops <= 1"),
+    ("compress", "width", 1.5, r"it must satisfy 0 < compress.width <= 1"),
+    ("compress", "loss", "none", "compress.method group_sparsity fine-tunes with a recovery loss"),
     ("estimate", "dtype", "float64", "choose one of: float16, float32"),
     ("trials", "conut", 5, "unknown param trials.conut; did you mean 'count'?"),
 ])
@@ -42,6 +50,33 @@ def test_bad_values_are_refused_with_what_to_fix(defaults, section, key, value, 
     bad = defaults | {section: defaults[section] | {key: value}}
     with pytest.raises(LongtailError, match=message):
         params.section(bad, section, cls)
+
+
+@pytest.mark.parametrize("method, loss, message", [
+    ("quantize", "ce", "compress.method quantize is post-training, with no fine-tuning: set compress.loss to none"),
+    ("quantize", "kd", "set compress.loss to none"),
+    ("distill", "ce", "compress.method distill learns from the reference: set compress.loss to one that uses it"),
+    ("magnitude", "none", "set compress.loss to one of: ce, focal"),
+])
+def test_method_and_loss_pairs_that_make_no_sense_are_refused(defaults, method, loss, message):
+    bad = defaults | {"compress": defaults["compress"] | {"method": method, "loss": loss}}
+    with pytest.raises(LongtailError, match=message):
+        params.section(bad, "compress", params.Compress)
+
+
+@pytest.mark.parametrize("method, loss", [("quantize", "none"), ("distill", "kd"), ("distill", "softadapt"),
+                                          ("magnitude", "focal"), ("group_sparsity", "multipart")])
+def test_sensible_pairs_pass(defaults, method, loss):
+    cfg = params.section(defaults | {"compress": defaults["compress"] | {"method": method, "loss": loss}},
+                         "compress", params.Compress)
+    assert (cfg.method, cfg.loss) == (method, loss)
+
+
+def test_a_sparsity_list_is_a_sweep(defaults):
+    cfg = params.section(defaults | {"compress": defaults["compress"] | {"sparsity": [0.3, 0.5, 0.7, 0.9]}},
+                         "compress", params.Compress)
+    assert cfg.sparsities == (0.3, 0.5, 0.7, 0.9)
+    assert params.section(defaults, "compress", params.Compress).sparsities == (0.95,)
 
 
 def test_a_missing_params_file_says_where_to_run(tmp_path):

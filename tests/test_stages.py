@@ -1,10 +1,12 @@
 """The stage scripts as a user runs them: --help, and bad inputs that stop with a message, exit
 status 2 and no output written."""
 
+import json
 import shutil
 import time
 import subprocess
 
+import numpy as np
 import pytest
 import yaml
 
@@ -30,7 +32,7 @@ def prepared(tmp_path_factory, root, python):
     params["data"]["dataset"] = "synthetic"
     params["trials"] |= {"count": 3, "epochs": 2}
     params["reference"]["epochs"] = 2
-    params["compress"]["epochs"] = 1
+    params["compress"] |= {"epochs": 1, "sparsify_epochs": 1}
     (path / "params.yaml").write_text(yaml.safe_dump(params))
     for stage in ("prepare", "reference"):
         subprocess.run([python, str(root / "stages" / f"{stage}.py")], cwd=path, check=True, capture_output=True)
@@ -59,6 +61,8 @@ def files(path):
     ("train_trials", "trials", "subset_ratio", 1.5, "trials.subset_ratio = 1.5 is out of range"),
     ("train_trials", "trials", "count", 1, "trials.count = 1 is out of range"),
     ("compress", "compress", "loss", "fcoal", "unknown compress.loss 'fcoal'; choose one of: ce, focal"),
+    ("compress", "compress", "method", "quantize", "compress.method quantize is post-training, with no fine-tuning"),
+    ("compress", "compress", "target_flops", 0.0, "compress.target_flops = 0.0 is out of range"),
 ])
 def test_bad_params_stop_before_any_output(root, python, workdir, stage, section, key, value, message):
     before = files(workdir)
@@ -68,6 +72,37 @@ def test_bad_params_stop_before_any_output(root, python, workdir, stage, section
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
     assert files(workdir) == before  # nothing new, nothing half-written
+
+
+@pytest.mark.parametrize("settings", [
+    {"method": "group_sparsity", "loss": "multipart"},
+    {"method": "magnitude", "loss": "focal", "sparsity": [0.5, 0.9]},
+    {"method": "quantize", "loss": "none"},
+    {"method": "distill", "loss": "softadapt", "width": 0.5},
+])
+def test_every_method_writes_predictions_and_measures_both_networks(root, python, workdir, settings):
+    for key, value in settings.items():
+        set_param(workdir, "compress", key, value)
+    result = run_stage(root, python, "compress", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    n_test = len(np.load(workdir / "data/prepared/test.npz")["y"])
+    pred = np.load(workdir / "data/compress/compressed_pred.npy")
+    assert pred.shape == (n_test,) and pred.dtype == np.int64
+    summary = json.loads((workdir / "metrics/compress.json").read_text())
+    assert (summary["method"], summary["loss"]) == (settings["method"], settings["loss"])
+    reference, compressed = summary["reference"], summary["compressed"]
+    assert summary["flops_ratio"] == pytest.approx(compressed["flops"] / reference["flops"])
+    if settings["method"] == "group_sparsity":
+        assert compressed["parameters"] < reference["parameters"]
+        assert 0.45 <= summary["flops_ratio"] <= 0.5
+    if settings["method"] == "magnitude":
+        assert summary["sparsity"] == pytest.approx(0.9, abs=1e-3)
+        assert set(summary["sweep"]) == {"sparsity_0_5", "sparsity_0_9"}
+        assert summary["sweep"]["sparsity_0_9"]["compressed_accuracy"] == summary["compressed_accuracy"]
+    if settings["method"] == "quantize":
+        assert compressed["size_bytes"] < reference["size_bytes"] / 2
+    if settings["method"] == "distill":
+        assert compressed["parameters"] < 0.5 * reference["parameters"]
 
 
 def test_a_missing_input_names_the_stage_to_run(root, python, workdir):

@@ -1,22 +1,76 @@
-"""Compressing a trained reference model.
+"""Compressing a trained reference model: the methods of `compress.method`.
 
-`magnitude`: global unstructured magnitude pruning (Han et al. 2015; the setting of Hooker et al.
-2019): the `sparsity` share of all conv and linear weights with the smallest |w| is set to zero,
-across layers at once. The masks stay in place during fine-tuning so pruned weights stay zero.
+group_sparsity  The seed paper's scheme (after Li et al. 2020): a sparsify phase trains with a
+                group-lasso penalty, lambda * sum_c ||G_c||_2, where G_c gathers every parameter tied
+                to output channel c (its filter, its BatchNorm scale and shift, the next layer's
+                input weights that read it). The channels with the smallest group norms are then
+                removed, physically, by Torch-Pruning's DependencyGraph, until the network's FLOPs
+                are `target_flops` of the reference's; the stage then fine-tunes it with the loss.
+                Channels joined by a residual addition, and the logits, are never removed, so the
+                residual connections stay consistent.
+magnitude       Global unstructured magnitude pruning (Han et al. 2015; the setting of Hooker et al.
+                2019): the `sparsity` share of all conv and linear weights with the smallest |w| is
+                set to zero, across layers at once. The masks stay in place during fine-tuning.
+quantize        int8 post-training static quantization (torch.ao, FX graph mode, x86 backend):
+                activation ranges calibrated on training examples; runs on the CPU; no fine-tuning.
+distill         A thinner student of the same family (models.SCALABLE, `width`), trained from scratch
+                with the reference as teacher.
 """
+
+import copy
+import io
+import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils import prune
+from torch.utils.flop_counter import FlopCounterMode
 
 from longtail import LongtailError
 
-METHODS = ("magnitude",)
+METHODS = ("group_sparsity", "magnitude", "quantize", "distill")
 
 
 def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
     """The (module, 'weight') pairs that pruning acts on: every conv and linear layer; biases stay."""
     return [(m, "weight") for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def flops(model: nn.Module, in_shape) -> int:
+    """FLOPs of one forward pass on one example, counted by torch on the actual network (a
+    multiply-add is 2)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, *in_shape, device=device))
+    model.train(was_training)
+    return int(counter.get_total_flops())
+
+
+def size_bytes(model: nn.Module) -> int:
+    """Bytes of the model's state dict as torch.save writes it (int8 weights count one byte each)."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes
+
+
+def footprint(model: nn.Module, in_shape) -> dict:
+    """Parameters (all, and nonzero), FLOPs of one example and size in bytes of a float model."""
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "nonzero_parameters": sum(int(p.count_nonzero()) for p in model.parameters()),
+        "flops": flops(model, in_shape),
+        "size_bytes": size_bytes(model),
+    }
+
+
+# --- magnitude ---------------------------------------------------------------------------------
 
 
 def magnitude_prune(model: nn.Module, sparsity: float) -> nn.Module:
@@ -43,3 +97,136 @@ def weights_kept(model: nn.Module) -> float:
     """Share of prunable weights that are nonzero."""
     weights = [getattr(m, name) for m, name in prunable(model)]
     return sum(int(w.count_nonzero()) for w in weights) / sum(w.numel() for w in weights)
+
+
+# --- group sparsity ----------------------------------------------------------------------------
+
+
+@dataclass
+class Channels:
+    """The output channels of one layer as groups: member (param, dim, idxs, channel of each idx)
+    slices hold everything that channel c touches."""
+
+    layer: str  # the producing layer's name in model.named_modules()
+    count: int
+    members: list[tuple[nn.Parameter, int, torch.Tensor, torch.Tensor]]
+
+    def norms(self) -> torch.Tensor:
+        """||G_c||_2 for every channel c, differentiable."""
+        squares = torch.zeros(self.count, device=self.members[0][0].device)
+        for param, dim, idxs, channel in self.members:
+            part = param.index_select(dim, idxs).pow(2).movedim(dim, 0).reshape(len(idxs), -1).sum(1)
+            squares = squares.index_add(0, channel, part)
+        return squares.add(1e-12).sqrt()  # the epsilon keeps the gradient finite at zero
+
+    def size(self) -> int:
+        """Parameters per channel, for comparing norms across layers (their RMS)."""
+        return sum(p.numel() // p.shape[dim] * len(i) for p, dim, i, _ in self.members) // self.count
+
+
+def _graph(model: nn.Module, in_shape):
+    import torch_pruning as tp
+
+    device = next(model.parameters()).device
+    with torch.enable_grad():  # the graph is traced through autograd
+        return tp.DependencyGraph().build_dependency(model, example_inputs=torch.zeros(1, *in_shape, device=device))
+
+
+def _group(graph, module: nn.Module, idxs: list[int]):
+    return graph.get_pruning_group(module, graph.get_pruner_of_module(module).prune_out_channels, idxs=idxs)
+
+
+def channel_groups(model: nn.Module, in_shape) -> list[Channels]:
+    """Every layer whose output channels can go: conv and linear layers but the last (the logits),
+    whose channels feed no residual addition (a group with one producing layer)."""
+    graph = _graph(model, in_shape)
+    names = {m: name for name, m in model.named_modules()}
+    result = []
+    for module, _ in prunable(model)[:-1]:
+        count = module.weight.shape[0]
+        group = _group(graph, module, list(range(count)))
+        producers = {dep.target.module for dep, _ in group if graph.is_out_channel_pruning_fn(dep.handler)
+                     and isinstance(dep.target.module, (nn.Conv2d, nn.Linear))}
+        if producers != {module}:
+            continue
+        members = []
+        for item in group.items:
+            target, idxs = item.dep.target.module, list(item.idxs)
+            channel = torch.as_tensor(list(item.root_idxs), device=module.weight.device)
+            idxs = torch.as_tensor(idxs, device=module.weight.device)
+            out = graph.is_out_channel_pruning_fn(item.dep.handler)
+            if isinstance(target, (nn.Conv2d, nn.Linear)):
+                members.append((target.weight, 0 if out else 1, idxs, channel))
+                if out and target.bias is not None:
+                    members.append((target.bias, 0, idxs, channel))
+            elif isinstance(target, nn.modules.batchnorm._BatchNorm) and target.affine:
+                members += [(target.weight, 0, idxs, channel), (target.bias, 0, idxs, channel)]
+        result.append(Channels(names[module], count, members))
+    if not result:
+        raise LongtailError("group_sparsity found no channels it can remove in this network "
+                            "(every layer is joined to a residual addition or produces the logits)")
+    return result
+
+
+def group_lasso(groups: list[Channels]):
+    """The sparsify phase's penalty without lambda: sum over all channels of ||G_c||_2."""
+    return lambda: sum(g.norms().sum() for g in groups)
+
+
+def remove_channels(model: nn.Module, in_shape, target_flops: float) -> nn.Module:
+    """A copy of `model` with the fewest channels removed that brings its FLOPs to at most
+    target_flops times the original's. Channels go in order of their group norm's RMS, smallest
+    first, across all layers; each layer keeps at least one."""
+    groups = channel_groups(model, in_shape)
+    order = []  # (score, layer, channel), every layer's strongest channel left out
+    for g in groups:
+        with torch.no_grad():
+            scores = (g.norms() / g.size() ** 0.5).tolist()
+        order += sorted((s, g.layer, c) for c, s in enumerate(scores))[:-1]
+    order.sort()
+    budget = target_flops * flops(model, in_shape)
+
+    def pruned(m: int) -> nn.Module:
+        smaller = copy.deepcopy(model)
+        modules, graph = dict(smaller.named_modules()), _graph(smaller, in_shape)
+        for g in groups:
+            idxs = [c for _, layer, c in order[:m] if layer == g.layer]
+            if idxs:
+                _group(graph, modules[g.layer], idxs).prune()
+        return smaller
+
+    low, high = 0, len(order)  # the answer lies in [low, high]: the smallest m within the budget
+    if flops(pruned(high), in_shape) > budget:
+        raise LongtailError(f"compress.target_flops = {target_flops} is out of reach: removing every "
+                            f"removable channel leaves {flops(pruned(high), in_shape) / (budget / target_flops):.2f} "
+                            "of the FLOPs; raise the target")
+    while low < high:
+        mid = (low + high) // 2
+        if flops(pruned(mid), in_shape) <= budget:
+            high = mid
+        else:
+            low = mid + 1
+    return pruned(low)
+
+
+# --- quantization ------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def quantize(model: nn.Module, calibration: torch.Tensor, batch_size: int = 256) -> nn.Module:
+    """int8 post-training static quantization of a float model on the CPU: observers record the
+    activation ranges on `calibration` inputs, then weights and activations become int8."""
+    with warnings.catch_warnings():
+        # torch.ao.quantization warns that torchao's pt2e flow will replace it; it is still torch's
+        # own int8 path on the CPU, and what Hooker et al.'s post-training quantization needs.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        from torch.ao.quantization import get_default_qconfig_mapping
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+        model = copy.deepcopy(model).cpu().eval()
+        calibration = calibration.cpu()
+        prepared = prepare_fx(model, get_default_qconfig_mapping("x86"), example_inputs=(calibration[:1],))
+        for chunk in calibration.split(batch_size):
+            prepared(chunk)
+        return convert_fx(prepared)

@@ -1,4 +1,9 @@
-"""Recovery losses for fine-tuning a compressed model: logits [B, classes], labels [B] -> scalar."""
+"""Recovery losses for fine-tuning a compressed model (Joseph et al. 2020's family).
+
+Every loss is called as loss(logits, y, teacher): the student's logits [B, C], the labels [B] and the
+uncompressed reference's logits on the same batch [B, C] (None for ce and focal, which ignore them),
+and returns a scalar averaged over the batch.
+"""
 
 from functools import partial
 
@@ -8,22 +13,90 @@ import torch.nn.functional as F
 from longtail import LongtailError
 
 
-def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """CE = -log p_true, averaged over the batch."""
+def cross_entropy(logits, y, teacher=None):
+    """CE = -log p_true."""
     return F.cross_entropy(logits, y)
 
 
-def focal(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
-    """Focal loss (Lin et al. 2017): (1 - p_true)^gamma * (-log p_true), averaged; gamma = 0 is CE."""
+def focal(logits, y, teacher=None, *, gamma: float = 2.0):
+    """Focal loss (Lin et al. 2017): (1 - p_true)^gamma * (-log p_true); gamma = 0 is CE."""
     log_p = F.log_softmax(logits, dim=1).gather(1, y[:, None]).squeeze(1)
     return ((1 - log_p.exp()) ** gamma * -log_p).mean()
 
 
-LOSSES = {"ce": cross_entropy, "focal": focal}
+def distillation(logits, teacher, temperature: float):
+    """T^2 * KL(softmax(teacher / T) || softmax(student / T)) (Hinton et al. 2015; T^2 keeps its
+    gradients on the scale of CE's as T grows)."""
+    student = F.log_softmax(logits / temperature, dim=1)
+    target = F.log_softmax(teacher / temperature, dim=1)
+    return temperature**2 * F.kl_div(student, target, reduction="batchmean", log_target=True)
 
 
-def make(name: str, *, focal_gamma: float = 2.0):
-    """The loss `name` with its params bound: make("focal", focal_gamma=1)(logits, y)."""
+def logit_mse(logits, teacher):
+    """Mean squared difference between student and teacher logits, over batch and classes."""
+    return F.mse_loss(logits, teacher)
+
+
+def parts(logits, y, teacher, temperature: float) -> torch.Tensor:
+    """The three parts of multipart and softadapt, stacked: [CE, KD, MSE]."""
+    return torch.stack([cross_entropy(logits, y), distillation(logits, teacher, temperature),
+                        logit_mse(logits, teacher)])
+
+
+def kd(logits, y, teacher, *, temperature: float = 4.0, ce_weight: float = 0.6, kd_weight: float = 0.4):
+    """The group-sparsity baseline: ce_weight * CE + kd_weight * T^2 * KL."""
+    return ce_weight * cross_entropy(logits, y) + kd_weight * distillation(logits, teacher, temperature)
+
+
+def multipart(logits, y, teacher, *, temperature: float = 4.0, weights=(1.0, 1.0, 1.0)):
+    """weights . [CE, KD, MSE] (Joseph et al. 2020)."""
+    return torch.as_tensor(weights, dtype=logits.dtype, device=logits.device) @ parts(logits, y, teacher, temperature)
+
+
+def softadapt_weights(previous: torch.Tensor, recent: torch.Tensor, beta: float) -> torch.Tensor:
+    """SoftAdapt, loss-weighted (Heydari et al. 2019): alpha_k = f_k exp(beta s_k) / sum_l f_l exp(beta s_l),
+    s_k = recent_k - previous_k (the finite difference of part k's recorded values) and f_k = recent_k.
+    With beta > 0 a part that improves slowly (s_k near zero or positive) gains weight."""
+    s = beta * (recent - previous)
+    w = recent * torch.exp(s - s.max())  # shifting s by a constant leaves the ratio unchanged
+    return w / w.sum() if w.sum() > 0 else torch.full_like(w, 1 / len(w))
+
+
+class SoftAdapt:
+    """multipart's parts weighted by SoftAdapt. Each part's value is recorded as its mean over a block
+    of `every` steps; after each block the weights are recomputed from the last two blocks. Until two
+    blocks are recorded the parts weigh equally."""
+
+    def __init__(self, *, temperature: float = 4.0, beta: float = 0.1, every: int = 10):
+        self.temperature, self.beta, self.every = temperature, beta, every
+        self.weights = torch.full((3,), 1 / 3)
+        self.block, self.recorded = [], []
+
+    def __call__(self, logits, y, teacher):
+        values = parts(logits, y, teacher, self.temperature)
+        self.block.append(values.detach().cpu())
+        if len(self.block) == self.every:
+            self.recorded.append(torch.stack(self.block).mean(0))
+            self.block = []
+            if len(self.recorded) >= 2:
+                self.weights = softadapt_weights(self.recorded[-2], self.recorded[-1], self.beta)
+        return self.weights.to(values) @ values
+
+
+LOSSES = ("ce", "focal", "kd", "multipart", "softadapt")
+USES_TEACHER = ("kd", "multipart", "softadapt")
+
+
+def make(name: str, cfg=None):
+    """The loss `name` with its params bound from the compress section `cfg` (params.Compress)."""
     if name not in LOSSES:
         raise LongtailError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
-    return partial(focal, gamma=focal_gamma) if name == "focal" else LOSSES[name]
+    if name == "ce":
+        return cross_entropy
+    if name == "focal":
+        return partial(focal, gamma=cfg.focal_gamma)
+    if name == "kd":
+        return partial(kd, temperature=cfg.kd_temperature, ce_weight=cfg.kd_ce_weight, kd_weight=cfg.kd_weight)
+    if name == "multipart":
+        return partial(multipart, temperature=cfg.kd_temperature, weights=(cfg.multipart_ce, cfg.multipart_kd, cfg.multipart_mse))
+    return SoftAdapt(temperature=cfg.kd_temperature, beta=cfg.softadapt_beta, every=cfg.softadapt_every)

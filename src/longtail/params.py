@@ -6,7 +6,7 @@ out of range raise LongtailError with the key, the value and what is allowed.
 
 import dataclasses
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -129,21 +129,67 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Compress(Recipe):
-    method: str = "magnitude"
-    sparsity: float = 0.95
+    """How the reference is compressed (compress.method) and recovered (compress.loss); the Recipe
+    fields are the recovery fine-tuning's."""
+
+    method: str = "group_sparsity"
+    # group_sparsity: group-lasso sparsify phase, then channels removed down to target_flops
+    target_flops: float = 0.5
+    group_lambda: float = 0.03
+    sparsify_epochs: int = 10
+    # magnitude: share of weights set to zero; a list sweeps several (the last one goes on to cie)
+    sparsity: float | tuple[float, ...] = field(default=0.95, metadata={"list": True})
+    # quantize: training examples that calibrate the activation ranges
+    calibration_size: int = 1024
+    # distill: the student's width relative to the reference
+    width: float = 0.5
+    # the recovery loss and its knobs
     loss: str = "ce"
     focal_gamma: float = 2.0
-    epochs: int = 3  # fine-tuning after pruning; 0 skips it
+    kd_temperature: float = 4.0
+    kd_ce_weight: float = 0.6
+    kd_weight: float = 0.4
+    multipart_ce: float = 1.0
+    multipart_kd: float = 1.0
+    multipart_mse: float = 1.0
+    softadapt_beta: float = 0.1
+    softadapt_every: int = 10
+    epochs: int = 3  # recovery fine-tuning; 0 skips it
     lr: float = 0.01
+
+    @property
+    def sparsities(self) -> tuple[float, ...]:
+        return self.sparsity if isinstance(self.sparsity, tuple) else (self.sparsity,)
 
     def check(self):
         from longtail.compression import METHODS
-        from longtail.losses import LOSSES
+        from longtail.losses import LOSSES, USES_TEACHER
 
         choose("compress.method", self.method, METHODS)
-        check_range("compress.sparsity", self.sparsity, 0, 1, high_open=True)
-        choose("compress.loss", self.loss, LOSSES)
+        choose("compress.loss", self.loss, (*LOSSES, "none"))
+        if self.method == "quantize" and self.loss != "none":
+            raise LongtailError(f"compress.method quantize is post-training, with no fine-tuning: set "
+                                f"compress.loss to none (it is {self.loss!r})")
+        if self.method != "quantize" and self.loss == "none":
+            raise LongtailError(f"compress.method {self.method} fine-tunes with a recovery loss: set "
+                                f"compress.loss to one of: {', '.join(LOSSES)}")
+        if self.method == "distill" and self.loss not in USES_TEACHER:
+            raise LongtailError(f"compress.method distill learns from the reference: set compress.loss to "
+                                f"one that uses it ({', '.join(USES_TEACHER)}), not {self.loss!r}")
+        check_range("compress.target_flops", self.target_flops, 0, 1, low_open=True)
+        check_range("compress.group_lambda", self.group_lambda, 0)
+        check_range("compress.sparsify_epochs", self.sparsify_epochs, 0)
+        if not self.sparsities:
+            raise LongtailError("compress.sparsity is an empty list; give a number or a list of numbers")
+        for value in self.sparsities:
+            check_range("compress.sparsity", value, 0, 1, high_open=True)
+        check_range("compress.calibration_size", self.calibration_size, 1)
+        check_range("compress.width", self.width, 0, 1, low_open=True)
         check_range("compress.focal_gamma", self.focal_gamma, 0)
+        check_range("compress.kd_temperature", self.kd_temperature, 0, low_open=True)
+        for key in ("kd_ce_weight", "kd_weight", "multipart_ce", "multipart_kd", "multipart_mse", "softadapt_beta"):
+            check_range(f"compress.{key}", getattr(self, key), 0)
+        check_range("compress.softadapt_every", self.softadapt_every, 1)
         super().check("compress", min_epochs=0)
 
 
@@ -176,6 +222,14 @@ def _typed(key: str, value, kind: type):
     return value
 
 
+def _value(key: str, value, field: dataclasses.Field):
+    """A param's value checked against its field's type; a field marked "list" also takes a list."""
+    kind = type(field.default)
+    if field.metadata.get("list") and isinstance(value, list):
+        return tuple(_typed(f"{key}[{i}]", v, kind) for i, v in enumerate(value))
+    return _typed(key, value, kind)
+
+
 def section(params: dict, name: str, cls):
     """Build and check the dataclass `cls` from params[name]; keys it does not list are errors."""
     raw = params.get(name)
@@ -187,7 +241,7 @@ def section(params: dict, name: str, cls):
             near = difflib.get_close_matches(key, fields, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(fields)}"
             raise LongtailError(f"unknown param {name}.{key}{hint}")
-    values = {k: _typed(f"{name}.{k}", v, type(fields[k].default)) for k, v in raw.items()}
+    values = {k: _value(f"{name}.{k}", v, fields[k]) for k, v in raw.items()}
     result = cls(**values)
     result.check()
     return result

@@ -8,8 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from longtail import LongtailError
+from longtail.losses import cross_entropy
 
-Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# loss(logits, labels, teacher_logits) -> scalar; teacher_logits is None when training has no teacher.
+Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
 
 def pick_device(spec: str = "auto") -> torch.device:
@@ -89,13 +91,17 @@ def train(
     lr: float,
     momentum: float = 0.9,
     weight_decay: float = 5e-4,
-    loss: Loss = F.cross_entropy,
+    loss: Loss = cross_entropy,
     generator: torch.Generator | None = None,
     augment: bool = False,
+    teacher: nn.Module | None = None,
+    penalty: Callable[[], torch.Tensor] | None = None,
 ) -> nn.Module:
     """SGD with Nesterov momentum and a linear decay of the learning rate to zero; `augment`: random
-    crops (padding 4) and horizontal flips. epochs = 0 returns the model untouched
-    (compress.epochs: 0 evaluates pruning without fine-tuning)."""
+    crops (padding 4) and horizontal flips. With a `teacher` (in eval mode, frozen) the loss also
+    gets its logits on the same batch; `penalty()` is added to the loss at every step (the group
+    lasso of group_sparsity). epochs = 0 returns the model untouched (compress.epochs: 0 evaluates
+    pruning without fine-tuning)."""
     if epochs == 0:
         return model
     n = len(y)
@@ -104,13 +110,18 @@ def train(
                           weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / total_steps)
     model.train()
+    if teacher is not None:
+        teacher.eval()
     for _ in range(epochs):
         plan = epoch_plan(n, batch_size, generator, augment)
         batches, flips, shifts = (t if t is None else t.to(x.device) for t in plan)
         for s, batch in enumerate(batches):
             xb = x[batch] if not augment else crop_flip(x[batch], flips[s], shifts[s])
             opt.zero_grad(set_to_none=True)
-            loss(model(xb), y[batch]).backward()
+            with torch.no_grad():
+                teacher_logits = None if teacher is None else teacher(xb)
+            objective = loss(model(xb), y[batch], teacher_logits)
+            (objective if penalty is None else objective + penalty()).backward()
             opt.step()
             schedule.step()
     return model

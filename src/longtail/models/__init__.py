@@ -25,10 +25,19 @@ ARCHS = {
 }
 
 
-def build(arch: str, in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+# The architectures that come in thinner versions (`width` < 1: compress.method distill's students).
+SCALABLE = ("mlp", "mlp512", "cnn", "resnet20", "resnet56")
+
+
+def build(arch: str, in_shape: tuple[int, ...], num_classes: int, width: float = 1.0) -> nn.Module:
+    """The network `arch`; `width` scales its hidden units or channels (SCALABLE archs only)."""
     if arch not in ARCHS:
         raise LongtailError(f"unknown arch {arch!r}; choose one of: {', '.join(ARCHS)}")
-    return ARCHS[arch](tuple(in_shape), num_classes)
+    if width == 1.0:
+        return ARCHS[arch](tuple(in_shape), num_classes)
+    if arch not in SCALABLE:
+        raise LongtailError(f"arch {arch} has no thinner version; distill works with: {', '.join(SCALABLE)}")
+    return ARCHS[arch](tuple(in_shape), num_classes, width)
 
 
 def checkpoint(model: nn.Module, arch: str, in_shape: tuple[int, ...], num_classes: int) -> dict:
@@ -37,10 +46,15 @@ def checkpoint(model: nn.Module, arch: str, in_shape: tuple[int, ...], num_class
             "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}}
 
 
-def load(path, device) -> nn.Module:
+def saved(path) -> dict:
+    """The checkpoint at `path` as `checkpoint` made it."""
     if not Path(path).exists():
         raise LongtailError(f"missing model {path}: run the reference stage (`dvc repro reference`)")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    model = build(saved["arch"], tuple(saved["in_shape"]), saved["num_classes"])
-    model.load_state_dict(saved["state_dict"])
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load(path, device) -> nn.Module:
+    saved_ = saved(path)
+    model = build(saved_["arch"], tuple(saved_["in_shape"]), saved_["num_classes"])
+    model.load_state_dict(saved_["state_dict"])
     return model.to(device)

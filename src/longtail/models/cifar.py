@@ -36,23 +36,24 @@ class BasicBlock(nn.Module):
         return F.relu(self.body(x) + shortcut)
 
 
-def resnet(depth: int, in_shape, num_classes: int) -> nn.Module:
-    """CIFAR ResNet of depth 6n + 2: three stages of n blocks at 16, 32, 64 channels."""
+def resnet(depth: int, in_shape, num_classes: int, width: float = 1.0) -> nn.Module:
+    """CIFAR ResNet of depth 6n + 2: three stages of n blocks at 16, 32, 64 channels (times `width`)."""
     n = (depth - 2) // 6
-    layers, cin = [nn.Conv2d(in_shape[0], 16, 3, 1, 1, bias=False), *_bn_relu(16)], 16
-    for stage, cout in enumerate((16, 32, 64)):
+    channels = [max(1, round(c * width)) for c in (16, 32, 64)]
+    layers, cin = [nn.Conv2d(in_shape[0], channels[0], 3, 1, 1, bias=False), *_bn_relu(channels[0])], channels[0]
+    for stage, cout in enumerate(channels):
         for block in range(n):
             layers.append(BasicBlock(cin, cout, 2 if stage > 0 and block == 0 else 1))
             cin = cout
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes))
 
 
-def resnet20(in_shape, num_classes):
-    return resnet(20, in_shape, num_classes)
+def resnet20(in_shape, num_classes, width: float = 1.0):
+    return resnet(20, in_shape, num_classes, width)
 
 
-def resnet56(in_shape, num_classes):
-    return resnet(56, in_shape, num_classes)
+def resnet56(in_shape, num_classes, width: float = 1.0):
+    return resnet(56, in_shape, num_classes, width)
 
 
 class ResNeXtBlock(nn.Module):

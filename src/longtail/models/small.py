@@ -5,8 +5,9 @@ import math
 from torch import nn
 
 
-def mlp(in_shape: tuple[int, ...], num_classes: int, width: int = 128) -> nn.Module:
-    """Two hidden layers, width and width/2: at 128 it fits digits subsets exactly."""
+def mlp(in_shape: tuple[int, ...], num_classes: int, width: float = 1.0, hidden: int = 128) -> nn.Module:
+    """Two hidden layers, hidden and hidden/2 units times `width`: at 128 it fits digits subsets exactly."""
+    width = max(2, round(hidden * width))
     return nn.Sequential(
         nn.Flatten(),
         nn.Linear(math.prod(in_shape), width),
@@ -17,9 +18,11 @@ def mlp(in_shape: tuple[int, ...], num_classes: int, width: int = 128) -> nn.Mod
     )
 
 
-def cnn(in_shape: tuple[int, ...], num_classes: int, width: int = 32) -> nn.Module:
-    """Two 3x3 conv blocks and a linear head, for digits- and MNIST-sized images."""
+def cnn(in_shape: tuple[int, ...], num_classes: int, width: float = 1.0) -> nn.Module:
+    """Two 3x3 conv blocks (32 and 64 channels times `width`) and a linear head, for digits- and
+    MNIST-sized images."""
     channels, _, _ = in_shape
+    width = max(1, round(32 * width))
     return nn.Sequential(
         nn.Conv2d(channels, width, 3, padding=1),
         nn.ReLU(),
@@ -32,6 +35,6 @@ def cnn(in_shape: tuple[int, ...], num_classes: int, width: int = 32) -> nn.Modu
     )
 
 
-def mlp512(in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
+def mlp512(in_shape: tuple[int, ...], num_classes: int, width: float = 1.0) -> nn.Module:
     """Feldman & Zhang's MNIST MLP: 784-512-256-10."""
-    return mlp(in_shape, num_classes, width=512)
+    return mlp(in_shape, num_classes, width, hidden=512)

@@ -1,0 +1,129 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from longtail import LongtailError, compression, models
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("sparsity", [0.3, 0.9])
+def test_magnitude_pruning_reaches_the_sparsity_exactly_and_keeps_it_through_training(arch, sparsity):
+    torch.manual_seed(0)
+    model = models.build(arch, (1, 8, 8), 10)
+    n = sum(m.weight.numel() for m, _ in compression.prunable(model))
+    compression.magnitude_prune(model, sparsity)
+    x, y = torch.rand(32, 1, 8, 8), torch.arange(32) % 10
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    F.cross_entropy(model(x), y).backward()
+    opt.step()  # the pruned weights get gradients, and the mask keeps them at zero
+    compression.finalize(model)
+    zeros = sum(int((m.weight == 0).sum()) for m, _ in compression.prunable(model))
+    assert zeros == round(sparsity * n)
+    assert compression.weights_kept(model) == pytest.approx(1 - round(sparsity * n) / n)
+
+
+def test_pruning_removes_the_smallest_weights_across_layers():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False), torch.nn.Linear(2, 1, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[0.1, -5.0], [3.0, 0.2]]))
+        model[1].weight.copy_(torch.tensor([[-0.3, 4.0]]))
+    compression.finalize(compression.magnitude_prune(model, 0.5))
+    assert model[0].weight.tolist() == [[0.0, -5.0], [3.0, 0.0]]
+    assert model[1].weight.tolist() == [[0.0, 4.0]]
+
+
+@pytest.mark.parametrize("arch, in_shape", [("cnn", (1, 8, 8)), ("mlp", (1, 8, 8)), ("resnet20", (3, 32, 32))])
+@pytest.mark.parametrize("target", [0.5, 0.3])
+def test_group_sparsity_removes_channels_down_to_the_target_flops(arch, in_shape, target):
+    torch.manual_seed(0)
+    model = models.build(arch, in_shape, 10).eval()
+    before = compression.footprint(model, in_shape)
+    smaller = compression.remove_channels(model, in_shape, target)
+    after = compression.footprint(smaller, in_shape)
+    assert after["parameters"] < before["parameters"]
+    assert after["flops"] <= target * before["flops"]
+    assert after["flops"] >= (target - 0.05) * before["flops"]
+    x = torch.rand(4, *in_shape)
+    assert smaller.eval()(x).shape == (4, 10)
+    assert model.eval()(x).shape == (4, 10)  # the original is left whole
+    assert compression.footprint(model, in_shape) == before
+
+
+def test_group_sparsity_keeps_residual_channels_and_the_logits():
+    model = models.build("resnet20", (3, 32, 32), 10)
+    layers = {g.layer for g in compression.channel_groups(model, (3, 32, 32))}
+    # Only the first conv of each block: its output is read by the second conv alone.
+    assert layers == {f"{i}.body.0" for i in range(3, 12)}
+
+
+def test_group_norms_cover_the_whole_group_and_the_weakest_channels_go():
+    torch.manual_seed(0)
+    model = models.build("cnn", (1, 8, 8), 10)
+    groups = {g.layer: g for g in compression.channel_groups(model, (1, 8, 8))}
+    conv1, conv2 = model[0], model[2]
+    expected = (conv1.weight.pow(2).sum((1, 2, 3)) + conv1.bias.pow(2) + conv2.weight.pow(2).sum((0, 2, 3))).sqrt()
+    torch.testing.assert_close(groups["0"].norms(), expected)
+    with torch.no_grad():  # silence channels 3 and 7 of the first conv: they must be the first to go
+        for c in (3, 7):
+            conv1.weight[c] *= 1e-3
+            conv1.bias[c] *= 1e-3
+            conv2.weight[:, c] *= 1e-3
+    x = torch.rand(8, 1, 8, 8)
+    smaller = compression.remove_channels(model, (1, 8, 8), 0.94)  # two of 32 channels
+    assert smaller[0].out_channels == 30
+    torch.testing.assert_close(smaller(x), model(x), atol=1e-3, rtol=0)
+
+
+def test_group_lasso_gradient_shrinks_whole_groups():
+    model = models.build("mlp", (1, 8, 8), 10)
+    penalty = compression.group_lasso(compression.channel_groups(model, (1, 8, 8)))
+    value = penalty()
+    value.backward()
+    assert value.item() > 0 and model[1].weight.grad.abs().sum() > 0 and model[3].weight.grad.abs().sum() > 0
+    assert model[5].bias.grad is None  # the logits layer's own outputs are not penalized
+
+
+def test_unreachable_flops_target_says_so():
+    model = models.build("resnet20", (3, 32, 32), 10)
+    with pytest.raises(LongtailError, match="target_flops = 0.01 is out of reach"):
+        compression.remove_channels(model, (3, 32, 32), 0.01)
+
+
+@pytest.fixture(scope="module")
+def digits_reference():
+    from longtail import data, training
+
+    arrays = data.load("digits")
+    x, y = training.tensors(arrays["x_train"], arrays["y_train"], "cpu")
+    xt, yt = training.tensors(arrays["x_test"], arrays["y_test"], "cpu")
+    torch.manual_seed(0)
+    model = training.train(models.build("mlp", (1, 8, 8), 10), x, y, epochs=15, batch_size=64, lr=0.1,
+                           generator=torch.Generator().manual_seed(0))
+    return model, x, xt, yt
+
+
+def test_quantized_model_holds_int8_weights_and_keeps_its_accuracy(digits_reference):
+    from longtail import training
+
+    model, x, xt, yt = digits_reference
+    quantized = compression.quantize(model, x[:512])
+    linears = [m for m in quantized.modules() if hasattr(m, "weight") and callable(m.weight)]
+    assert len(linears) == 3 and all(m.weight().dtype == torch.qint8 for m in linears)
+    reference_accuracy = (training.predict(model, xt) == yt).float().mean().item()
+    quantized_accuracy = (training.predict(quantized, xt) == yt).float().mean().item()
+    assert reference_accuracy > 0.9
+    assert abs(quantized_accuracy - reference_accuracy) <= 0.02
+    assert compression.size_bytes(quantized) < compression.size_bytes(model) / 2
+
+
+@pytest.mark.parametrize("arch, in_shape", [("mlp", (1, 8, 8)), ("cnn", (1, 8, 8)), ("resnet20", (3, 32, 32))])
+def test_distill_students_are_thinner_members_of_the_family(arch, in_shape):
+    full, thin = models.build(arch, in_shape, 10), models.build(arch, in_shape, 10, width=0.5)
+    assert type(full) is type(thin)
+    assert compression.footprint(thin, in_shape)["parameters"] < 0.4 * compression.footprint(full, in_shape)["parameters"]
+    assert thin(torch.rand(2, *in_shape)).shape == (2, 10)
+
+
+def test_distill_refuses_an_arch_without_a_thinner_version():
+    with pytest.raises(LongtailError, match="arch airbench has no thinner version"):
+        models.build("airbench", (3, 32, 32), 10, width=0.5)
