@@ -91,7 +91,7 @@ class Trials(Training):
     mask: str = "bernoulli"
     subset_ratio: float = 0.7
     fit_threshold: float = 0.99  # accuracy on its own subset that a trial must reach to count as fit
-    models_per_step: int = 64  # trials trained at once by the batched engine
+    models_per_step: int = 32  # trials trained at once by the batched engine
     compile: str = "default"  # off | default | max-autotune: torch.compile each training step
     select: str = "last"  # last | best_test: the weights of the epoch with the best test accuracy
 
