@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ TINY = {
     "data": {"dataset": "synthetic"},
     "trials": {"count": 8, "epochs": 4, "models_per_step": 4, "compile": "off"},
     "reference": {"epochs": 4},
-    "compress": {"epochs": 1, "sparsity": 0.9},
+    "compress": {"epochs": 1, "sparsify_epochs": 1, "target_flops": 0.1},
 }
 
 
@@ -159,6 +160,29 @@ def test_an_experiment_on_the_loss_reruns_only_compress_cie_and_ttest(repo):
     assert metrics["metrics/compress.json"]["loss"]["new"] == "focal"
     sh(repo, "git", "checkout", "--", ".")  # back to the committed run for the other tests
     dvc(repo, "checkout")
+
+
+def test_the_queued_loss_comparison_lists_five_experiments_with_cies_and_t_statistics(repo):
+    repo, _ = repo
+    dvc(repo, "exp", "remove", "--all-commits")  # only this comparison's experiments below
+    dvc(repo, "exp", "run", "--queue", "-S", "compress.loss=ce,focal,kd,multipart,softadapt")
+    dvc(repo, "queue", "start", "-j", "2")
+    for _ in range(600):  # the workers run in the background; wait for the queue to drain
+        status = dvc(repo, "queue", "status")
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(1)
+    assert "Failed" not in status, status
+    baseline = json.loads(dvc(repo, "exp", "show", "--json"))[1]
+    runs = [rev["data"] for exp in baseline["experiments"] for rev in exp["revs"]]
+    losses = sorted(run["params"]["params.yaml"]["data"]["compress"]["loss"] for run in runs)
+    assert losses == sorted(["ce", "focal", "kd", "multipart", "softadapt"])
+    for run in runs:
+        cie = run["metrics"]["metrics/cie.json"]["data"]
+        ttest = run["metrics"]["metrics/ttest.json"]["data"]
+        assert isinstance(cie["cie"], int) and set(ttest) >= {"cie", "cie_u", "cie_c"}
+        assert ttest["cie"]["n"] == cie["cie"]
+    assert "compress.loss" in dvc(repo, "exp", "show", "--md")
 
 
 def test_push_then_pull_restores_byte_identical_arrays(repo):
