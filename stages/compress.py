@@ -76,7 +76,7 @@ def main(
                    "reference": compression.footprint(reference, in_shape)}
         sweep = {}
         for level, measured, evaluated in compressed_models(reference, spec, cfg, reference_recipe, x, y, seed):
-            on = next(evaluated.parameters(), xt).device  # a quantized model runs on the CPU
+            on = device if evaluated is measured else torch.device("cpu")  # int8 models run on the CPU
             compressed_pred = training.predict(evaluated, xt.to(on)).to(device)
             size = compression.footprint(measured, in_shape)
             if evaluated is not measured:
