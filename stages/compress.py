@@ -69,7 +69,8 @@ def main(
         xt, yt = training.tensors(test["x"], test["y"], device)
         in_shape = tuple(x.shape[1:])
 
-        reference, spec = models.load(model_path, device), models.saved(model_path)
+        spec = models.saved(model_path)
+        reference = models.restore(spec, device)
         reference_pred = training.predict(reference, xt)
         summary = {"method": cfg.method, "loss": cfg.loss,
                    "reference_accuracy": (reference_pred == yt).float().mean().item(),

@@ -184,7 +184,8 @@ def remove_channels(model: nn.Module, in_shape, target_flops: float) -> nn.Modul
             scores = (g.norms() / g.size() ** 0.5).tolist()
         order += sorted((s, g.layer, c) for c, s in enumerate(scores))[:-1]
     order.sort()
-    budget = target_flops * flops(model, in_shape)
+    full = flops(model, in_shape)
+    budget = target_flops * full
 
     def pruned(m: int) -> nn.Module:
         smaller = copy.deepcopy(model)
@@ -196,10 +197,10 @@ def remove_channels(model: nn.Module, in_shape, target_flops: float) -> nn.Modul
         return smaller
 
     low, high = 0, len(order)  # the answer lies in [low, high]: the smallest m within the budget
-    if flops(pruned(high), in_shape) > budget:
+    least = flops(pruned(high), in_shape)
+    if least > budget:
         raise LongtailError(f"compress.target_flops = {target_flops} is out of reach: removing every "
-                            f"removable channel leaves {flops(pruned(high), in_shape) / (budget / target_flops):.2f} "
-                            "of the FLOPs; raise the target")
+                            f"removable channel leaves {least / full:.2f} of the FLOPs; raise the target")
     while low < high:
         mid = (low + high) // 2
         if flops(pruned(mid), in_shape) <= budget:

@@ -53,8 +53,12 @@ def saved(path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def load(path, device) -> nn.Module:
-    saved_ = saved(path)
-    model = build(saved_["arch"], tuple(saved_["in_shape"]), saved_["num_classes"])
-    model.load_state_dict(saved_["state_dict"])
+def restore(saved: dict, device) -> nn.Module:
+    """The model a checkpoint (as `saved` read it) describes, on `device`."""
+    model = build(saved["arch"], tuple(saved["in_shape"]), saved["num_classes"])
+    model.load_state_dict(saved["state_dict"])
     return model.to(device)
+
+
+def load(path, device) -> nn.Module:
+    return restore(saved(path), device)
