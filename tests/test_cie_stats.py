@@ -50,3 +50,84 @@ def test_a_group_smaller_than_two_gives_null_statistics_and_a_warning():
 def test_nan_values_are_left_out():
     got = stats.two_sample_tests(np.array([1.0, np.nan, 3.0]), np.array([2.0, 4.0, 6.0, np.nan]))
     assert got["n"] == 2 and got["t"] == pytest.approx(-1.2)
+
+
+def test_mann_whitney_and_hedges_g_agree_with_scipy_and_the_formula():
+    rng = np.random.default_rng(1)
+    group, comparison = rng.normal(0.5, 1, 15), rng.normal(0, 1, 60)
+    got = stats.two_sample_tests(group, comparison, bootstrap=500)
+    mw = scipy_stats.mannwhitneyu(group, comparison, alternative="two-sided")
+    assert got["mw_u"] == pytest.approx(mw.statistic) and got["mw_p"] == pytest.approx(mw.pvalue)
+    pooled = np.sqrt((14 * group.var(ddof=1) + 59 * comparison.var(ddof=1)) / 73)
+    g = (group.mean() - comparison.mean()) / pooled * (1 - 3 / (4 * 75 - 9))
+    assert got["hedges_g"] == pytest.approx(g)
+    assert got["g_low"] < got["hedges_g"] < got["g_high"]
+
+
+def test_hedges_g_by_hand():
+    # Means 2 and 4, pooled variance (2 + 8) / 3, J = 1 - 3 / (4 * 5 - 9) = 8 / 11.
+    g = stats.hedges_g(np.array([1.0, 3.0]), np.array([2.0, 4.0, 6.0]))
+    assert g == pytest.approx(-2 / np.sqrt(10 / 3) * 8 / 11)
+
+
+def test_the_bootstrap_interval_is_reproducible_and_narrows_with_more_data():
+    rng = np.random.default_rng(2)
+    group, comparison = rng.normal(1, 1, 10), rng.normal(0, 1, 40)
+    small = stats.two_sample_tests(group, comparison, seed=3)
+    again = stats.two_sample_tests(group, comparison, seed=3)
+    assert (small["g_low"], small["g_high"]) == (again["g_low"], again["g_high"])
+    large = stats.two_sample_tests(rng.normal(1, 1, 1000), rng.normal(0, 1, 4000), seed=3)
+    assert large["g_high"] - large["g_low"] < (small["g_high"] - small["g_low"]) / 4
+    assert large["g_low"] < 1 < large["g_high"] + 0.1  # the true g is 1
+
+
+def test_benjamini_hochberg_matches_scipy_and_a_hand_computation():
+    p = [0.01, 0.04, 0.03, 0.005, 0.5]
+    np.testing.assert_allclose(stats.benjamini_hochberg(p), scipy_stats.false_discovery_control(p, method="bh"))
+    # Sorted 0.005, 0.01, 0.03, 0.04, 0.5 times 5/rank: 0.025, 0.025, 0.05, 0.05, 0.5 (monotone already).
+    np.testing.assert_allclose(stats.benjamini_hochberg(p), [0.025, 0.05, 0.05, 0.025, 0.5])
+
+
+def test_benjamini_hochberg_keeps_untestable_comparisons_out():
+    got = stats.benjamini_hochberg([0.01, None, 0.04, float("nan")])
+    assert got[1] is None and got[3] is None
+    np.testing.assert_allclose([got[0], got[2]], scipy_stats.false_discovery_control([0.01, 0.04]))
+
+
+def test_the_random_control_finds_a_real_shift_rare_and_a_random_set_common():
+    rng = np.random.default_rng(4)
+    values = rng.normal(0, 1, 400)
+    shifted = np.zeros(400, bool)
+    shifted[:10] = True
+    values[shifted] += 3
+    observed = stats.two_sample_tests(values[shifted], values[~shifted])["t"]
+    control = stats.random_control(values, 10, ~shifted, observed, draws=500, seed=0)
+    assert control["draws"] == 500 and control["as_extreme"] == pytest.approx(1 / 501)
+    assert control["t_low"] < 0 < control["t_high"]
+    # A set that is itself random is as extreme as about half of the random ones or more.
+    ordinary = np.zeros(400, bool)
+    ordinary[200:210] = True
+    t = stats.two_sample_tests(values[ordinary], values[~ordinary & ~shifted])["t"]
+    assert stats.random_control(values, 10, ~shifted, t, draws=500, seed=0)["as_extreme"] > 0.05
+
+
+def test_the_random_control_t_matches_scipy_for_one_draw():
+    # With draws=1 the one random set can be recovered from the seed: its t must be scipy's.
+    values = np.random.default_rng(5).normal(size=50)
+    comparison = np.ones(50, bool)
+    control = stats.random_control(values, 5, comparison, 1.0, draws=1, seed=7)
+    rng = np.random.default_rng(7)
+    picks = np.argsort(rng.random((1, 50)), axis=1)[0, :5]
+    chosen = np.zeros(50, bool)
+    chosen[picks] = True
+    expected = scipy_stats.ttest_ind(values[chosen], values[~chosen]).statistic
+    assert control["t_median"] == pytest.approx(expected)
+
+
+def test_over_representation_by_hand():
+    rare = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0], bool)
+    group = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0], bool)
+    got = stats.over_representation(group, rare)
+    assert got["share"] == pytest.approx(2 / 3) and got["overall_share"] == pytest.approx(0.2)
+    # P(both rare examples fall in a group of 3 out of 10) = C(3,2) / C(10,2) = 3 / 45.
+    assert got["fisher_p"] == pytest.approx(3 / 45)
