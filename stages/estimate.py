@@ -30,9 +30,9 @@ def main(
         n_test, n_train = test_correct.shape[1], masks.shape[1]
 
         rows = chunk_rows or influence.default_chunk_rows(n_train)
-        pairs, nan_count = [], 0
+        pairs, strongest, nan_count = [], [], 0
 
-        def blocks(advance):  # stream blocks to disk, counting NaNs and collecting high-influence pairs
+        def blocks(advance):  # stream blocks to disk, counting NaNs, collecting pairs and row maxima
             nonlocal nan_count
             row = 0
             for block in influence.influence_blocks(masks, test_correct, rows):
@@ -40,6 +40,7 @@ def main(
                 pairs.append(influence.high_influence_pairs(
                     block, row, memorization,
                     min_influence=cfg.pair_influence, min_memorization=cfg.pair_memorization))
+                strongest.append(influence.strongest_influence(block))
                 row += len(block)
                 yield block
                 advance()
@@ -50,6 +51,9 @@ def main(
             out.npy(out_dir / "memorization.npy", memorization)
             out.npy(out_dir / "test_mean_influence.npy", test_mean)
             out.npy(out_dir / "train_mean_influence.npy", train_mean)
+            max_influence, top_train = (np.concatenate(parts) for parts in zip(*strongest))
+            out.npy(out_dir / "test_max_influence.npy", max_influence)
+            out.npy(out_dir / "test_top_memorization.npy", influence.top_memorization(top_train, memorization))
             table = np.concatenate(pairs) if pairs else np.empty((0, 4))
             table = table[np.argsort(-table[:, 2], kind="stable")]
             out.csv(out_dir / "high_influence_pairs.csv", ["train_index", "test_index", "influence", "memorization"],

@@ -72,3 +72,29 @@ def test_mismatched_trial_counts_are_refused(trials):
     masks, _, test_correct = trials
     with pytest.raises(LongtailError, match="as many trials"):
         next(influence.influence_blocks(masks[:-1], test_correct))
+
+
+def test_strongest_influence_and_top_memorization_follow_their_definitions(trials):
+    masks, train_correct, test_correct = trials
+    full = direct_influence(masks, test_correct)
+    value, top = influence.strongest_influence(np.concatenate(list(influence.influence_blocks(masks, test_correct, 5))))
+    np.testing.assert_allclose(value, np.nanmax(full, axis=1), atol=1e-6)
+    np.testing.assert_array_equal(top, np.nanargmax(full, axis=1))
+    memorization = influence.memorization(masks, train_correct)
+    np.testing.assert_allclose(influence.top_memorization(top, memorization), memorization[np.nanargmax(full, axis=1)])
+
+
+def test_a_row_with_no_defined_influence_has_no_strongest_pair():
+    value, top = influence.strongest_influence(np.array([[np.nan, np.nan], [0.1, np.nan]]))
+    assert np.isnan(value[0]) and top[0] == -1 and top[1] == 0
+    assert np.isnan(influence.top_memorization(top, np.array([0.5, 0.7]))[0])
+
+
+@pytest.mark.parametrize("rows", [1, 3, 20])
+def test_extreme_pairs_are_the_most_negative_nearest_zero_and_most_positive_one_per_test_example(rows):
+    block = np.array([[0.5, -0.2, np.nan], [0.9, 0.0, -0.7], [0.1, 0.05, 0.3], [np.nan, -0.9, 0.02]])
+    got = influence.extreme_pairs((block[s : s + rows] for s in range(0, 4, rows)), k=2)
+    # Each test example's own extreme first, then the k best of those.
+    assert got["negative"].tolist() == [[3, 1, -0.9], [1, 2, -0.7]]
+    assert got["zero"].tolist() == [[1, 1, 0.0], [3, 2, 0.02]]
+    assert got["positive"].tolist() == [[1, 0, 0.9], [0, 0, 0.5]]

@@ -101,12 +101,13 @@ def outputs() -> Iterator[Outputs]:
     out.commit()
 
 
-def load_npy(path, *, dtype=None, ndim: int | None = None) -> np.ndarray:
-    """Load an artifact, with a message that names the stage to run when it is missing or malformed."""
+def load_npy(path, *, dtype=None, ndim: int | None = None, mmap: bool = False) -> np.ndarray:
+    """Load an artifact, with a message that names the stage to run when it is missing or malformed.
+    mmap: map the file instead of reading it (an influence matrix of gigabytes, read in blocks)."""
     path = Path(path)
     if not path.exists():
         raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
-    array = np.load(path)
+    array = np.load(path, mmap_mode="r" if mmap else None)
     _check(path, array, dtype, ndim)
     return array
 

@@ -113,3 +113,40 @@ def high_influence_pairs(
     eligible = memorization >= min_memorization
     test, train = np.nonzero((block >= min_influence) & eligible[None, :])
     return np.column_stack([train, test + row_offset, block[test, train], memorization[train]])
+
+
+def strongest_influence(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each test row of an influence block: (max_j influence[i, j], that j), the training example
+    with the largest influence on it; undefined entries are skipped, and a row with none gives
+    (NaN, -1). ttest's `max_influence` is the first; `top_memorization` is memorization[j] of the second."""
+    filled = np.where(np.isnan(block), -np.inf, block)
+    top = filled.argmax(1)
+    value = filled[np.arange(len(block)), top].astype(np.float64)
+    undefined = np.isneginf(value)
+    return np.where(undefined, np.nan, value), np.where(undefined, -1, top)
+
+
+def top_memorization(top_train: np.ndarray, memorization: np.ndarray) -> np.ndarray:
+    """memorization of each test example's most influential training example (NaN where none)."""
+    return np.where(top_train >= 0, memorization[np.maximum(top_train, 0)], np.nan)
+
+
+def extreme_pairs(blocks, k: int) -> dict[str, np.ndarray]:
+    """k pairs (test_index, train_index, influence) with the most negative, the nearest-zero and the
+    most positive defined influence, one pair per test example so that k different test examples show
+    (the seed paper's Figure 1). Reads row blocks of the influence matrix in one pass."""
+    keys = {"negative": lambda v: v, "zero": np.abs, "positive": lambda v: -v}
+    best = {name: np.empty((0, 3)) for name in keys}
+    row = 0
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float64)
+        rows = np.arange(len(block))
+        for name, key in keys.items():
+            score = np.nan_to_num(key(block), nan=np.inf)
+            j = score.argmin(1)  # each test example's most extreme pair
+            defined = np.isfinite(score[rows, j])
+            pairs = np.column_stack([rows + row, j, block[rows, j]])[defined]
+            pool = np.concatenate([best[name], pairs])
+            best[name] = pool[np.lexsort((pool[:, 0], key(pool[:, 2])))[:k]]
+        row += len(block)
+    return best
