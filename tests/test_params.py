@@ -5,7 +5,8 @@ from longtail import LongtailError, params
 
 
 SECTIONS = [("data", params.Data), ("trials", params.Trials), ("reference", params.Reference),
-            ("estimate", params.Estimate), ("compress", params.Compress), ("ttest", params.Ttest)]
+            ("estimate", params.Estimate), ("compress", params.Compress), ("ttest", params.Ttest),
+            ("pie", params.Pie), ("consistency", params.Consistency)]
 
 
 @pytest.fixture

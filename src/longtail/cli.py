@@ -2,6 +2,7 @@
 
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,3 +60,13 @@ def progress(total: int, what: str) -> Iterator:
 
 def say(message: str) -> None:
     console.print(message, highlight=False)
+
+
+@contextmanager
+def warnings_said(what: str) -> Iterator[None]:
+    """Library warnings inside the block become yellow lines that name `what` they concern."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        say(f"[yellow]warning:[/] {what}: {w.message}")

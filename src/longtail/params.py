@@ -195,10 +195,44 @@ class Compress(Recipe):
 
 @dataclass(frozen=True)
 class Ttest:
-    bins: int = 50  # histogram bins of test_mean_influence
+    statistic: str = "mean_influence"  # the per-test-example quantity tested (stats.STATISTICS)
+    alpha: float = 0.05  # significance level of the stars and of the "affected" lists
+    bootstrap: int = 2000  # resamples of the Hedges' g confidence interval
+    control_draws: int = 1000  # random test subsets of the CIE set's size in the sanity control
+    bins: int = 50  # histogram bins
 
     def check(self):
+        from longtail.stats import STATISTICS
+
+        choose("ttest.statistic", self.statistic, STATISTICS)
+        check_range("ttest.alpha", self.alpha, 0, 1, low_open=True, high_open=True)
+        check_range("ttest.bootstrap", self.bootstrap, 100)
+        check_range("ttest.control_draws", self.control_draws, 10)
         check_range("ttest.bins", self.bins, 1)
+
+
+@dataclass(frozen=True)
+class Pie:
+    """Pruning identified exemplars (Hooker et al. 2019): populations of reference and compressed models."""
+
+    population: int = 5  # models per population (Hooker et al. used 30)
+
+    def check(self):
+        check_range("pie.population", self.population, 2)
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """Feldman & Zhang's consistency check: trials of a second architecture on the same data."""
+
+    arch: str = "cnn"
+    count: int = 1000  # trials of the second architecture
+
+    def check(self):
+        from longtail.models import ARCHS
+
+        choose("consistency.arch", self.arch, ARCHS)
+        check_range("consistency.count", self.count, 2)
 
 
 def read(path="params.yaml") -> dict:
