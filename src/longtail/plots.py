@@ -1,10 +1,13 @@
-"""Figures as PNG (matplotlib) and the small tables DVC plots draw."""
+"""Figures as PNG (matplotlib) and the small tables DVC plots draw. Every function takes arrays and
+returns a figure; `save` writes it."""
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
+COLORS = ("tab:red", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink")
 
 
 def histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -19,12 +22,86 @@ def histogram_figure(values: np.ndarray, bins: int, *, xlabel: str, title: str, 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     ax.hist(values[np.isfinite(values)], bins=bins, color="tab:blue", alpha=0.8)
     ax.set_yscale("log")
-    for (label, x), color in zip((marks or {}).items(), ("tab:red", "tab:orange", "tab:green", "tab:purple")):
+    for (label, x), color in zip((marks or {}).items(), COLORS):
         if x is not None:
             ax.axvline(x, color=color, linestyle="--", label=f"{label}: {x:.2g}")
     if marks:
         ax.legend(fontsize=8)
     ax.set(xlabel=xlabel, ylabel="count (log)", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(values: dict[str, dict[str, float | None]], *, ylabel: str, title: str,
+                 stars: dict[str, dict[str, bool]] | None = None, note: str = ""):
+    """One group of bars per outer key (an experiment, or the current run), one bar per inner key
+    (a CIE type), the value printed on each bar and a star over the bars marked in `stars` (the seed
+    paper's Figures 4 and 6). A missing value (None) leaves a gap."""
+    groups = list(values)
+    kinds = list(dict.fromkeys(k for inner in values.values() for k in inner))
+    width = 0.8 / max(len(kinds), 1)
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(groups) * max(len(kinds), 1) * 0.5 + 2), 4), dpi=120)
+    for n, (kind, color) in enumerate(zip(kinds, COLORS * 4)):
+        xs = np.arange(len(groups)) + (n - (len(kinds) - 1) / 2) * width
+        heights = [values[g].get(kind) for g in groups]
+        bars = ax.bar(xs, [np.nan if h is None else h for h in heights], width, color=color, label=kind)
+        for bar, group, h in zip(bars, groups, heights):
+            if h is None:
+                continue
+            star = "*" if (stars or {}).get(group, {}).get(kind) else ""
+            ax.annotate(f"{h:.3g}{star}", (bar.get_x() + bar.get_width() / 2, h), ha="center",
+                        va="bottom" if h >= 0 else "top", fontsize=7)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_xticks(np.arange(len(groups)), groups, rotation=20 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center")
+    ax.set(ylabel=ylabel, title=title)
+    ax.margins(y=0.15)
+    ax.legend(fontsize=8)
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7)
+    fig.tight_layout(rect=(0, 0.04 if note else 0, 1, 1))
+    return fig
+
+
+def _show(ax, image: np.ndarray, caption: str) -> None:
+    """A uint8 [C, H, W] image (grey when C = 1) with a caption, no axes."""
+    image = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+    ax.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
+    ax.set_title(caption, fontsize=7)
+    ax.axis("off")
+
+
+def influence_pairs_figure(extremes: dict[str, np.ndarray], x_train, y_train, x_test, y_test):
+    """The seed paper's Figure 1: for each kind of pair (most negative, nearest zero, most positive
+    influence), the test example beside the training example, with labels and the influence value.
+    `extremes` maps a kind to rows (test_index, train_index, influence)."""
+    titles = {"negative": "most negative influence", "zero": "influence nearest zero", "positive": "most positive influence"}
+    k = max(len(rows) for rows in extremes.values())
+    fig = plt.figure(figsize=(2.2 * k, 2.0 * len(extremes)), dpi=120)
+    for sub, (kind, rows) in zip(np.atleast_1d(fig.subfigures(len(extremes), 1)), extremes.items()):
+        sub.suptitle(titles.get(kind, kind), fontsize=9)
+        axes = sub.subplots(1, 2 * k, squeeze=False)[0]
+        for ax in axes:
+            ax.axis("off")
+        for n, (i, j, value) in enumerate(rows):
+            i, j = int(i), int(j)
+            _show(axes[2 * n], x_test[i], f"test {i}, y={y_test[i]}\ninfl {value:+.3f}")
+            _show(axes[2 * n + 1], x_train[j], f"train {j}, y={y_train[j]}")
+    return fig
+
+
+def most_influential_figure(rows: list[tuple[int, list[tuple[int, float]]]], x_train, y_train, x_test, y_test,
+                            memorization: np.ndarray):
+    """Feldman & Zhang's figure: each row a test example, then its most influential training examples
+    with their influence and memorization."""
+    k = max(len(top) for _, top in rows)
+    fig, axes = plt.subplots(len(rows), k + 1, figsize=(1.6 * (k + 1), 1.8 * len(rows)), dpi=120, squeeze=False)
+    for ax_row, (i, top) in zip(axes, rows):
+        for ax in ax_row:
+            ax.axis("off")
+        _show(ax_row[0], x_test[i], f"TEST {i}, y={y_test[i]}")
+        for ax, (j, value) in zip(ax_row[1:], top):
+            _show(ax, x_train[j], f"train {j}, y={y_train[j]}\ninfl {value:.2f}, mem {memorization[j]:.2f}")
+    fig.suptitle("Test examples and their most influential training examples", fontsize=9)
     fig.tight_layout()
     return fig
 

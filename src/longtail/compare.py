@@ -1,0 +1,57 @@
+"""Experiments side by side (the seed paper's Figures 4 and 6 across compression losses or methods),
+from the JSON of `dvc exp show --json`. Pure: the compare command runs DVC and writes the files."""
+
+from longtail import LongtailError, stats
+
+GROUPS = ("cie", "cie_u", "cie_c", "pie")
+
+
+def _runs(exp_show: list) -> list[tuple[str, dict]]:
+    """(name, data) of every experiment in the `dvc exp show --json` output, baselines' order."""
+    runs = []
+    for baseline in exp_show:
+        for exp in baseline.get("experiments") or []:
+            for rev in exp.get("revs") or []:
+                if rev.get("data"):
+                    runs.append((rev.get("name") or rev["rev"][:7], rev["data"]))
+    return runs
+
+
+def experiments(exp_show: list) -> list[dict]:
+    """One record per experiment that has ttest metrics: name, method, loss, the t-test of each group
+    and the CIE/PIE counts. Experiments that failed or predate the metrics are skipped."""
+    records = []
+    for name, data in _runs(exp_show):
+        params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
+        metrics = {path: (m or {}).get("data") or {} for path, m in (data.get("metrics") or {}).items()}
+        ttest, cie = metrics.get("metrics/ttest.json"), metrics.get("metrics/cie.json") or {}
+        if not ttest:
+            continue
+        compress = params.get("compress") or {}
+        records.append({
+            "name": name, "method": compress.get("method"), "loss": compress.get("loss"),
+            "tests": {g: {k: (ttest.get(g) or {}).get(k) for k in ("t", "p", "n")} for g in GROUPS},
+            "counts": {k: cie.get(k) for k in GROUPS[:3]} | {"pie": (metrics.get("metrics/pie.json") or {}).get("pie")},
+        })
+    if not records:
+        raise LongtailError("no experiment with metrics/ttest.json in `dvc exp show`: run some first, e.g. "
+                            "`dvc exp run --queue -S compress.loss=ce,focal,kd,multipart,softadapt` "
+                            "then `dvc queue start`")
+    return records
+
+
+def labels(records: list[dict]) -> list[str]:
+    """A bar group's name: the loss when every experiment uses one method, the method when every one
+    uses one loss, both otherwise; the experiment's name is added where two would look the same."""
+    methods, losses = {r["method"] for r in records}, {r["loss"] for r in records}
+    base = [r["loss"] if len(methods) == 1 else r["method"] if len(losses) == 1 else f"{r['method']}/{r['loss']}"
+            for r in records]
+    return [f"{b} ({r['name']})" if base.count(b) > 1 else b for b, r in zip(base, records)]
+
+
+def adjust(records: list[dict]) -> list[dict]:
+    """Benjamini-Hochberg across the whole comparison (experiments x groups): each test gets `p_bh`."""
+    cells = [r["tests"][g] for r in records for g in GROUPS]
+    for cell, adjusted in zip(cells, stats.benjamini_hochberg([c["p"] for c in cells])):
+        cell["p_bh"] = adjusted
+    return records

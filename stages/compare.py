@@ -1,0 +1,66 @@
+"""compare: the experiments of `dvc exp show` side by side: Student's t of each group (the seed
+paper's Figure 4) and the CIE and PIE counts (Figure 6), one bar group per compression loss or
+method, with Benjamini-Hochberg adjusted p-values across all experiments and groups (compare.md).
+
+Not a pipeline stage: it reads the experiments, which `dvc exp run` makes. Run it after them:
+`python stages/compare.py` (or `make compare`)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from longtail import LongtailError, cli, compare, params, plots, report
+from longtail.artifacts import outputs
+
+app = cli.app(__doc__)
+
+
+def exp_show() -> list:
+    result = subprocess.run([sys.executable, "-m", "dvc", "exp", "show", "--json"], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LongtailError(f"`dvc exp show --json` failed: {result.stderr.strip()}")
+    return json.loads(result.stdout)
+
+
+@app.command()
+def main(
+    params_file: Path = cli.PARAMS,
+    from_json: Path = typer.Option(None, "--from-json", help="read this saved `dvc exp show --json` output instead"),
+    plots_dir: Path = Path("plots"),
+    out: Path = Path("compare.md"),
+):
+    with cli.errors():
+        alpha = params.section(params.read(params_file), "ttest", params.Ttest).alpha
+        if from_json is not None and not from_json.exists():
+            raise LongtailError(f"--from-json {from_json} not found")
+        records = compare.adjust(compare.experiments(json.loads(from_json.read_text()) if from_json else exp_show()))
+        names = compare.labels(records)
+        t = {n: {g: r["tests"][g]["t"] for g in compare.GROUPS} for n, r in zip(names, records)}
+        stars = {n: {g: (r["tests"][g]["p_bh"] or 1) <= alpha for g in compare.GROUPS} for n, r in zip(names, records)}
+        counts = {n: r["counts"] for n, r in zip(names, records)}
+        rows = [[n, r["name"], g, r["tests"][g]["n"], report.number(r["tests"][g]["t"], ".2f"), report.number(r["tests"][g]["p"]),
+                 report.number(r["tests"][g]["p_bh"]) + ("*" if stars[n][g] else "")]
+                for n, r in zip(names, records) for g in compare.GROUPS]
+        text = "\n\n".join([
+            "# Experiments compared", "Written by `python stages/compare.py` from `dvc exp show --json`.",
+            report.table(["group", "experiment", "set", "n", "Student t", "p", "p (BH)"], rows),
+            f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} tests above.",
+            *(f"![{name}]({Path(os.path.relpath(plots_dir / name, out.parent)).as_posix()})"
+              for name in ("compare_ttest.png", "compare_counts.png"))]) + "\n"
+        with outputs() as o:
+            plots.save(plots.grouped_bars(t, ylabel="Student's t", stars=stars, note=f"* BH-adjusted p <= {alpha}",
+                                          title="t-statistic per experiment and group"),
+                       o.path(plots_dir / "compare_ttest.png"))
+            plots.save(plots.grouped_bars(counts, ylabel="test examples", title="CIE and PIE counts per experiment"),
+                       o.path(plots_dir / "compare_counts.png"))
+            with open(o.path(out), "w") as f:
+                f.write(text)
+        cli.say(f"{len(records)} experiments compared: {out}, {plots_dir}/compare_ttest.png, compare_counts.png")
+
+
+if __name__ == "__main__":
+    app()

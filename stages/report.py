@@ -1,0 +1,102 @@
+"""report: the paper's figures (PNG under plots/, with their data as CSV for `dvc plots`) and a
+markdown report of the run (report.md) that embeds them and reads each test in plain words."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from longtail import LongtailError, cli, influence, params, plots, report
+from longtail.artifacts import load_npy, load_npz, outputs
+
+app = cli.app(__doc__)
+
+PAIRS_SHOWN = 4  # pairs per row of Figure 1
+TOP_TESTS, TOP_TRAIN = 4, 4  # test examples and their most influential training examples
+
+
+def read_json(path: Path) -> dict:
+    if not path.exists():
+        raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
+    return json.loads(path.read_text())
+
+
+def most_influential(matrix: np.ndarray, max_influence: np.ndarray) -> list[tuple[int, list[tuple[int, float]]]]:
+    """The test examples with the largest single influence on them, each with its most influential
+    training examples (rows read one at a time: the matrix may be a memory map of gigabytes)."""
+    tests = np.argsort(-np.nan_to_num(max_influence, nan=-np.inf), kind="stable")[:TOP_TESTS]
+    rows = []
+    for i in tests:
+        row = np.nan_to_num(np.asarray(matrix[i], dtype=np.float64), nan=-np.inf)
+        top = np.argsort(-row, kind="stable")[:TOP_TRAIN]
+        rows.append((int(i), [(int(j), float(row[j])) for j in top]))
+    return rows
+
+
+@app.command()
+def main(
+    params_file: Path = cli.PARAMS,
+    prepared: Path = Path("data/prepared"),
+    influence_dir: Path = Path("data/influence"),
+    metrics_dir: Path = Path("metrics"),
+    plots_dir: Path = Path("plots"),
+    out: Path = Path("report.md"),
+):
+    with cli.errors():
+        p = params.read(params_file)
+        cfg = params.section(p, "ttest", params.Ttest)
+        train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
+        arrays = {name: load_npy(influence_dir / f"{name}.npy", ndim=1) for name in
+                  ("memorization", "test_mean_influence", "train_mean_influence", "test_max_influence")}
+        matrix = load_npy(influence_dir / "influence.npy", ndim=2, mmap=True)
+        if matrix.shape != (len(test["y"]), len(train["y"])):
+            raise LongtailError(f"influence.npy is {matrix.shape}, the prepared data "
+                                f"[{len(test['y'])}, {len(train['y'])}]: rerun the pipeline (`dvc repro`)")
+        metrics = {name: read_json(metrics_dir / f"{name}.json")
+                   for name in ("trials", "estimate", "compress", "cie", "ttest", "pie", "consistency")}
+        ttest = {k: r for k, r in metrics["ttest"].items() if isinstance(r, dict)}
+        images = (train["x"], train["y"], test["x"], test["y"])
+
+        rows = influence.default_chunk_rows(matrix.shape[1])
+        extremes = influence.extreme_pairs((matrix[s : s + rows] for s in range(0, len(matrix), rows)), PAIRS_SHOWN)
+        statistic = metrics["ttest"]["statistic"]
+        figures = {  # file name -> (caption, figure)
+            "influence_pairs.png": ("Pairs at the most negative, near-zero and most positive influence (Figure 1)",
+                                    plots.influence_pairs_figure(extremes, *images)),
+            "most_influential.png": ("Test examples and their most influential training examples",
+                                     plots.most_influential_figure(most_influential(matrix, arrays["test_max_influence"]),
+                                                                   *images, arrays["memorization"])),
+            "test_mean_influence.png": ("Mean influence on each test example (Figure 3)", plots.histogram_figure(
+                arrays["test_mean_influence"], cfg.bins, xlabel="test_mean_influence",
+                title="Mean influence on each test example")),
+            "train_mean_influence.png": ("Mean influence of each training example (Figure 5)", plots.histogram_figure(
+                arrays["train_mean_influence"], cfg.bins, xlabel="train_mean_influence",
+                title="Mean influence of each training example")),
+            "memorization.png": ("Memorization of each training example", plots.histogram_figure(
+                arrays["memorization"], cfg.bins, xlabel="memorization", title="Memorization of each training example")),
+            "ttest.png": (f"Student's t per group, {statistic} (Figure 4)", plots.grouped_bars(
+                {"this run": {k: r["t"] for k, r in ttest.items()}}, ylabel="Student's t",
+                title=f"Student's t of {statistic}, each group against the rest",
+                stars={"this run": {k: r["p"] is not None and r["p"] <= cfg.alpha for k, r in ttest.items()}},
+                note=f"* p <= {cfg.alpha}")),
+            "cie_counts.png": ("CIE and PIE counts (Figure 6)", plots.grouped_bars(
+                {"this run": {k: metrics["cie"][k] for k in ("cie", "cie_u", "cie_c", "cie_both_wrong")}
+                 | {"pie": metrics["pie"]["pie"]}}, ylabel="test examples", title="Compression impacted exemplars")),
+        }
+        text = report.markdown(params=p, **metrics, figures={
+            caption: Path(os.path.relpath(plots_dir / name, out.parent)).as_posix()
+            for name, (caption, _) in figures.items()})
+        with outputs() as o:
+            for name, (_, fig) in figures.items():
+                plots.save(fig, o.path(plots_dir / name))
+            for name in ("test_mean_influence", "train_mean_influence", "memorization"):
+                centres, counts = plots.histogram(arrays[name], cfg.bins)
+                o.csv(plots_dir / f"{name}.csv", [name, "count"], zip(centres.round(6), counts))
+            with open(o.path(out), "w") as f:
+                f.write(text)
+        cli.say(f"report: {out} with {len(figures)} figures in {plots_dir}/")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,193 @@
+"""The analysis end of the pipeline: the ttest and report stages on small hand-built artifacts (no
+training), the report's plain-words reading, and the comparison of experiments."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+
+from longtail import LongtailError, compare, data, influence, report, stats
+
+FIGURES = ["influence_pairs.png", "most_influential.png", "test_mean_influence.png", "train_mean_influence.png",
+           "memorization.png", "ttest.png", "cie_counts.png"]
+
+
+def run(root, python, stage, *args, cwd):
+    return subprocess.run([python, str(root / "stages" / f"{stage}.py"), *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture
+def artifacts(tmp_path, root):
+    """The inputs of ttest and report as the earlier stages write them, from random trials on the
+    synthetic set: prepared data, influence arrays, CIE and PIE masks and the other stages' metrics."""
+    arrays = data.load("synthetic")
+    n_train, n_test = len(arrays["y_train"]), len(arrays["y_test"])
+    rng = np.random.default_rng(0)
+    masks = rng.random((40, n_train)) < 0.7
+    train_correct, test_correct = rng.random((40, n_train)) < 0.9, rng.random((40, n_test)) < 0.9
+    (tmp_path / "data/prepared").mkdir(parents=True)
+    for split in ("train", "test"):
+        np.savez(tmp_path / f"data/prepared/{split}.npz", x=arrays[f"x_{split}"], y=arrays[f"y_{split}"],
+                 rare=arrays[f"rare_{split}"])
+    out = tmp_path / "data/influence"
+    out.mkdir(parents=True)
+    full = np.concatenate(list(influence.influence_blocks(masks, test_correct)))
+    memorization = influence.memorization(masks, train_correct)
+    test_mean, train_mean = influence.mean_influences(masks, test_correct)
+    strongest, top = influence.strongest_influence(full)
+    for name, array in [("influence", full), ("memorization", memorization), ("test_mean_influence", test_mean),
+                        ("train_mean_influence", train_mean), ("test_max_influence", strongest),
+                        ("test_top_memorization", influence.top_memorization(top, memorization))]:
+        np.save(out / f"{name}.npy", array)
+    cie = rng.random(n_test) < 0.1
+    cie_u = cie & (rng.random(n_test) < 0.5)
+    (tmp_path / "data/cie").mkdir(parents=True)
+    np.savez(tmp_path / "data/cie/masks.npz", cie=cie, cie_u=cie_u, cie_c=cie & ~cie_u,
+             cie_both_wrong=np.zeros(n_test, bool))
+    (tmp_path / "data/pie").mkdir(parents=True)
+    np.savez(tmp_path / "data/pie/masks.npz", pie=arrays["rare_test"].copy())  # PIEs that are exactly the rare ones
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    write = lambda name, d: (metrics / f"{name}.json").write_text(json.dumps(d))  # noqa: E731
+    write("trials", {"trials": 40, "subset_accuracy": 1.0, "held_out_accuracy": 0.9, "test_accuracy": 0.9,
+                     "fit_fraction": 1.0})
+    write("estimate", {"n_train": n_train, "n_test": n_test, "memorization_mean": 0.1, "high_memorization": 5,
+                       "high_influence_pairs": 3, "undefined_train_examples": 0, "test_mean_influence_mean": 0.0})
+    write("compress", {"method": "group_sparsity", "loss": "ce", "reference_accuracy": 0.9, "compressed_accuracy": 0.89,
+                       "flops_ratio": 0.5, "parameters_ratio": 0.5, "size_ratio": 0.5})
+    write("cie", {"cie": int(cie.sum()), "cie_u": int(cie_u.sum()), "cie_c": int((cie & ~cie_u).sum()),
+                  "cie_both_wrong": 0, "agree": int((~cie).sum()), "n_test": n_test})
+    write("pie", {"population": 3, "pie": int(arrays["rare_test"].sum()), "levels": {"group_sparsity": {
+        "pie": int(arrays["rare_test"].sum()), "reference_accuracy": 0.9, "compressed_accuracy": 0.88,
+        "affected_classes": [3], "recall": {}}}})
+    write("consistency", {"arch_a": "mlp", "arch_b": "cnn", "high_memorization_a": 5, "high_memorization_b": 4,
+                          "jaccard_memorization": 0.5, "d_mem": 0.1, "high_influence_pairs_a": 3,
+                          "high_influence_pairs_b": 2, "jaccard_pairs": 0.25})
+    return tmp_path
+
+
+@pytest.mark.parametrize("statistic", ["mean_influence", "max_influence", "top_memorization"])
+def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifacts, statistic):
+    params = yaml.safe_load((artifacts / "params.yaml").read_text())
+    params["ttest"] |= {"statistic": statistic, "bootstrap": 200, "control_draws": 50}
+    (artifacts / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run(root, python, "ttest", cwd=artifacts)
+    assert result.returncode == 0, result.stderr
+    got = json.loads((artifacts / "metrics/ttest.json").read_text())
+    assert got["statistic"] == statistic and set(got) == {"statistic", "cie", "cie_u", "cie_c", "pie"}
+    files = {"mean_influence": "test_mean_influence", "max_influence": "test_max_influence",
+             "top_memorization": "test_top_memorization"}
+    values = np.load(artifacts / f"data/influence/{files[statistic]}.npy")
+    masks = np.load(artifacts / "data/cie/masks.npz")
+    expected = stats.two_sample_tests(values[masks["cie_u"]], values[~masks["cie"]], bootstrap=200)
+    assert got["cie_u"]["t"] == pytest.approx(expected["t"]) and got["cie_u"]["mw_p"] == pytest.approx(expected["mw_p"])
+    assert got["cie"]["control"]["draws"] == 50
+    # The PIEs here are the rare examples: all of the group is rare.
+    assert got["pie"]["rare"]["share"] == 1.0 and got["pie"]["rare"]["fisher_p"] < 1e-6
+    bh = stats.benjamini_hochberg([got[k]["p"] for k in ("cie", "cie_u", "cie_c", "pie")])
+    assert [got[k]["p_bh"] for k in ("cie", "cie_u", "cie_c", "pie")] == pytest.approx(bh)
+
+
+def test_report_draws_every_figure_and_writes_the_report(root, python, artifacts):
+    assert run(root, python, "ttest", cwd=artifacts).returncode == 0
+    result = run(root, python, "report", cwd=artifacts)
+    assert result.returncode == 0, result.stderr
+    for name in FIGURES:
+        assert (artifacts / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    for name in ("test_mean_influence", "train_mean_influence", "memorization"):
+        rows = (artifacts / "plots" / f"{name}.csv").read_text().splitlines()
+        assert rows[0] == f"{name},count" and len(rows) == 51  # ttest.bins bins
+    text = (artifacts / "report.md").read_text()
+    for heading in ("## Data and trials", "## Estimator", "## Compression", "## Compression impacted exemplars",
+                    "## Is the influence on them different?", "## Pruning identified exemplars",
+                    "## Consistency across architectures", "## Figures"):
+        assert heading in text
+    for name in FIGURES:
+        assert f"(plots/{name})" in text
+
+
+def test_report_stops_with_a_message_when_a_metrics_file_is_missing(root, python, artifacts):
+    assert run(root, python, "ttest", cwd=artifacts).returncode == 0
+    (artifacts / "metrics/pie.json").unlink()
+    result = run(root, python, "report", cwd=artifacts)
+    assert result.returncode == 2 and "missing input metrics/pie.json" in result.stderr
+    assert not (artifacts / "report.md").exists() and not list((artifacts / "plots").glob("*.png"))
+
+
+def test_ttest_refuses_masks_of_another_test_set(root, python, artifacts):
+    np.savez(artifacts / "data/pie/masks.npz", pie=np.zeros(3, bool))
+    result = run(root, python, "ttest", cwd=artifacts)
+    assert result.returncode == 2 and "PIE masks cover 3 test examples" in result.stderr
+    assert not (artifacts / "metrics/ttest.json").exists()
+
+
+RESULT = {"t": -3.0, "p": 0.003, "p_bh": 0.01, "welch_t": -1.0, "welch_p": 0.3, "mw_u": 10.0, "mw_p": 0.01,
+          "hedges_g": -1.2, "g_low": -2.0, "g_high": -0.3, "n": 6, "comparison_n": 300, "mean": -0.01,
+          "comparison_mean": 0.0, "control": {"draws": 1000, "as_extreme": 0.004, "t_low": -2.0, "t_high": 2.0}}
+
+
+def test_the_reading_says_what_is_significant_and_which_tests_disagree():
+    text = report.reading("cie_u", RESULT, 0.05, "mean_influence")
+    assert "CIE-U" in text and "lower than on the 300 others" in text and "significant at α = 0.05" in text
+    assert "Welch's t (no equal variances, no normality assumed) disagrees" in text
+    assert "excludes 0" in text and "a share of 0.004 look as extreme" in text
+    quiet = report.reading("cie", RESULT | {"p": 0.4, "welch_p": 0.5, "mw_p": 0.6, "g_high": 0.5}, 0.05, "max_influence")
+    assert "not significant" in quiet and "agree" in quiet and "includes 0" in quiet
+    assert "too few to test" in report.reading("pie", {"n": 1, "t": None}, 0.05, "mean_influence")
+
+
+def exp_show(*runs):
+    """The shape of `dvc exp show --json`: a workspace row, then a baseline with its experiments."""
+    revs = [{"revs": [{"rev": f"{n:040x}", "name": name, "data": data}]} for n, (name, data) in enumerate(runs)]
+    return [{"rev": "workspace", "data": {}}, {"rev": "f" * 40, "data": {}, "experiments": revs}]
+
+
+def run_data(method, loss, t, p):
+    tests = {g: {"t": t, "p": p, "n": 4} for g in compare.GROUPS}
+    return {"params": {"params.yaml": {"data": {"compress": {"method": method, "loss": loss}}}},
+            "metrics": {"metrics/ttest.json": {"data": tests}, "metrics/cie.json": {"data": {"cie": 4, "cie_u": 2, "cie_c": 1}},
+                        "metrics/pie.json": {"data": {"pie": 3}}}}
+
+
+def test_experiments_are_read_from_exp_show_skipping_failed_ones():
+    shown = exp_show(("a", run_data("group_sparsity", "ce", -2.0, 0.04)), ("b", run_data("group_sparsity", "focal", 1.0, 0.3)),
+                     ("broken", {"params": {}, "metrics": {}}))
+    records = compare.experiments(shown)
+    assert [r["name"] for r in records] == ["a", "b"]
+    assert compare.labels(records) == ["ce", "focal"]
+    assert records[0]["tests"]["cie"] == {"t": -2.0, "p": 0.04, "n": 4} and records[1]["counts"]["pie"] == 3
+
+
+def test_labels_name_what_varies_and_tell_twins_apart():
+    records = compare.experiments(exp_show(("a", run_data("magnitude", "ce", 1, 0.1)), ("b", run_data("quantize", "ce", 1, 0.1)),
+                                           ("c", run_data("magnitude", "ce", 1, 0.1))))
+    assert compare.labels(records) == ["magnitude (a)", "quantize", "magnitude (c)"]
+
+
+def test_adjust_applies_benjamini_hochberg_across_experiments_and_groups():
+    records = compare.adjust(compare.experiments(exp_show(("a", run_data("m", "ce", 1, 0.01)),
+                                                          ("b", run_data("m", "kd", 1, 0.04)))))
+    expected = stats.benjamini_hochberg([0.01] * 4 + [0.04] * 4)
+    assert [r["tests"][g]["p_bh"] for r in records for g in compare.GROUPS] == pytest.approx(expected)
+
+
+def test_no_experiments_is_an_error_that_says_how_to_make_them():
+    with pytest.raises(LongtailError, match="dvc exp run --queue"):
+        compare.experiments(exp_show())
+
+
+def test_compare_draws_both_figures_and_the_table(root, python, tmp_path):
+    (tmp_path / "shown.json").write_text(json.dumps(exp_show(("a", run_data("group_sparsity", "ce", -2.0, 0.001)),
+                                                             ("b", run_data("group_sparsity", "kd", 0.5, 0.6)))))
+    (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
+    result = run(root, python, "compare", "--from-json", "shown.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for name in ("compare_ttest.png", "compare_counts.png"):
+        assert (tmp_path / "plots" / name).read_bytes()[:4] == b"\x89PNG"
+    table = (tmp_path / "compare.md").read_text()
+    assert "| ce | a | cie | 4 | -2.00 | 0.001 | 0.002* |" in table and "| kd | b | pie |" in table
+    missing = run(root, python, "compare", "--from-json", "nothing.json", cwd=tmp_path)
+    assert missing.returncode == 2 and "nothing.json not found" in missing.stderr
