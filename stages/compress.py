@@ -4,51 +4,15 @@
 A list in `compress.sparsity` (magnitude) sweeps it: every level is pruned from the reference and
 fine-tuned; metrics/compress.json gets one entry per level, and the last level goes on to cie."""
 
-import copy
 from pathlib import Path
 
 import torch
 
-from longtail import cie, cli, compression, losses, models, params, training
+from longtail import cie, cli, compression, models, params, training
 from longtail.artifacts import load_npz, outputs
+from longtail.recovery import compressed_models, label
 
 app = cli.app(__doc__)
-
-
-def recover(model, cfg, x, y, teacher, seed, stream):
-    """Fine-tune `model` with the recovery loss (the reference as teacher where the loss uses one)."""
-    return training.train(model, x, y, loss=losses.make(cfg.loss, cfg), generator=training.generator(seed, *stream),
-                          teacher=teacher if cfg.loss in losses.USES_TEACHER else None, **cfg.recipe())
-
-
-def compressed_models(reference, spec, cfg, reference_recipe, x, y, seed):
-    """(label, float model, model to evaluate) for each compressed model the params ask for. The
-    float model is what gets measured; for quantize the evaluated one is its int8 version."""
-    in_shape = tuple(x.shape[1:])
-    if cfg.method == "magnitude":
-        for sparsity in cfg.sparsities:
-            model = compression.magnitude_prune(copy.deepcopy(reference), sparsity)
-            model = compression.finalize(recover(model, cfg, x, y, reference, seed, (training.COMPRESS, 1)))
-            yield sparsity, model, model
-    elif cfg.method == "group_sparsity":
-        model = copy.deepcopy(reference)
-        groups = compression.channel_groups(model, in_shape)
-        penalty = compression.group_lasso(groups)
-        training.train(model, x, y, penalty=lambda: cfg.group_lambda * penalty(),
-                       generator=training.generator(seed, training.COMPRESS, 2),
-                       **(cfg.recipe() | {"epochs": cfg.sparsify_epochs}))
-        model = compression.remove_channels(model, in_shape, cfg.target_flops)
-        model = recover(model, cfg, x, y, reference, seed, (training.COMPRESS, 1))
-        yield None, model, model
-    elif cfg.method == "quantize":
-        order = torch.randperm(len(x), generator=training.generator(seed, training.COMPRESS, 3))
-        yield None, reference, compression.quantize(reference, x[order[: cfg.calibration_size]])
-    else:  # distill: a thinner student, trained from scratch with the reference's recipe
-        torch.manual_seed(training.derive_seed(seed, training.COMPRESS, 4))
-        student = models.build(spec["arch"], in_shape, spec["num_classes"], width=cfg.width).to(x.device)
-        training.train(student, x, y, loss=losses.make(cfg.loss, cfg), teacher=reference,
-                       generator=training.generator(seed, training.COMPRESS, 5), **reference_recipe)
-        yield None, student, student
 
 
 @app.command()
@@ -92,9 +56,9 @@ def main(
             }
             if level is not None and len(cfg.sparsities) > 1:
                 masks = cie.cie_masks(reference_pred.cpu().numpy(), compressed_pred.cpu().numpy(), yt.cpu().numpy())
-                sweep[f"sparsity_{level:g}".replace(".", "_")] = {"compressed_accuracy": result["compressed_accuracy"],
-                                                "sparsity": result["sparsity"],
-                                                **{k: int(v.sum()) for k, v in masks.items()}}
+                sweep[label(cfg.method, level)] = {"compressed_accuracy": result["compressed_accuracy"],
+                                                   "sparsity": result["sparsity"],
+                                                   **{k: int(v.sum()) for k, v in masks.items()}}
         summary |= result | ({"sweep": sweep} if sweep else {})
         with outputs() as out:
             out.npy(out_dir / "reference_pred.npy", reference_pred.cpu().numpy().astype("int64"))

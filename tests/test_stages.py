@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-STAGES = ["prepare", "train_trials", "estimate", "reference", "compress", "cie", "ttest"]
+STAGES = ["prepare", "train_trials", "estimate", "reference", "compress", "cie", "ttest", "populations", "pie"]
 
 
 def run_stage(root, python, stage, *args, cwd=None):

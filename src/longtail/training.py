@@ -42,7 +42,7 @@ def generator(seed: int, *stream: int) -> torch.Generator:
 
 
 # Streams of randomness, so that no two uses of the shared seed draw the same numbers.
-MASKS, TRIALS, REFERENCE, COMPRESS = range(4)
+MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS = range(5)
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

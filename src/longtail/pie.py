@@ -1,0 +1,119 @@
+"""Pruning identified exemplars (Hooker et al. 2019, "What Do Compressed Deep Neural Networks
+Forget?"): the population view of what compression changes.
+
+Two populations of models, m reference models and m' compressed ones, predict every test example.
+
+    modal label      the label a population predicts most often for an example
+    PIE              a test example where the two populations' modal labels differ
+    class recall     recall_c of each model: its accuracy on the test examples of class c
+    affected class   Welch's t-test between the two populations' recall_c, each model's recall
+                     divided by its population's mean top-1 accuracy, rejects equality at alpha
+
+The normalisation keeps a uniform drop out: if compression costs every class the same share of
+accuracy, no class stands out as affected; a class is flagged only when it loses more (or less)
+than the network as a whole.
+"""
+
+import warnings
+
+import numpy as np
+from scipy import stats
+
+from longtail import LongtailError
+
+
+def _population(name: str, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """`predictions` checked: integer labels [models, examples] in 0..num_classes - 1."""
+    if num_classes < 1:
+        raise LongtailError(f"num_classes = {num_classes} must be at least 1")
+    predictions = np.asarray(predictions)
+    if predictions.ndim != 2 or predictions.shape[0] < 1:
+        raise LongtailError(f"{name} must be [models, examples], found shape {predictions.shape}")
+    if not np.issubdtype(predictions.dtype, np.integer):
+        raise LongtailError(f"{name} must be integer labels, found dtype {predictions.dtype}")
+    if predictions.size and (predictions.min() < 0 or predictions.max() >= num_classes):
+        raise LongtailError(f"{name} hold labels outside 0..{num_classes - 1}; pass num_classes > {predictions.max()}")
+    return predictions
+
+
+def _same_examples(n: int, **arrays: np.ndarray) -> None:
+    shapes = {name: a.shape for name, a in arrays.items()}
+    if any(a.shape[-1] != n for a in arrays.values()):
+        raise LongtailError(f"predictions and labels must cover the same test examples; got shapes {shapes}")
+
+
+def modal_labels(predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """The most frequent label of each example across the population: predictions [m, n] -> [n].
+
+    A tie goes to the smallest label, so that the modal label (and hence the PIEs) is a function of
+    the predictions alone, with no random tie-break to change between runs."""
+    predictions = _population("population predictions", predictions, num_classes)
+    n = predictions.shape[1]
+    votes = np.bincount((np.arange(n) * num_classes + predictions).ravel(), minlength=n * num_classes)
+    return votes.reshape(n, num_classes).argmax(axis=1)  # argmax takes the first of equal counts
+
+
+def pie_mask(reference_predictions: np.ndarray, compressed_predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """bool [n]: True where the modal labels of the reference population [m, n] and the compressed
+    population [m', n] differ (Hooker et al.'s pruning identified exemplars)."""
+    reference = _population("reference predictions", reference_predictions, num_classes)
+    compressed = _population("compressed predictions", compressed_predictions, num_classes)
+    _same_examples(reference.shape[1], reference=reference, compressed=compressed)
+    return modal_labels(reference, num_classes) != modal_labels(compressed, num_classes)
+
+
+def class_recall(predictions: np.ndarray, y: np.ndarray, num_classes: int) -> np.ndarray:
+    """[m, C]: recall of each model on each class, the share of class c's test examples it labels c.
+    NaN for a class with no test example."""
+    predictions = _population("population predictions", predictions, num_classes)
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise LongtailError(f"labels must be 1-d [examples], found shape {y.shape}")
+    _population("labels", y[None], num_classes)
+    _same_examples(len(y), predictions=predictions, labels=y)
+    right = (predictions == y).astype(np.float64)  # [m, n]
+    onehot = np.arange(num_classes)[:, None] == y  # [C, n]
+    counts = onehot.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (right @ onehot.T) / counts
+
+
+def recall_tests(reference_predictions: np.ndarray, compressed_predictions: np.ndarray, y: np.ndarray,
+                 num_classes: int, alpha: float) -> dict:
+    """Welch's t-test, class by class, between the normalised recalls of the two populations.
+
+    Each model's recall_c is divided by its population's mean top-1 accuracy, as Hooker et al. do.
+    Returns {"classes": {c: {t, p, reference_recall, compressed_recall (population means of the raw
+    recalls), reference_normalised, compressed_normalised (means of the normalised ones)}},
+    "affected": [classes with p <= alpha]}. t and p are None where the test is undefined: a class
+    without test examples, or zero variance in both populations."""
+    y = np.asarray(y)
+    reference = class_recall(reference_predictions, y, num_classes)
+    compressed = class_recall(compressed_predictions, y, num_classes)
+    for name, recall in (("reference", reference), ("compressed", compressed)):
+        if len(recall) < 2:
+            raise LongtailError(f"the {name} population has {len(recall)} model; Welch's t-test needs at "
+                                "least 2 per population (raise pie.population)")
+    normalised = []
+    for name, predictions, recall in (("reference", reference_predictions, reference),
+                                      ("compressed", compressed_predictions, compressed)):
+        mean_accuracy = (np.asarray(predictions) == y).mean()
+        if mean_accuracy == 0:
+            raise LongtailError(f"the {name} population's mean accuracy is 0: recall cannot be normalised by "
+                                "it; its models learned nothing (check the training recipe)")
+        normalised.append(recall / mean_accuracy)
+    classes, affected = {}, []
+    for c in range(num_classes):
+        a, b = normalised[0][:, c], normalised[1][:, c]
+        t = p = None
+        if not np.isnan(a).any() and (np.ptp(a) > 0 or np.ptp(b) > 0):  # ptp: exact, where var rounds
+            with warnings.catch_warnings():  # one population constant: scipy warns, the test holds
+                warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+                t, p = (float(v) for v in stats.ttest_ind(a, b, equal_var=False))
+        classes[c] = {"t": t, "p": p, "reference_recall": float(reference[:, c].mean()),
+                      "compressed_recall": float(compressed[:, c].mean()),
+                      "reference_normalised": float(a.mean()), "compressed_normalised": float(b.mean())}
+        if p is not None and p <= alpha:
+            affected.append(c)
+    return {"classes": classes, "affected": affected}
+

@@ -1,0 +1,84 @@
+"""populations: the two populations of pruning identified exemplars (Hooker et al. 2019).
+
+`pie.population` reference models, each trained as the reference stage trains (params `reference`),
+and from each one the compressed models of the compress stage (params `compress`; one per level of a
+`compress.sparsity` list). Member m is those two stages run with its own seed, derived from (seed,
+POPULATIONS, m), so that the members differ in initialisation, data order and compression.
+
+Writes data/populations/predictions.npz: `reference` int64 [m, n_test], `compressed` int64
+[L, m, n_test], `levels` float64 [L] (the sparsity of each level, NaN for a method without one) and
+`labels` [L] (the keys of compress's sweep: sparsity_0_9, or the method)."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from longtail import cli, models, params, training
+from longtail.artifacts import load_npz, outputs
+from longtail.recovery import compressed_models, label
+
+app = cli.app(__doc__)
+
+
+def accuracies(predictions: np.ndarray, y: np.ndarray) -> dict:
+    """Test accuracy of each member of a population [m, n], with its mean and sample std."""
+    accuracy = (predictions == y).mean(axis=-1)
+    return {"accuracy_mean": accuracy.mean(), "accuracy_std": accuracy.std(ddof=1), "accuracies": accuracy.tolist()}
+
+
+@app.command()
+def main(
+    params_file: Path = cli.PARAMS,
+    prepared: Path = Path("data/prepared"),
+    out_dir: Path = Path("data/populations"),
+    metrics: Path = Path("metrics/populations.json"),
+):
+    with cli.errors():
+        p = params.read(params_file)
+        size = params.section(p, "pie", params.Pie).population
+        reference_cfg = params.section(p, "reference", params.Reference)
+        cfg, seed = params.section(p, "compress", params.Compress), params.seed(p)
+        device = training.pick_device(params.device(p))
+        train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
+        x, y = training.tensors(train["x"], train["y"], device)
+        xt, _ = training.tensors(test["x"], test["y"], device)
+        in_shape, num_classes = tuple(x.shape[1:]), int(y.max()) + 1
+
+        reference_pred, compressed_pred = [], []  # [m, n], [m, L, n]
+        what = f"population members ({reference_cfg.arch}, then {cfg.method} + {cfg.loss}, on {device})"
+        with cli.progress(size, what) as advance:
+            for member in range(size):
+                member_seed = training.derive_seed(seed, training.POPULATIONS, member)
+                torch.manual_seed(training.derive_seed(member_seed, training.REFERENCE, 0))
+                reference = models.build(reference_cfg.arch, in_shape, num_classes).to(device)
+                training.train(reference, x, y, generator=training.generator(member_seed, training.REFERENCE, 1),
+                               **reference_cfg.recipe())
+                reference_pred.append(training.predict(reference, xt).cpu().numpy())
+                spec = models.checkpoint(reference, reference_cfg.arch, in_shape, num_classes)
+                levels, preds = [], []
+                for level, measured, evaluated in compressed_models(reference, spec, cfg, reference_cfg.recipe(),
+                                                                    x, y, member_seed):
+                    on = device if evaluated is measured else torch.device("cpu")  # int8 models run on the CPU
+                    preds.append(training.predict(evaluated, xt.to(on)).cpu().numpy())
+                    levels.append(level)
+                compressed_pred.append(preds)
+                advance()
+
+        reference_pred = np.stack(reference_pred).astype(np.int64)
+        compressed_pred = np.stack(compressed_pred).swapaxes(0, 1).astype(np.int64)
+        labels = [label(cfg.method, level) for level in levels]
+        summary = {"population": size, "method": cfg.method, "loss": cfg.loss,
+                   "reference": accuracies(reference_pred, test["y"]),
+                   "levels": {name: {"level": level, **accuracies(pred, test["y"])}
+                              for name, level, pred in zip(labels, levels, compressed_pred)}}
+        with outputs() as out:
+            out.npz(out_dir / "predictions.npz", reference=reference_pred, compressed=compressed_pred,
+                    levels=np.array([np.nan if v is None else v for v in levels], np.float64), labels=np.array(labels))
+            out.json(metrics, summary)
+        cli.say(f"{size} references: accuracy {summary['reference']['accuracy_mean']:.4f}; compressed: "
+                + ", ".join(f"{k} {v['accuracy_mean']:.4f}" for k, v in summary["levels"].items()))
+
+
+if __name__ == "__main__":
+    app()

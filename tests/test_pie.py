@@ -1,0 +1,210 @@
+"""Pruning identified exemplars (Hooker et al. 2019): modal labels, PIE masks, the per-class recall
+tests, and the populations and pie stages as a user runs them."""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+from longtail import LongtailError, pie
+
+# Three reference models and two compressed ones on four examples of three classes.
+REFERENCE = np.array([[0, 1, 2, 1],
+                      [0, 1, 1, 2],
+                      [1, 1, 2, 0]])
+COMPRESSED = np.array([[0, 2, 1, 2],
+                       [1, 1, 1, 2]])
+
+
+def test_modal_labels_take_the_most_frequent_label_and_break_ties_to_the_smallest():
+    # example 3 of the references is a three-way tie (1, 2, 0); examples 0 and 1 of the compressed a two-way one
+    assert pie.modal_labels(REFERENCE, 3).tolist() == [0, 1, 2, 0]
+    assert pie.modal_labels(COMPRESSED, 3).tolist() == [0, 1, 1, 2]
+    for order in ([[2], [1]], [[1], [2]]):  # whichever model comes first
+        assert pie.modal_labels(np.array(order), 3).tolist() == [1]
+
+
+def test_pies_are_the_examples_whose_modal_labels_differ():
+    assert pie.pie_mask(REFERENCE, COMPRESSED, 3).tolist() == [False, False, True, True]
+    assert not pie.pie_mask(REFERENCE, REFERENCE[::-1], 3).any()  # the order of the models is irrelevant
+
+
+def test_class_recall_is_each_models_share_of_each_class_labelled_right():
+    y = np.array([0, 0, 1, 1, 2])
+    predictions = np.array([[0, 1, 1, 1, 2],
+                            [0, 0, 0, 1, 1]])
+    recall = pie.class_recall(predictions, y, 4)
+    np.testing.assert_allclose(recall[:, :3], [[0.5, 1.0, 1.0], [1.0, 0.5, 0.0]])
+    assert np.isnan(recall[:, 3]).all()  # class 3 has no test example
+
+
+def populations(mistakes_reference, mistakes_compressed, per_class=10):
+    """Predictions of models that each get mistakes[c][model] examples of class c wrong."""
+    classes = len(mistakes_reference)
+    y = np.repeat(np.arange(classes), per_class)
+
+    def predictions(mistakes):
+        result = np.tile(y, (len(mistakes[0]), 1))
+        for c, per_model in enumerate(mistakes):
+            for model, k in enumerate(per_model):
+                result[model, np.flatnonzero(y == c)[:k]] = (c + 1) % classes
+        return result
+
+    return predictions(mistakes_reference), predictions(mistakes_compressed), y
+
+
+def test_recall_tests_flag_the_class_compression_hurts_and_match_scipy_on_normalised_recall():
+    k_reference = np.array([[0, 1, 0, 1], [1, 2, 1, 0], [0, 0, 0, 0]])  # [class, model]
+    k_compressed = np.array([[5, 6, 4, 5], [1, 3, 2, 1], [0, 0, 0, 0]])
+    reference, compressed, y = populations(k_reference, k_compressed)
+    result = pie.recall_tests(reference, compressed, y, 3, alpha=0.05)
+
+    # By hand: recall_c = 1 - k / 10, a model's accuracy = 1 - sum_c k / 30, normalised by the population mean.
+    recall_reference, recall_compressed = 1 - k_reference / 10, 1 - k_compressed / 10
+    mean_reference = (1 - k_reference.sum(0) / 30).mean()
+    mean_compressed = (1 - k_compressed.sum(0) / 30).mean()
+    for c in (0, 1):
+        expected = stats.ttest_ind(recall_reference[c] / mean_reference, recall_compressed[c] / mean_compressed,
+                                   equal_var=False)
+        got = result["classes"][c]
+        assert (got["t"], got["p"]) == pytest.approx((expected.statistic, expected.pvalue))
+        assert got["reference_recall"] == pytest.approx(recall_reference[c].mean())
+        assert got["compressed_recall"] == pytest.approx(recall_compressed[c].mean())
+        assert got["compressed_normalised"] == pytest.approx(recall_compressed[c].mean() / mean_compressed)
+    assert result["classes"][0]["p"] < 0.01 and result["classes"][1]["p"] > 0.1
+    assert result["affected"] == [0]
+    # class 2 is perfect in every model: no variance, no test, not affected
+    assert (result["classes"][2]["t"], result["classes"][2]["p"]) == (None, None)
+
+
+def test_a_uniform_drop_in_accuracy_flags_no_class():
+    k_reference = np.tile([0, 1, 0, 1], (3, 1))  # each model loses the same share of every class
+    k_compressed = np.tile([3, 4, 3, 2], (3, 1))
+    reference, compressed, y = populations(k_reference, k_compressed)
+    assert stats.ttest_ind(1 - k_reference[0] / 10, 1 - k_compressed[0] / 10, equal_var=False).pvalue < 0.01
+    result = pie.recall_tests(reference, compressed, y, 3, alpha=0.05)
+    assert result["affected"] == []
+    assert all(c["p"] == pytest.approx(1.0) for c in result["classes"].values())
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: pie.modal_labels(np.array([0, 1, 2]), 3), "must be [models, examples]"),
+    (lambda: pie.modal_labels(np.array([[0.0, 1.0]]), 3), "must be integer labels"),
+    (lambda: pie.modal_labels(np.array([[0, 3]]), 3), "labels outside 0..2"),
+    (lambda: pie.pie_mask(REFERENCE, COMPRESSED[:, :3], 3), "must cover the same test examples"),
+    (lambda: pie.class_recall(REFERENCE, np.array([0, 1, 2]), 3), "must cover the same test examples"),
+    (lambda: pie.class_recall(REFERENCE, np.zeros((2, 4), int), 3), "labels must be 1-d"),
+    (lambda: pie.recall_tests(REFERENCE, COMPRESSED[:1], np.array([0, 1, 2, 0]), 3, 0.05),
+     "the compressed population has 1 model; Welch's t-test needs at least 2"),
+])
+def test_bad_shapes_raise_a_message_that_says_what_to_fix(call, message):
+    with pytest.raises(LongtailError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        call()
+
+
+# --- the stages ---------------------------------------------------------------------------------
+
+
+def run_stage(root, python, stage, cwd):
+    return subprocess.run([python, str(root / "stages" / f"{stage}.py")], capture_output=True, text=True, cwd=cwd)
+
+
+def write_params(path, root, **sections):
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"]["dataset"] = "synthetic"
+    for section, values in sections.items():
+        params[section] |= values
+    (path / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, root, python):
+    path = tmp_path_factory.mktemp("pie")
+    write_params(path, root)
+    subprocess.run([python, str(root / "stages/prepare.py")], cwd=path, check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture
+def workdir(tmp_path, prepared):
+    shutil.copytree(prepared, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
+@pytest.mark.parametrize("compress, labels", [
+    ({"method": "group_sparsity", "sparsify_epochs": 1}, ["group_sparsity"]),
+    ({"method": "magnitude", "sparsity": [0.5, 0.9]}, ["sparsity_0_5", "sparsity_0_9"]),
+])
+def test_populations_and_pie_stages_write_the_documented_arrays_and_metrics(root, python, workdir, compress, labels):
+    write_params(workdir, root, pie={"population": 2}, reference={"epochs": 2}, compress={"epochs": 1, **compress})
+    for stage in ("populations", "pie"):
+        result = run_stage(root, python, stage, workdir)
+        assert result.returncode == 0, result.stderr
+    y = np.load(workdir / "data/prepared/test.npz")["y"]
+    levels = len(labels)
+
+    with np.load(workdir / "data/populations/predictions.npz") as f:
+        predictions = {k: f[k] for k in f.files}
+    assert predictions["reference"].shape == (2, len(y)) and predictions["reference"].dtype == np.int64
+    assert predictions["compressed"].shape == (levels, 2, len(y)) and predictions["compressed"].dtype == np.int64
+    assert predictions["labels"].tolist() == labels
+    if compress["method"] == "magnitude":
+        assert predictions["levels"].tolist() == [0.5, 0.9]
+    else:
+        assert np.isnan(predictions["levels"]).all()
+    assert not np.array_equal(predictions["reference"][0], predictions["reference"][1])  # members differ
+
+    populations = json.loads((workdir / "metrics/populations.json").read_text())
+    assert populations["population"] == 2 and list(populations["levels"]) == labels
+    accuracy = (predictions["compressed"][-1] == y).mean(axis=1)
+    assert populations["levels"][labels[-1]]["accuracy_mean"] == pytest.approx(accuracy.mean())
+    assert populations["levels"][labels[-1]]["accuracy_std"] == pytest.approx(accuracy.std(ddof=1))
+
+    with np.load(workdir / "data/pie/masks.npz") as f:
+        masks, mask_levels = f["pie"], f["pie_levels"]
+    assert masks.dtype == bool and mask_levels.shape == (levels, len(y))
+    assert np.array_equal(masks, pie.pie_mask(predictions["reference"], predictions["compressed"][-1], 10))
+    assert np.array_equal(mask_levels[-1], masks)
+    summary = json.loads((workdir / "metrics/pie.json").read_text())
+    assert summary["population"] == 2 and summary["pie"] == masks.sum()
+    for name, mask in zip(labels, mask_levels):
+        level = summary["levels"][name]
+        assert level["pie"] == mask.sum() and set(level["recall"]) == {str(c) for c in range(10)}
+        assert 0 < level["rare"]["overall_share"] < 1  # the synthetic set knows its rare examples
+
+
+def test_a_population_of_one_stops_with_a_message_and_writes_nothing(root, python, workdir):
+    write_params(workdir, root, pie={"population": 1})
+    before = sorted(p for p in workdir.rglob("*") if p.is_file())
+    result = run_stage(root, python, "populations", workdir)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "pie.population = 1 is out of range" in " ".join(result.stderr.split())
+    assert sorted(p for p in workdir.rglob("*") if p.is_file()) == before
+
+
+def test_pie_without_populations_names_the_stage_to_run(root, python, workdir):
+    result = run_stage(root, python, "pie", workdir)
+    assert result.returncode == 2
+    assert "missing input data/populations/predictions.npz" in " ".join(result.stderr.split())
+    assert not (workdir / "metrics/pie.json").exists()
+
+
+def test_pies_of_magnitude_pruning_over_represent_the_rare_examples(root, python, workdir):
+    """Hooker et al.'s finding on a set whose long tail is known: the synthetic set's rare
+    subpopulations are a quarter of its test examples, yet (nearly) all the PIEs of a 90%-sparse
+    population, whose overall accuracy barely moves."""
+    write_params(workdir, root, pie={"population": 3}, reference={"epochs": 10},
+                 compress={"method": "magnitude", "sparsity": 0.9, "epochs": 3})
+    for stage in ("populations", "pie"):
+        result = run_stage(root, python, stage, workdir)
+        assert result.returncode == 0, result.stderr
+    level = json.loads((workdir / "metrics/pie.json").read_text())["levels"]["sparsity_0_9"]
+    rare = level["rare"]
+    assert level["pie"] >= 10
+    assert rare["share"] > 2 * rare["overall_share"]
+    assert rare["fisher_p"] < 1e-6
+    assert level["compressed_accuracy"] > level["reference_accuracy"] - 0.1
