@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Stages run `python stages/...`: put the virtual environment first so that is our Python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install repro test push clean
+.PHONY: install repro test compare push clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ repro: install
 
 test: install
 	python -m pytest
+
+# The experiments of `dvc exp show` side by side: compare.md, plots/compare_*.png.
+compare: install
+	python stages/compare.py
 
 push: repro
 	dvc push
