@@ -4,15 +4,21 @@ which training and test examples each classifies correctly (Feldman & Zhang 2020
 Finished chunks of trials are kept under data/trials/shards/ as they finish: run the stage again
 after an interruption and it resumes. `--shard i --num-shards n` trains only every n-th chunk
 (several processes, GPUs or machines share the work); a run without --shard trains whatever is
-missing, then gathers the chunks into the arrays of DESIGN.md."""
+missing, then gathers the chunks into the arrays of DESIGN.md.
 
+`--arch`, `--count` and `--stream` train a second, independent set of trials (Feldman & Zhang's
+consistency check across architectures): another network and number of trials than `trials`, the
+same recipe, and masks, initialisations and data orders from another stream of the seed. Give it its
+own --out-dir and --metrics."""
+
+import dataclasses
 import shutil
 from pathlib import Path
 
 import numpy as np
 import typer
 
-from longtail import LongtailError, cli, params, training, trials
+from longtail import LongtailError, cli, models, params, training, trials
 from longtail.artifacts import load_npz, outputs
 
 app = cli.app(__doc__)
@@ -26,19 +32,28 @@ def main(
     metrics: Path = Path("metrics/trials.json"),
     shard: int = typer.Option(None, help="index of this shard, 0 <= shard < num-shards"),
     num_shards: int = typer.Option(1, help="how many processes share the trials"),
+    arch: str = typer.Option(None, help="network of every trial, instead of trials.arch"),
+    count: int = typer.Option(None, help="number of trials, instead of trials.count"),
+    stream: int = typer.Option(0, help="0: the main trials; any other number: masks, initialisations and "
+                                       "data orders independent of them (a second set of trials)"),
 ):
     with cli.errors():
         if shard is not None and not 0 <= shard < num_shards:
             raise LongtailError(f"--shard {shard} must satisfy 0 <= shard < --num-shards ({num_shards})")
         p = params.read(params_file)
-        cfg, seed = params.section(p, "trials", params.Trials), params.seed(p)
+        cfg, seed = params.section(p, "trials", params.Trials), trials.stream_seed(params.seed(p), stream)
+        if arch is not None:
+            params.choose("--arch", arch, models.ARCHS)
+        if count is not None:
+            params.check_range("--count", count, 2)
+        cfg = dataclasses.replace(cfg, arch=arch or cfg.arch, count=count or cfg.count)
         device = training.pick_device(params.device(p))
         train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
         masks = trials.sample_masks(cfg.count, len(train["y"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
         chunks = trials.chunks(cfg.count, cfg.models_per_step)
         key = trials.fingerprint(masks, train["x"], train["y"], test["x"], test["y"], arch=cfg.arch, seed=seed,
-                                 models_per_step=cfg.models_per_step, compile=cfg.compile, select=cfg.select,
-                                 device=device.type, **cfg.recipe())
+                                 stream=stream, models_per_step=cfg.models_per_step, compile=cfg.compile,
+                                 select=cfg.select, device=device.type, **cfg.recipe())
         shard_dir = out_dir / "shards" / key
         path = {c: shard_dir / f"chunk-{c:05d}.npz" for c in range(len(chunks))}
         mine = [c for c in path if shard is None or c % num_shards == shard]

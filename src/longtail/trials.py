@@ -27,6 +27,16 @@ def sample_masks(trials: int, n: int, subset_ratio: float, *, kind: str = "berno
     raise LongtailError(f"unknown mask {kind!r}; choose one of: {', '.join(MASKS)}")
 
 
+def stream_seed(seed: int, stream: int) -> int:
+    """The shared seed of the trial set `stream`. Stream 0 is the main trials: the seed itself. Any
+    other stream (a second architecture's trials, for Feldman & Zhang's consistency check) draws its
+    masks, initialisations and data orders from an independent seed, derived from (seed, stream);
+    the trailing 2 keeps it apart from trial k's own streams (seed, TRIALS, k, 0 or 1)."""
+    if stream < 0:
+        raise LongtailError(f"trial stream {stream} must be >= 0 (0: the main trials)")
+    return seed if stream == 0 else training.derive_seed(seed, training.TRIALS, stream, 2)
+
+
 def init_models(arch: str, in_shape, num_classes: int, trial_ids, seed: int, device) -> list[torch.nn.Module]:
     """Freshly initialised models for the given trials: trial k's weights depend on (seed, k) alone."""
     out = []

@@ -1,0 +1,69 @@
+"""consistency: Feldman & Zhang's (2020) consistency check across architectures. Compares the
+estimates of the main trials (trials.arch) with those of a second architecture's independent trials
+(consistency.arch; train_trials --arch --count --stream, then estimate, into data/consistency/) at
+the estimate thresholds: Jaccard similarity of the high-memorization sets and of the high-influence
+pairs, and D_mem, the mean |mem_a - mem_b| over the union of the high-memorization sets."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from longtail import LongtailError, cli, consistency, params
+from longtail.artifacts import load_npy, outputs
+
+app = cli.app(__doc__)
+
+PAIR_COLUMNS = ["train_index", "test_index"]
+
+
+def load_pairs(path: Path) -> np.ndarray:
+    """(train_index, test_index) of high_influence_pairs.csv, int64 [p, 2]."""
+    if not path.exists():
+        raise LongtailError(f"missing input {path}: run the estimate stage that writes it (`dvc repro`)")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0][:2] != PAIR_COLUMNS:
+        raise LongtailError(f"{path}: expected a CSV whose columns start with {','.join(PAIR_COLUMNS)}, found "
+                            f"{','.join(rows[0]) if rows else 'an empty file'}")
+    try:
+        return np.array([[int(r[0]), int(r[1])] for r in rows[1:]], dtype=np.int64).reshape(-1, 2)
+    except (ValueError, IndexError):
+        raise LongtailError(f"{path}: train_index and test_index must be integers on every row") from None
+
+
+@app.command()
+def main(
+    params_file: Path = cli.PARAMS,
+    influence_a: Path = Path("data/influence"),
+    influence_b: Path = Path("data/consistency/influence"),
+    metrics: Path = Path("metrics/consistency.json"),
+):
+    """influence-a, influence-b: estimate output folders of the main trials and of the second
+    architecture's (memorization.npy and high_influence_pairs.csv in each)."""
+    with cli.errors():
+        p = params.read(params_file)
+        cfg = params.section(p, "consistency", params.Consistency)
+        trials_cfg = params.section(p, "trials", params.Trials)
+        threshold = params.section(p, "estimate", params.Estimate).pair_memorization
+        mem_a = load_npy(influence_a / "memorization.npy", ndim=1)
+        mem_b = load_npy(influence_b / "memorization.npy", ndim=1)
+        pairs_a = load_pairs(influence_a / "high_influence_pairs.csv")
+        pairs_b = load_pairs(influence_b / "high_influence_pairs.csv")
+        if len(mem_a) != len(mem_b):
+            raise LongtailError(f"{influence_a} has {len(mem_a)} training examples and {influence_b} {len(mem_b)}: the "
+                                "two sets of trials must be trained on the same data (rerun train_trials and estimate "
+                                "for both)")
+        result = consistency.consistency(mem_a, mem_b, pairs_a, pairs_b, min_memorization=threshold)
+        with outputs() as out:
+            out.json(metrics, {"arch_a": trials_cfg.arch, "arch_b": cfg.arch, "trials_a": trials_cfg.count,
+                               "trials_b": cfg.count, "n_train": len(mem_a), **result})
+        cli.say(f"{trials_cfg.arch} ({trials_cfg.count} trials) vs {cfg.arch} ({cfg.count}): high memorization "
+                f"{result['high_memorization_a']} and {result['high_memorization_b']}, Jaccard "
+                f"{result['jaccard_memorization']:.3f}, D_mem {result['d_mem']:.3f}; high-influence pairs "
+                f"{result['high_influence_pairs_a']} and {result['high_influence_pairs_b']}, Jaccard "
+                f"{result['jaccard_pairs']:.3f}")
+
+
+if __name__ == "__main__":
+    app()
