@@ -25,6 +25,9 @@ TINY = {
     "trials": {"count": 8, "epochs": 4, "models_per_step": 4, "compile": "off"},
     "reference": {"epochs": 4},
     "compress": {"epochs": 1, "sparsify_epochs": 1, "target_flops": 0.1},
+    "ttest": {"bootstrap": 200, "control_draws": 100},
+    "pie": {"population": 2},
+    "consistency": {"count": 8},
 }
 
 
@@ -77,7 +80,8 @@ def ran(log):
 
 def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
     repo, log = repo
-    assert ran(log) == ["prepare", "train_trials", "estimate", "reference", "compress", "cie", "ttest"]
+    assert set(ran(log)) == {"prepare", "train_trials", "estimate", "consistency_trials", "consistency_estimate",
+                             "consistency", "reference", "compress", "cie", "populations", "pie", "ttest", "report"}
     with np.load(repo / "data/prepared/train.npz") as f:
         x, y = f["x"], f["y"]
     with np.load(repo / "data/prepared/test.npz") as f:
@@ -101,9 +105,18 @@ def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
     cie = json.loads((repo / "metrics/cie.json").read_text())
     assert {"cie", "cie_u", "cie_c", "cie_both_wrong"} <= set(cie)
     ttest = json.loads((repo / "metrics/ttest.json").read_text())
-    assert all({"t", "p", "n", "welch_t", "welch_p"} <= set(ttest[k]) for k in ["cie", "cie_u", "cie_c"])
-    for plot in ["test_mean_influence.csv", "cie_counts.csv", "test_mean_influence.png"]:
+    assert all({"t", "p", "n", "welch_t", "welch_p", "mw_p", "hedges_g", "p_bh", "control"} <= set(ttest[k])
+               for k in ["cie", "cie_u", "cie_c", "pie"])
+    with np.load(repo / "data/pie/masks.npz") as f:
+        assert f["pie"].dtype == bool and f["pie"].shape == (n_test,)
+    assert json.loads((repo / "metrics/pie.json").read_text())["pie"] == ttest["pie"]["n"]
+    assert {"jaccard_memorization", "jaccard_pairs", "d_mem"} <= set(json.loads((repo / "metrics/consistency.json").read_text()))
+    for plot in ["test_mean_influence.csv", "train_mean_influence.csv", "memorization.csv", "cie_counts.csv", "ttest.csv",
+                 "influence_pairs.png", "most_influential.png", "test_mean_influence.png", "train_mean_influence.png",
+                 "memorization.png", "ttest.png", "cie_counts.png"]:
         assert (repo / "plots" / plot).stat().st_size > 0
+    report = (repo / "report.md").read_text()
+    assert "## Pruning identified exemplars" in report and "(plots/influence_pairs.png)" in report
 
 
 def test_arrays_agree_with_the_definitions_recomputed_from_the_trials(repo):
@@ -147,10 +160,10 @@ def test_cie_masks_and_t_tests_agree_with_predictions_and_scipy(repo):
     assert ttest["cie"]["n"] == len(group)
 
 
-def test_an_experiment_on_the_loss_reruns_only_compress_cie_and_ttest(repo):
+def test_an_experiment_on_the_loss_reruns_only_what_compression_touches(repo):
     repo, _ = repo
     log = dvc(repo, "exp", "run", "-S", "compress.loss=focal")
-    assert ran(log) == ["compress", "cie", "ttest"]
+    assert set(ran(log)) == {"compress", "cie", "populations", "pie", "ttest", "report"}
     params = json.loads(dvc(repo, "params", "diff", "--json"))
     assert params["params.yaml"]["compress.loss"] == {"old": "ce", "new": "focal"}
     metrics = json.loads(dvc(repo, "metrics", "diff", "--all", "--json"))
@@ -183,6 +196,10 @@ def test_the_queued_loss_comparison_lists_five_experiments_with_cies_and_t_stati
         assert isinstance(cie["cie"], int) and set(ttest) >= {"cie", "cie_u", "cie_c"}
         assert ttest["cie"]["n"] == cie["cie"]
     assert "compress.loss" in dvc(repo, "exp", "show", "--md")
+    sh(repo, sys.executable, "stages/compare.py")  # the five side by side, from the real `dvc exp show`
+    table = (repo / "compare.md").read_text()
+    assert all(f"| {loss} |" in table for loss in ["ce", "focal", "kd", "multipart", "softadapt"])
+    assert (repo / "plots/compare_ttest.png").stat().st_size > 0 and (repo / "plots/compare_counts.png").stat().st_size > 0
 
 
 def test_push_then_pull_restores_byte_identical_arrays(repo):

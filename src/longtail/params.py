@@ -215,7 +215,7 @@ class Ttest:
 class Pie:
     """Pruning identified exemplars (Hooker et al. 2019): populations of reference and compressed models."""
 
-    population: int = 5  # models per population (Hooker et al. used 30)
+    population: int = 10  # models per population (Hooker et al. used 30)
 
     def check(self):
         check_range("pie.population", self.population, 2)
@@ -225,8 +225,8 @@ class Pie:
 class Consistency:
     """Feldman & Zhang's consistency check: trials of a second architecture on the same data."""
 
-    arch: str = "cnn"
-    count: int = 1000  # trials of the second architecture
+    arch: str = "mlp512"
+    count: int = 500  # trials of the second architecture
 
     def check(self):
         from longtail.models import ARCHS

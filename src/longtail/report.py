@@ -22,7 +22,8 @@ def reading(kind: str, r: dict, alpha: float, statistic: str) -> str:
     assumptions agree), effect size and the random-set control."""
     name = GROUPS.get(kind, kind)
     if r.get("t") is None:
-        return f"**{name}**: {r.get('n', 0)} examples, too few to test."
+        n = r.get("n", 0)
+        return f"**{name}**: {n} example{'' if n == 1 else 's'}, too few to test."
     higher = "higher" if r["mean"] > r["comparison_mean"] else "lower"
     significant = r["p"] <= alpha
     words = [f"**{name}**: {r['n']} examples. Their {statistic.replace('_', ' ')} is {higher} than on the "
