@@ -69,7 +69,8 @@ def main(
                                                                    *images, arrays["memorization"])),
             "test_mean_influence.png": ("Mean influence on each test example (Figure 3)", plots.histogram_figure(
                 arrays["test_mean_influence"], cfg.bins, xlabel="test_mean_influence",
-                title="Mean influence on each test example")),
+                title="Mean influence on each test example",
+                marks={f"{k} mean": r["mean"] for k, r in ttest.items()} if statistic == "mean_influence" else None)),
             "train_mean_influence.png": ("Mean influence of each training example (Figure 5)", plots.histogram_figure(
                 arrays["train_mean_influence"], cfg.bins, xlabel="train_mean_influence",
                 title="Mean influence of each training example")),

@@ -28,6 +28,7 @@ def histogram_figure(values: np.ndarray, bins: int, *, xlabel: str, title: str, 
     if marks:
         ax.legend(fontsize=8)
     ax.set(xlabel=xlabel, ylabel="count (log)", title=title)
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))  # influences are ~1e-4: no crowded ticks
     fig.tight_layout()
     return fig
 
