@@ -131,3 +131,14 @@ def test_over_representation_by_hand():
     assert got["share"] == pytest.approx(2 / 3) and got["overall_share"] == pytest.approx(0.2)
     # P(both rare examples fall in a group of 3 out of 10) = C(3,2) / C(10,2) = 3 / 45.
     assert got["fisher_p"] == pytest.approx(3 / 45)
+
+
+def test_constant_values_give_null_statistics_and_a_warning_not_nan():
+    with pytest.warns(UserWarning, match="every value is the same"):
+        got = stats.two_sample_tests(np.zeros(5), np.zeros(50))
+    assert got["t"] is None and got["hedges_g"] is None and got["n"] == 5
+
+
+def test_a_constant_group_against_a_spread_one_still_gets_a_t_and_g():
+    got = stats.two_sample_tests(np.ones(5), np.random.default_rng(0).normal(size=50), bootstrap=200)
+    assert got["t"] > 0 and got["hedges_g"] > 0

@@ -39,9 +39,12 @@ def reading(kind: str, r: dict, alpha: float, statistic: str) -> str:
                      f"Mann-Whitney p = {number(r['mw_p'])}): read the result with care.")
     elif agree:
         words.append(f"Welch's t and Mann-Whitney U agree (p = {number(r['welch_p'])} and {number(r['mw_p'])}).")
-    zero_in = r["g_low"] <= 0 <= r["g_high"]
-    words.append(f"Hedges' g = {r['hedges_g']:.2f}, 95% bootstrap interval [{r['g_low']:.2f}, {r['g_high']:.2f}]"
-                 + (", which includes 0." if zero_in else ", which excludes 0."))
+    if r["g_low"] is None or r["g_high"] is None:  # no spread to resample
+        words.append(f"Hedges' g = {number(r['hedges_g'], '.2f')}; no bootstrap interval (no spread to resample).")
+    else:
+        zero_in = r["g_low"] <= 0 <= r["g_high"]
+        words.append(f"Hedges' g = {r['hedges_g']:.2f}, 95% bootstrap interval [{r['g_low']:.2f}, {r['g_high']:.2f}]"
+                     + (", which includes 0." if zero_in else ", which excludes 0."))
     control = r.get("control") or {}
     if control.get("as_extreme") is not None:
         words.append(f"Of {control['draws']} random sets of {r['n']} test examples, a share of "
@@ -95,7 +98,8 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
               [[k, r["n"], number(r["mean"]), number(r["comparison_mean"]), number(r["t"], ".2f"),
                 number(r["p"]) + ("*" if r["p"] is not None and r["p"] <= alpha else ""), number(r.get("p_bh")),
                 number(r["welch_p"]), number(r["mw_p"]),
-                "n/a" if r["hedges_g"] is None else f"{r['hedges_g']:.2f} [{r['g_low']:.2f}, {r['g_high']:.2f}]",
+                "n/a" if r["hedges_g"] is None else f"{r['hedges_g']:.2f} [{number(r['g_low'], '.2f')}, "
+                                                    f"{number(r['g_high'], '.2f')}]",
                 number((r.get("control") or {}).get("as_extreme"))]
                for k, r in ttest.items() if isinstance(r, dict)]),
         f"\\* p ≤ α = {alpha}.",

@@ -42,8 +42,13 @@ def two_sample_tests(group: np.ndarray, comparison: np.ndarray, *, bootstrap: in
     if len(group) < 2 or len(comparison) < 2:
         warnings.warn(f"the tests need two or more values per group; got {len(group)} and {len(comparison)}")
         return NULL | sizes
-    student = stats.ttest_ind(group, comparison, equal_var=True)
-    welch = stats.ttest_ind(group, comparison, equal_var=False)
+    if np.ptp(np.concatenate([group, comparison])) == 0:
+        warnings.warn("every value is the same: there is no difference to test")
+        return NULL | sizes
+    with warnings.catch_warnings():  # a constant group makes scipy warn; its variance 0 is exact
+        warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
+        student = stats.ttest_ind(group, comparison, equal_var=True)
+        welch = stats.ttest_ind(group, comparison, equal_var=False)
     mw = stats.mannwhitneyu(group, comparison, alternative="two-sided")
     g = hedges_g(group, comparison)
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
@@ -51,6 +56,7 @@ def two_sample_tests(group: np.ndarray, comparison: np.ndarray, *, bootstrap: in
         # Percentile rather than BCa: BCa's jackknife is quadratic in the (large) comparison group.
         ci = stats.bootstrap((group, comparison), hedges_g, n_resamples=bootstrap, confidence_level=confidence,
                              method="percentile", vectorized=True, rng=np.random.default_rng(seed)).confidence_interval
+    # A group of constant values resamples to zero spread: its interval is NaN, written as null.
     return {"t": float(student.statistic), "p": float(student.pvalue),
             "welch_t": float(welch.statistic), "welch_p": float(welch.pvalue),
             "mw_u": float(mw.statistic), "mw_p": float(mw.pvalue),
