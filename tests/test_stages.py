@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-STAGES = ["prepare", "train_trials", "estimate", "reference", "compress", "cie", "ttest", "populations", "pie"]
+STAGES = ["prepare", "train_trials", "estimate", "reference", "compress", "cie", "ttest", "populations", "pie",
+          "consistency", "report", "compare", "dispatch"]
 
 
 def run_stage(root, python, stage, *args, cwd=None):
