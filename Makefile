@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Stages run `python stages/...`: put the virtual environment first so that is our Python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install repro test compare push clean
+.PHONY: install repro test compare preset push clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,11 @@ test: install $(LINT)
 # The experiments of `dvc exp show` side by side: compare.md, plots/compare_*.png.
 compare: install
 	python stages/compare.py
+
+# A preset of presets/ as a DVC experiment: make preset P=cifar10 (P=mnist, P=cifar100).
+preset: install
+	@test -n "$(P)" || { echo "name a preset: make preset P=cifar10 (one of: $$(ls presets | sed 's/.yaml//' | xargs))"; exit 2; }
+	args=$$(python stages/preset.py $(P)) && dvc exp run $$args
 
 push: repro
 	dvc push

@@ -212,3 +212,15 @@ def test_push_then_pull_restores_byte_identical_arrays(repo):
         p.unlink()
     dvc(repo, "pull")
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in arrays} == digest
+
+
+def test_the_cifar10_preset_stops_at_once_saying_where_to_put_cifar10(repo):
+    repo, _ = repo
+    args = sh(repo, sys.executable, "stages/preset.py", "cifar10").split()
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", *args], cwd=repo, capture_output=True,
+                            text=True, env=ENV)
+    assert result.returncode != 0 and time.monotonic() - start < 120
+    assert "place cifar-10-python.tar.gz in data/raw/" in " ".join((result.stdout + result.stderr).split())
+    sh(repo, "git", "checkout", "--", ".")  # the failed experiment left its params in the workspace
+    dvc(repo, "checkout")
