@@ -6,11 +6,9 @@ fine-tuned; metrics/compress.json gets one entry per level, and the last level g
 
 from pathlib import Path
 
-import torch
-
 from longtail import cie, cli, compression, models, params, training
 from longtail.artifacts import load_npz, outputs
-from longtail.recovery import compressed_models, label
+from longtail.recovery import compressed_models, label, predict
 
 app = cli.app(__doc__)
 
@@ -41,8 +39,7 @@ def main(
                    "reference": compression.footprint(reference, in_shape)}
         sweep = {}
         for level, measured, evaluated in compressed_models(reference, spec, cfg, reference_recipe, x, y, seed):
-            on = device if evaluated is measured else torch.device("cpu")  # int8 models run on the CPU
-            compressed_pred = training.predict(evaluated, xt.to(on)).to(device)
+            compressed_pred = predict(measured, evaluated, xt)
             size = compression.footprint(measured, in_shape)
             if evaluated is not measured:
                 size["size_bytes"] = compression.size_bytes(evaluated)

@@ -12,11 +12,10 @@ Writes data/populations/predictions.npz: `reference` int64 [m, n_test], `compres
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from longtail import cli, models, params, training
 from longtail.artifacts import load_npz, outputs
-from longtail.recovery import compressed_models, label
+from longtail.recovery import compressed_models, label, predict, reference_model
 
 app = cli.app(__doc__)
 
@@ -50,17 +49,13 @@ def main(
         with cli.progress(size, what) as advance:
             for member in range(size):
                 member_seed = training.derive_seed(seed, training.POPULATIONS, member)
-                torch.manual_seed(training.derive_seed(member_seed, training.REFERENCE, 0))
-                reference = models.build(reference_cfg.arch, in_shape, num_classes).to(device)
-                training.train(reference, x, y, generator=training.generator(member_seed, training.REFERENCE, 1),
-                               **reference_cfg.recipe())
+                reference = reference_model(reference_cfg.arch, reference_cfg.recipe(), x, y, num_classes, member_seed)
                 reference_pred.append(training.predict(reference, xt).cpu().numpy())
                 spec = models.checkpoint(reference, reference_cfg.arch, in_shape, num_classes)
                 levels, preds = [], []
                 for level, measured, evaluated in compressed_models(reference, spec, cfg, reference_cfg.recipe(),
                                                                     x, y, member_seed):
-                    on = device if evaluated is measured else torch.device("cpu")  # int8 models run on the CPU
-                    preds.append(training.predict(evaluated, xt.to(on)).cpu().numpy())
+                    preds.append(predict(measured, evaluated, xt).cpu().numpy())
                     levels.append(level)
                 compressed_pred.append(preds)
                 advance()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from longtail import cli, models, params, training
+from longtail import cli, models, params, recovery, training
 from longtail.artifacts import load_npz, outputs
 
 app = cli.app(__doc__)
@@ -25,9 +25,7 @@ def main(
         train = load_npz(prepared / "train.npz", ["x", "y"])
         x, y = training.tensors(train["x"], train["y"], device)
         num_classes = int(y.max()) + 1
-        torch.manual_seed(training.derive_seed(seed, training.REFERENCE, 0))
-        model = models.build(cfg.arch, tuple(x.shape[1:]), num_classes).to(device)
-        training.train(model, x, y, generator=training.generator(seed, training.REFERENCE, 1), **cfg.recipe())
+        model = recovery.reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, seed)
         accuracy = (training.predict(model, x) == y).float().mean().item()
         with outputs() as out:
             torch.save(models.checkpoint(model, cfg.arch, tuple(x.shape[1:]), num_classes), out.path(model_path))

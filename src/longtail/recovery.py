@@ -1,9 +1,10 @@
-"""The compress stage's recipe: compress a reference model (`compress.method`) and recover its
-accuracy by fine-tuning with `compress.loss`. Shared by the compress stage and the PIE populations
-(stages/populations.py), so that both compress the same way.
+"""The recipes of the reference and compress stages: train a reference model, compress it
+(`compress.method`) and recover its accuracy by fine-tuning with `compress.loss`. Shared by those
+stages and the PIE populations (stages/populations.py), so that a population member is trained and
+compressed exactly as the pipeline's own reference is.
 
-Every random draw derives from `seed` in the training.COMPRESS stream; a population member passes
-its own seed, so that its compression differs from the other members'.
+Every random draw derives from `seed` (training.REFERENCE and training.COMPRESS streams); a
+population member passes its own seed, so that it differs from the other members.
 """
 
 import copy
@@ -11,6 +12,21 @@ import copy
 import torch
 
 from longtail import compression, losses, models, training
+
+
+def reference_model(arch: str, recipe: dict, x, y, num_classes: int, seed: int) -> torch.nn.Module:
+    """`arch` trained from scratch on all of (x, y) with `recipe`; its initialisation and data order
+    come from `seed` alone."""
+    torch.manual_seed(training.derive_seed(seed, training.REFERENCE, 0))
+    model = models.build(arch, tuple(x.shape[1:]), num_classes).to(x.device)
+    return training.train(model, x, y, generator=training.generator(seed, training.REFERENCE, 1), **recipe)
+
+
+def predict(measured, evaluated, x) -> torch.Tensor:
+    """Predictions of a compressed model on x, on x's device. An int8 model (evaluated is not the
+    float model measured) runs on the CPU whatever the device."""
+    on = x.device if evaluated is measured else torch.device("cpu")
+    return training.predict(evaluated, x.to(on)).to(x.device)
 
 
 def label(method: str, level: float | None) -> str:
