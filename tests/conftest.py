@@ -1,7 +1,9 @@
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,6 +16,25 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def tiny_project(root, python):
+    """make(path, stages=(), **sections): a project folder for the stage scripts. It writes the
+    repository's params.yaml to `path` with data.dataset synthetic and each section updated by
+    `sections`, then runs `stages` there in order."""
+
+    def make(path, stages=(), **sections):
+        params = yaml.safe_load((root / "params.yaml").read_text())
+        params["data"]["dataset"] = "synthetic"
+        for section, values in sections.items():
+            params[section] |= values
+        (path / "params.yaml").write_text(yaml.safe_dump(params))
+        for stage in stages:
+            subprocess.run([python, str(root / "stages" / f"{stage}.py")], cwd=path, check=True, capture_output=True)
+        return path
+
+    return make
 
 
 def pytest_collection_modifyitems(config, items):

@@ -120,16 +120,10 @@ SECOND = ["--arch", "mlp512", "--count", "4", "--stream", "1", "--out-dir", "dat
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, root, python):
+def trained(tmp_path_factory, tiny_project):
     """Tiny synthetic params; prepare, then the main trials (no options)."""
-    path = tmp_path_factory.mktemp("consistency")
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"]["dataset"] = "synthetic"
-    params["trials"] |= {"count": 3, "epochs": 2, "models_per_step": 2, "compile": "off"}
-    (path / "params.yaml").write_text(yaml.safe_dump(params))
-    for stage in ("prepare", "train_trials"):
-        subprocess.run([python, str(root / "stages" / f"{stage}.py")], cwd=path, check=True, capture_output=True)
-    return path
+    return tiny_project(tmp_path_factory.mktemp("consistency"), ("prepare", "train_trials"),
+                        trials={"count": 3, "epochs": 2, "models_per_step": 2, "compile": "off"})
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import subprocess
 import time
 
 import pytest
-import yaml
 
 pytestmark = pytest.mark.slow
 
@@ -17,16 +16,10 @@ ARRAYS = ["masks.npy", "train_correct.npy", "test_correct.npy"]
 
 
 @pytest.fixture(scope="module")
-def single(tmp_path_factory, root, python):
+def single(tmp_path_factory, tiny_project):
     """Tiny params, prepared data, and the trials of one uninterrupted process."""
-    path = tmp_path_factory.mktemp("single")
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"]["dataset"] = "synthetic"
-    params["trials"] |= {"count": 8, "epochs": 40, "models_per_step": 2, "compile": "off"}
-    (path / "params.yaml").write_text(yaml.safe_dump(params))
-    for stage in ("prepare", "train_trials"):
-        subprocess.run([python, str(root / "stages" / f"{stage}.py")], cwd=path, check=True, capture_output=True)
-    return path
+    return tiny_project(tmp_path_factory.mktemp("single"), ("prepare", "train_trials"),
+                        trials={"count": 8, "epochs": 40, "models_per_step": 2, "compile": "off"})
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import subprocess
 
 import numpy as np
 import pytest
-import yaml
 from scipy import stats
 
 from longtail import LongtailError, pie
@@ -113,20 +112,9 @@ def run_stage(root, python, stage, cwd):
     return subprocess.run([python, str(root / "stages" / f"{stage}.py")], capture_output=True, text=True, cwd=cwd)
 
 
-def write_params(path, root, **sections):
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"]["dataset"] = "synthetic"
-    for section, values in sections.items():
-        params[section] |= values
-    (path / "params.yaml").write_text(yaml.safe_dump(params))
-
-
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory, root, python):
-    path = tmp_path_factory.mktemp("pie")
-    write_params(path, root)
-    subprocess.run([python, str(root / "stages/prepare.py")], cwd=path, check=True, capture_output=True)
-    return path
+def prepared(tmp_path_factory, tiny_project):
+    return tiny_project(tmp_path_factory.mktemp("pie"), ("prepare",))
 
 
 @pytest.fixture
@@ -139,8 +127,8 @@ def workdir(tmp_path, prepared):
     ({"method": "group_sparsity", "sparsify_epochs": 1}, ["group_sparsity"]),
     ({"method": "magnitude", "sparsity": [0.5, 0.9]}, ["sparsity_0_5", "sparsity_0_9"]),
 ])
-def test_populations_and_pie_stages_write_the_documented_arrays_and_metrics(root, python, workdir, compress, labels):
-    write_params(workdir, root, pie={"population": 2}, reference={"epochs": 2}, compress={"epochs": 1, **compress})
+def test_populations_and_pie_stages_write_the_documented_arrays_and_metrics(root, python, workdir, tiny_project, compress, labels):
+    tiny_project(workdir, pie={"population": 2}, reference={"epochs": 2}, compress={"epochs": 1, **compress})
     for stage in ("populations", "pie"):
         result = run_stage(root, python, stage, workdir)
         assert result.returncode == 0, result.stderr
@@ -177,8 +165,8 @@ def test_populations_and_pie_stages_write_the_documented_arrays_and_metrics(root
         assert 0 < level["rare"]["overall_share"] < 1  # the synthetic set knows its rare examples
 
 
-def test_a_population_of_one_stops_with_a_message_and_writes_nothing(root, python, workdir):
-    write_params(workdir, root, pie={"population": 1})
+def test_a_population_of_one_stops_with_a_message_and_writes_nothing(root, python, workdir, tiny_project):
+    tiny_project(workdir, pie={"population": 1})
     before = sorted(p for p in workdir.rglob("*") if p.is_file())
     result = run_stage(root, python, "populations", workdir)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -193,11 +181,11 @@ def test_pie_without_populations_names_the_stage_to_run(root, python, workdir):
     assert not (workdir / "metrics/pie.json").exists()
 
 
-def test_pies_of_magnitude_pruning_over_represent_the_rare_examples(root, python, workdir):
+def test_pies_of_magnitude_pruning_over_represent_the_rare_examples(root, python, workdir, tiny_project):
     """Hooker et al.'s finding on a set whose long tail is known: the synthetic set's rare
     subpopulations are a quarter of its test examples, yet (nearly) all the PIEs of a 90%-sparse
     population, whose overall accuracy barely moves."""
-    write_params(workdir, root, pie={"population": 3}, reference={"epochs": 10},
+    tiny_project(workdir, pie={"population": 3}, reference={"epochs": 10},
                  compress={"method": "magnitude", "sparsity": 0.9, "epochs": 3})
     for stage in ("populations", "pie"):
         result = run_stage(root, python, stage, workdir)

@@ -26,18 +26,11 @@ def test_every_stage_has_help(root, python, stage):
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory, root, python):
+def prepared(tmp_path_factory, tiny_project):
     """Tiny params, with prepare and reference run once: the inputs of the stages under test."""
-    path = tmp_path_factory.mktemp("prepared")
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"]["dataset"] = "synthetic"
-    params["trials"] |= {"count": 3, "epochs": 2}
-    params["reference"]["epochs"] = 2
-    params["compress"] |= {"epochs": 1, "sparsify_epochs": 1}
-    (path / "params.yaml").write_text(yaml.safe_dump(params))
-    for stage in ("prepare", "reference"):
-        subprocess.run([python, str(root / "stages" / f"{stage}.py")], cwd=path, check=True, capture_output=True)
-    return path
+    return tiny_project(tmp_path_factory.mktemp("prepared"), ("prepare", "reference"),
+                        trials={"count": 3, "epochs": 2}, reference={"epochs": 2},
+                        compress={"epochs": 1, "sparsify_epochs": 1})
 
 
 @pytest.fixture
