@@ -1,9 +1,9 @@
 """populations: the two populations of pruning identified exemplars (Hooker et al. 2019).
 
-`pie.population` reference models, each trained as the reference stage trains (params `reference`),
-and from each one the compressed models of the compress stage (params `compress`; one per level of a
-`compress.sparsity` list). Member m is those two stages run with its own seed, derived from (seed,
-POPULATIONS, m), so that the members differ in initialisation, data order and compression.
+The reference models of the reference_population stage, and from each one the compressed models of
+the compress stage (params `compress`; one per level of a `compress.sparsity` list). Member m is
+compressed with its own seed, derived from (seed, POPULATIONS, m), the seed it was trained with, so
+that the members differ in initialisation, data order and compression.
 
 Writes data/populations/predictions.npz: `reference` int64 [m, n_test], `compressed` int64
 [L, m, n_test], `levels` float64 [L] (the sparsity of each level, NaN for a method without one) and
@@ -15,7 +15,7 @@ import numpy as np
 
 from longtail import cli, models, params, training
 from longtail.artifacts import load_npz, outputs
-from longtail.recovery import compressed_models, label, predict, reference_model
+from longtail.recovery import compressed_models, label, predict
 
 app = cli.app(__doc__)
 
@@ -30,30 +30,29 @@ def accuracies(predictions: np.ndarray, y: np.ndarray) -> dict:
 def main(
     params_file: Path = cli.PARAMS,
     prepared: Path = Path("data/prepared"),
+    references: Path = Path("data/reference_population/models.pt"),
     out_dir: Path = Path("data/populations"),
     metrics: Path = Path("metrics/populations.json"),
 ):
     with cli.errors():
         p = params.read(params_file)
-        size = params.section(p, "pie", params.Pie).population
-        reference_cfg = params.section(p, "reference", params.Reference)
+        reference_recipe = params.section(p, "reference", params.Reference).recipe()
         cfg, seed = params.section(p, "compress", params.Compress), params.seed(p)
         device = training.pick_device(params.device(p))
         train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
         x, y = training.tensors(train["x"], train["y"], device)
         xt, _ = training.tensors(test["x"], test["y"], device)
-        in_shape, num_classes = tuple(x.shape[1:]), int(y.max()) + 1
+        specs = models.saved(references, "reference_population")
+        size = len(specs)
 
         reference_pred, compressed_pred = [], []  # [m, n], [m, L, n]
-        what = f"population members ({reference_cfg.arch}, then {cfg.method} + {cfg.loss}, on {device})"
-        with cli.progress(size, what) as advance:
-            for member in range(size):
+        with cli.progress(size, f"compressed population ({cfg.method} + {cfg.loss}, on {device})") as advance:
+            for member, spec in enumerate(specs):
                 member_seed = training.derive_seed(seed, training.POPULATIONS, member)
-                reference = reference_model(reference_cfg.arch, reference_cfg.recipe(), x, y, num_classes, member_seed)
+                reference = models.restore(spec, device)
                 reference_pred.append(training.predict(reference, xt).cpu().numpy())
-                spec = models.checkpoint(reference, reference_cfg.arch, in_shape, num_classes)
                 levels, preds = [], []
-                for level, measured, evaluated in compressed_models(reference, spec, cfg, reference_cfg.recipe(),
+                for level, measured, evaluated in compressed_models(reference, spec, cfg, reference_recipe,
                                                                     x, y, member_seed):
                     preds.append(predict(measured, evaluated, xt).cpu().numpy())
                     levels.append(level)

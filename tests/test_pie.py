@@ -7,9 +7,10 @@ import subprocess
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
-from longtail import LongtailError, pie
+from longtail import LongtailError, models, pie, training
 
 # Three reference models and two compressed ones on four examples of three classes.
 REFERENCE = np.array([[0, 1, 2, 1],
@@ -129,7 +130,7 @@ def workdir(tmp_path, prepared):
 ])
 def test_populations_and_pie_stages_write_the_documented_arrays_and_metrics(root, python, workdir, tiny_project, compress, labels):
     tiny_project(workdir, pie={"population": 2}, reference={"epochs": 2}, compress={"epochs": 1, **compress})
-    for stage in ("populations", "pie"):
+    for stage in ("reference_population", "populations", "pie"):
         result = run_stage(root, python, stage, workdir)
         assert result.returncode == 0, result.stderr
     y = np.load(workdir / "data/prepared/test.npz")["y"]
@@ -145,6 +146,12 @@ def test_populations_and_pie_stages_write_the_documented_arrays_and_metrics(root
     else:
         assert np.isnan(predictions["levels"]).all()
     assert not np.array_equal(predictions["reference"][0], predictions["reference"][1])  # members differ
+    with np.load(workdir / "data/prepared/test.npz") as f:
+        x, _ = training.tensors(f["x"], f["y"], "cpu")
+    for member, spec in enumerate(torch.load(workdir / "data/reference_population/models.pt", weights_only=True)):
+        assert spec["arch"] == "mlp" and spec["num_classes"] == 10  # the saved members are the ones compressed
+        np.testing.assert_array_equal(training.predict(models.restore(spec, "cpu"), x).numpy(),
+                                      predictions["reference"][member])
 
     populations = json.loads((workdir / "metrics/populations.json").read_text())
     assert populations["population"] == 2 and list(populations["levels"]) == labels
@@ -168,10 +175,18 @@ def test_populations_and_pie_stages_write_the_documented_arrays_and_metrics(root
 def test_a_population_of_one_stops_with_a_message_and_writes_nothing(root, python, workdir, tiny_project):
     tiny_project(workdir, pie={"population": 1})
     before = sorted(p for p in workdir.rglob("*") if p.is_file())
-    result = run_stage(root, python, "populations", workdir)
+    result = run_stage(root, python, "reference_population", workdir)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "pie.population = 1 is out of range" in " ".join(result.stderr.split())
     assert sorted(p for p in workdir.rglob("*") if p.is_file()) == before
+
+
+def test_populations_without_the_reference_population_names_the_stage_to_run(root, python, workdir):
+    result = run_stage(root, python, "populations", workdir)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert ("missing model data/reference_population/models.pt: run the reference_population stage"
+            in " ".join(result.stderr.split()))
+    assert not (workdir / "data/populations").exists()
 
 
 def test_pie_without_populations_names_the_stage_to_run(root, python, workdir):
@@ -187,7 +202,7 @@ def test_pies_of_magnitude_pruning_over_represent_the_rare_examples(root, python
     population, whose overall accuracy barely moves."""
     tiny_project(workdir, pie={"population": 3}, reference={"epochs": 10},
                  compress={"method": "magnitude", "sparsity": 0.9, "epochs": 3})
-    for stage in ("populations", "pie"):
+    for stage in ("reference_population", "populations", "pie"):
         result = run_stage(root, python, stage, workdir)
         assert result.returncode == 0, result.stderr
     level = json.loads((workdir / "metrics/pie.json").read_text())["levels"]["sparsity_0_9"]

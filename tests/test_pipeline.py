@@ -81,7 +81,8 @@ def ran(log):
 def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
     repo, log = repo
     assert set(ran(log)) == {"prepare", "train_trials", "estimate", "consistency_trials", "consistency_estimate",
-                             "consistency", "reference", "compress", "cie", "populations", "pie", "ttest", "report"}
+                             "consistency", "reference", "compress", "cie", "reference_population", "populations",
+                             "pie", "ttest", "report"}
     with np.load(repo / "data/prepared/train.npz") as f:
         x, y = f["x"], f["y"]
     with np.load(repo / "data/prepared/test.npz") as f:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-STAGES = ["prepare", "train_trials", "estimate", "reference", "compress", "cie", "ttest", "populations", "pie",
-          "consistency", "report", "compare", "dispatch"]
+STAGES = ["prepare", "train_trials", "estimate", "reference", "compress", "cie", "ttest", "reference_population",
+          "populations", "pie", "consistency", "report", "compare", "dispatch"]
 
 
 def run_stage(root, python, stage, *args, cwd=None):

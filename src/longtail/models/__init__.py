@@ -46,10 +46,10 @@ def checkpoint(model: nn.Module, arch: str, in_shape: tuple[int, ...], num_class
             "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}}
 
 
-def saved(path) -> dict:
-    """The checkpoint at `path` as `checkpoint` made it."""
+def saved(path, stage: str = "reference"):
+    """The checkpoint at `path` as `checkpoint` made it (or the list of them `stage` saved there)."""
     if not Path(path).exists():
-        raise LongtailError(f"missing model {path}: run the reference stage (`dvc repro reference`)")
+        raise LongtailError(f"missing model {path}: run the {stage} stage (`dvc repro {stage}`)")
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
