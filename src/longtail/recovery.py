@@ -1,7 +1,7 @@
 """The recipes of the reference and compress stages: train a reference model, compress it
 (`compress.method`) and recover its accuracy by fine-tuning with `compress.loss`. Shared by those
-stages and the PIE populations (stages/populations.py), so that a population member is trained and
-compressed exactly as the pipeline's own reference is.
+stages and the PIE populations (stages/reference_population.py, stages/populations.py), so that a
+population member is trained and compressed exactly as the pipeline's own reference is.
 
 Every random draw derives from `seed` (training.REFERENCE and training.COMPRESS streams); a
 population member passes its own seed, so that it differs from the other members.
