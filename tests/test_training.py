@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from longtail import LongtailError, models, training
+from longtail import LongtailError, data, models, training
 
 
 def test_zero_epochs_leave_the_model_untouched():
@@ -37,3 +37,24 @@ def test_device_auto_is_cpu_without_cuda_and_cuda_without_a_gpu_is_refused():
         training.pick_device("cuda")
     with pytest.raises(LongtailError, match="unknown device 'gpu0'"):
         training.pick_device("gpu0")
+
+
+def test_the_fast_path_bf16_and_channels_last_trains_as_well_as_float32():
+    """What a CUDA run uses (bfloat16 autocast, channels_last), forced on the CPU: the model ends in
+    channels_last and float32 weights, and learns digits as the float32 path does."""
+    digits = data.split(*data.digits(), test_fraction=0.2, seed=0)
+    x, y = training.tensors(digits["x_train"], digits["y_train"], "cpu")
+    xt, yt = training.tensors(digits["x_test"], digits["y_test"], "cpu")
+    accuracy, weights = {}, {}
+    for fast in (False, True):
+        torch.manual_seed(0)
+        model = models.build("cnn", (1, 8, 8), 10)
+        training.train(model, x, y, epochs=10, batch_size=64, lr=0.1, fast=fast,
+                       generator=training.generator(0, 1))
+        conv = model[2].weight  # 64 x 32 x 3 x 3: its layouts differ (a 1-channel one is both)
+        assert conv.dtype == torch.float32
+        assert conv.is_contiguous(memory_format=torch.channels_last) == fast
+        accuracy[fast], weights[fast] = (training.predict(model, xt) == yt).float().mean().item(), conv
+    assert not torch.equal(weights[True], weights[False])  # bfloat16 rounding took another path
+    assert accuracy[False] > 0.9
+    assert abs(accuracy[True] - accuracy[False]) < 0.03

@@ -158,7 +158,10 @@ def _steps_fn(base: nn.Module, momentum: float, weight_decay: float, augment: bo
 
 def _step_fn(base: nn.Module, momentum: float, weight_decay: float, bf16: bool):
     """One SGD step of all K models at once: vmap of one model's step over the stacked state.
-    bf16: the forward pass under bfloat16 autocast (on CUDA; the weights stay float32)."""
+    bf16: the forward pass under bfloat16 autocast (on CUDA; the weights stay float32). Unlike
+    training.train, no channels_last: vmap turns each convolution into a grouped one (groups = K,
+    several input channels per group), which channels_last can slow down many-fold; inductor's
+    layout optimisation skips such graphs too (decide_layout_opt in torch/_inductor/graph.py)."""
 
     def loss(p, b, xb, yb, wb):  # one model's mean loss over the real (weight 1) examples of its batch
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
