@@ -46,7 +46,8 @@ def test_the_gpu_workflow_runs_the_readmes_commands(root):
     assert gpu["jobs"]["repro"]["runs-on"] == ["self-hosted", "linux", "gpu"]
     run = commands(gpu)
     for command in ["make install", "make repro", "dvc pull --run-cache", "dvc push --run-cache",
-                    "dvc metrics diff origin/main --md", "dvc params diff origin/main --md", "pytest -m gpu"]:
+                    "dvc metrics diff origin/main --md", "dvc params diff origin/main --md", "pytest -m gpu",
+                    "benchmarks/first_steps.py"]:
         assert any(command in line for line in run), command
         assert command in readme, f"the README does not show `{command}`"
     assert any("GITHUB_STEP_SUMMARY" in line for line in run)
