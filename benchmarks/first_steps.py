@@ -20,7 +20,7 @@ import typer
 import yaml
 from trials import forward_flops, matmul_rate  # benchmarks/trials.py, beside this script
 
-from longtail import engine, params, training
+from longtail import LongtailError, cli, engine, params, training
 from longtail import trials as longtail_trials
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +49,14 @@ def main(
     device: str = typer.Option("auto", help="auto, cpu or cuda"),
     compile: str = typer.Option("", help="trials.compile instead of the preset's (off: no compilation)"),
 ):
+    with cli.errors():
+        run(preset, steps, consistency, device, compile)
+
+
+def run(preset: str, steps: int, consistency: bool, device: str, compile: str):
+    available = sorted(p.stem for p in (ROOT / "presets").glob("*.yaml"))
+    if preset not in available:
+        raise LongtailError(f"unknown preset {preset!r}; choose one of: {', '.join(available)}")
     p, over = params.read(ROOT / "params.yaml"), yaml.safe_load((ROOT / "presets" / f"{preset}.yaml").read_text())
     for section in ("trials", "consistency"):
         p[section] = p[section] | over.get(section, {})
