@@ -16,8 +16,6 @@ import pytest
 import yaml
 from scipy import stats
 
-from longtail import influence
-
 pytestmark = pytest.mark.slow
 
 TINY = {
