@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import typer
 import yaml
-from trials import forward_flops, matmul_rate  # benchmarks/trials.py, beside this script
+from trials import forward_flops, matmul_rate, timed  # benchmarks/trials.py, beside this script
 
 from longtail import LongtailError, cli, engine, params, training
 from longtail import trials as longtail_trials
@@ -27,19 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 # dataset -> (image shape, classes, training examples, test examples)
 SHAPES = {"cifar10": ((3, 32, 32), 10, 50_000, 10_000), "cifar100": ((3, 32, 32), 100, 50_000, 10_000),
           "mnist": ((1, 28, 28), 10, 60_000, 10_000)}
-
-
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(device, fn, *args, **kwargs):
-    synchronize(device)
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    synchronize(device)
-    return result, time.perf_counter() - start
 
 
 def main(

@@ -49,6 +49,17 @@ def dataset(workload: str) -> dict[str, np.ndarray]:
     return data.split(x, y, rare=rare, test_fraction=1 / 7, seed=0)
 
 
+def timed(device, fn, /, *args, **kwargs):
+    """(fn(*args, **kwargs), its seconds), with CUDA's queued work finished on both sides."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return result, time.perf_counter() - start
+
+
 def matmul_rate(device, n: int = 2048, repeats: int = 10) -> float:
     """Best dense matrix-product rate, FLOP/s: float32 on a CPU, bfloat16 on CUDA (the engine's
     autocast precision there)."""
@@ -57,11 +68,7 @@ def matmul_rate(device, n: int = 2048, repeats: int = 10) -> float:
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     best = 0.0
     for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        best = max(best, 2 * n**3 / (time.perf_counter() - start))
+        best = max(best, 2 * n**3 / timed(device, torch.matmul, a, b)[1])
     return best
 
 
@@ -74,12 +81,8 @@ def forward_flops(arch: str, in_shape, num_classes: int) -> int:
 
 def measure(run, arrays, count, device, **kwargs):
     masks = trials.sample_masks(count, len(arrays["y_train"]), 0.7, seed=0)
-    start = time.perf_counter()
-    _, test_correct = run(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], masks,
-                          seed=0, device=device, **kwargs)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+    (_, test_correct), seconds = timed(device, run, arrays["x_train"], arrays["y_train"], arrays["x_test"],
+                                       arrays["y_test"], masks, seed=0, device=device, **kwargs)
     return count / seconds, test_correct.mean(), masks
 
 
@@ -104,9 +107,8 @@ def main(
         seq_count = sequential_trials or (32 if name == "digits" else 2)
         configs = [(k, compile) for k in models_per_step for compile in compile_modes]
         for k, compile in configs:  # one chunk first: compilation and warm-up, reported apart
-            start = time.perf_counter()
-            measure(trials.run_trials, arrays, k, device, models_per_step=k, compile=compile, **recipe)
-            print(f"{name}: K={k} compile={compile}: first chunk {time.perf_counter() - start:.0f} s")
+            rate, _, _ = measure(trials.run_trials, arrays, k, device, models_per_step=k, compile=compile, **recipe)
+            print(f"{name}: K={k} compile={compile}: first chunk {k / rate:.0f} s")
         # A shared host's speed drifts by tens of percent within minutes, so every round measures the
         # matmul rate and both engines back to back, and the ratio and MFU are taken within a round.
         results = {config: [] for config in configs}
