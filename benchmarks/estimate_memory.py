@@ -34,13 +34,17 @@ def main(trials: int = 2000, n_train: int = 50_000, n_test: int = 10_000, dtype:
         np.save(tmp / "trials/train_correct.npy", masks | (rng.random((trials, n_train), dtype=np.float32) < 0.9))
         del masks
         np.save(tmp / "trials/test_correct.npy", rng.random((trials, n_test), dtype=np.float32) < 0.9)
+        (tmp / "prepared").mkdir()  # the labels, 5% of them flipped: the planted-truth check runs too
+        np.savez(tmp / "prepared/train.npz", x=np.zeros((n_train, 3, 32, 32), np.uint8),
+                 y=rng.integers(0, 10, n_train), flipped=rng.random(n_train) < 0.05)
         params = yaml.safe_load((ROOT / "params.yaml").read_text())
         params["estimate"]["dtype"] = dtype
         (tmp / "params.yaml").write_text(yaml.safe_dump(params))
         start = time.perf_counter()
         subprocess.run([sys.executable, str(ROOT / "stages/estimate.py"), "--params", str(tmp / "params.yaml"),
-                        "--trials-dir", str(tmp / "trials"), "--out-dir", str(tmp / "influence"),
-                        "--metrics", str(tmp / "estimate.json")], check=True)
+                        "--prepared", str(tmp / "prepared"), "--trials-dir", str(tmp / "trials"),
+                        "--out-dir", str(tmp / "influence"), "--metrics", str(tmp / "estimate.json"),
+                        "--stability", str(tmp / "stability.csv")], check=True)
         seconds = time.perf_counter() - start
         peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # Linux: KiB
         size_gb = (tmp / "influence/influence.npy").stat().st_size / 1e9

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import torch
 import typer
-import yaml
 from trials import forward_flops, matmul_rate, timed  # benchmarks/trials.py, beside this script
 
 from longtail import LongtailError, cli, engine, params, training
@@ -44,7 +43,7 @@ def run(preset: str, steps: int, consistency: bool, device: str, compile: str):
     available = sorted(p.stem for p in (ROOT / "presets").glob("*.yaml"))
     if preset not in available:
         raise LongtailError(f"unknown preset {preset!r}; choose one of: {', '.join(available)}")
-    p, over = params.read(ROOT / "params.yaml"), yaml.safe_load((ROOT / "presets" / f"{preset}.yaml").read_text())
+    p, over = params.read(ROOT / "params.yaml"), params.load_yaml((ROOT / "presets" / f"{preset}.yaml").read_text())
     for section in ("trials", "consistency"):
         p[section] = p[section] | over.get(section, {})
     p["trials"] |= {"compile": compile} if compile else {}

@@ -1,8 +1,12 @@
-"""prepare: load `data.dataset` and write data/prepared/{train,test}.npz (x uint8 [N, C, H, W], y int64 [N])."""
+"""prepare: load `data.dataset` and write data/prepared/{train,test}.npz (x uint8 [N, C, H, W], y int64 [N]).
+
+train.npz also holds `flipped` (bool [n_train]): with `data.flip_labels` > 0 that share of the
+training labels is moved to another class (chosen by the seed), so that the pipeline can be checked
+on a known answer: memorization must find them."""
 
 from pathlib import Path
 
-from longtail import cli, data, params
+from longtail import cli, data, params, planted
 from longtail.artifacts import outputs
 
 app = cli.app(__doc__)
@@ -15,12 +19,18 @@ def main(params_file: Path = cli.PARAMS, out_dir: Path = Path("data/prepared")):
         cfg, seed = params.section(p, "data", params.Data), params.seed(p)
         arrays = data.load(cfg.dataset, root=cfg.root, download=cfg.download,
                            test_fraction=cfg.test_fraction, seed=seed)
+        num_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
+        arrays["y_train"], arrays["flipped_train"] = planted.flip_labels(arrays["y_train"], cfg.flip_labels,
+                                                                         num_classes, seed)
         with outputs() as out:
             for split in ("train", "test"):
-                extra = {"rare": arrays[f"rare_{split}"]} if f"rare_{split}" in arrays else {}
+                extra = {key: arrays[f"{key}_{split}"] for key in ("rare", "flipped") if f"{key}_{split}" in arrays}
                 out.npz(out_dir / f"{split}.npz", x=arrays[f"x_{split}"], y=arrays[f"y_{split}"], **extra)
-        x = arrays["x_train"]
-        cli.say(f"{cfg.dataset}: {len(x)} train, {len(arrays['x_test'])} test, images {tuple(x.shape[1:])}")
+        x, flips = arrays["x_train"], int(arrays["flipped_train"].sum())
+        cli.say(f"{cfg.dataset}: {len(x)} train, {len(arrays['x_test'])} test, images {tuple(x.shape[1:])}"
+                + (f"; {flips} training labels flipped" if flips else ""))
+        if cfg.flip_labels > 0 and flips == 0:
+            cli.say(f"[yellow]warning:[/] data.flip_labels = {cfg.flip_labels} flips no label of {len(x)}: raise it")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import typer
-import yaml
 
 from longtail import LongtailError, cli, params
 
@@ -35,7 +34,7 @@ def main(name: str = typer.Argument(..., help="a preset: the name of a file in p
         available = sorted(p.stem for p in presets.glob("*.yaml"))
         if name not in available:
             raise LongtailError(f"unknown preset {name!r}; choose one of: {', '.join(available)}")
-        preset = yaml.safe_load((presets / f"{name}.yaml").read_text()) or {}
+        preset = params.load_yaml((presets / f"{name}.yaml").read_text()) or {}
         merged = params.read(params_file)
         for section, values in preset.items():
             if section not in SECTIONS or not isinstance(values, dict):

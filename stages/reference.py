@@ -25,7 +25,7 @@ def main(
         train = load_npz(prepared / "train.npz", ["x", "y"])
         x, y = training.tensors(train["x"], train["y"], device)
         num_classes = int(y.max()) + 1
-        model = recovery.reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, seed)
+        model = recovery.reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, seed, cfg.init)
         accuracy = (training.predict(model, x) == y).float().mean().item()
         with outputs() as out:
             torch.save(models.checkpoint(model, cfg.arch, tuple(x.shape[1:]), num_classes), out.path(model_path))

@@ -37,7 +37,7 @@ def main(
         with cli.progress(size, f"reference population ({cfg.arch}, on {device})") as advance:
             for member in range(size):
                 member_seed = training.derive_seed(seed, training.POPULATIONS, member)
-                model = recovery.reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, member_seed)
+                model = recovery.reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, member_seed, cfg.init)
                 checkpoints.append(models.checkpoint(model, cfg.arch, in_shape, num_classes))
                 advance()
         with outputs() as out:

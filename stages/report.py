@@ -1,6 +1,7 @@
 """report: the paper's figures (PNG under plots/, with their data as CSV for `dvc plots`) and a
 markdown report of the run (report.md) that embeds them and reads each test in plain words."""
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -22,6 +23,21 @@ def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def read_stability(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(trials, jaccard) of the estimate stage's memorization_stability.csv."""
+    if not path.exists():
+        raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0] != ["trials", "jaccard"]:
+        raise LongtailError(f"{path}: expected the columns trials,jaccard: rerun the estimate stage (`dvc repro`)")
+    try:
+        values = np.array([[float(a), float(b)] for a, b in rows[1:]]).reshape(-1, 2)
+    except ValueError:
+        raise LongtailError(f"{path}: trials and jaccard must be numbers on every row") from None
+    return values[:, 0].astype(int), values[:, 1]
+
+
 def most_influential(matrix: np.ndarray, max_influence: np.ndarray) -> list[tuple[int, list[tuple[int, float]]]]:
     """The test examples with the largest single influence on them, each with its most influential
     training examples (rows read one at a time: the matrix may be a memory map of gigabytes)."""
@@ -41,6 +57,7 @@ def main(
     influence_dir: Path = Path("data/influence"),
     metrics_dir: Path = Path("metrics"),
     plots_dir: Path = Path("plots"),
+    stability: Path = Path("plots/memorization_stability.csv"),
     out: Path = Path("report.md"),
 ):
     with cli.errors():
@@ -56,6 +73,7 @@ def main(
         metrics = {name: read_json(metrics_dir / f"{name}.json")
                    for name in ("trials", "estimate", "compress", "cie", "ttest", "pie", "consistency")}
         ttest = {k: r for k, r in metrics["ttest"].items() if isinstance(r, dict)}
+        curve = read_stability(stability)
         images = (train["x"], train["y"], test["x"], test["y"])
 
         rows = influence.default_chunk_rows(matrix.shape[1])
@@ -81,6 +99,8 @@ def main(
                 title=f"Student's t of {statistic}, each group against the rest",
                 stars={"this run": {k: r["p"] is not None and r["p"] <= cfg.alpha for k, r in ttest.items()}},
                 note=f"* p <= {cfg.alpha}")),
+            "memorization_stability.png": ("How the most memorized set settles as trials are added",
+                                           plots.stability_figure(*curve, k=metrics["estimate"]["stability_k"])),
             "cie_counts.png": ("CIE and PIE counts (Figure 6)", plots.grouped_bars(
                 {"this run": {k: metrics["cie"][k] for k in ("cie", "cie_u", "cie_c", "cie_both_wrong")}
                  | {"pie": metrics["pie"]["pie"]}}, ylabel="test examples", title="Compression impacted exemplars")),

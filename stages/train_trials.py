@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from longtail import LongtailError, cli, models, params, training, trials
+from longtail import LongtailError, cli, models, params, report, training, trials
 from longtail.artifacts import load_npz, outputs
 
 app = cli.app(__doc__)
@@ -51,8 +51,8 @@ def main(
         train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
         masks = trials.sample_masks(cfg.count, len(train["y"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
         chunks = trials.chunks(cfg.count, cfg.models_per_step)
-        key = trials.fingerprint(masks, train["x"], train["y"], test["x"], test["y"], arch=cfg.arch, seed=seed,
-                                 stream=stream, models_per_step=cfg.models_per_step, compile=cfg.compile,
+        key = trials.fingerprint(masks, train["x"], train["y"], test["x"], test["y"], arch=cfg.arch, init=cfg.init,
+                                 seed=seed, stream=stream, models_per_step=cfg.models_per_step, compile=cfg.compile,
                                  select=cfg.select, device=device.type, **cfg.recipe())
         shard_dir = out_dir / "shards" / key
         path = {c: shard_dir / f"chunk-{c:05d}.npz" for c in range(len(chunks))}
@@ -68,8 +68,8 @@ def main(
             with cli.progress(sum(len(chunks[c]) for c in todo), what) as advance:
                 for c in todo:
                     train_correct, test_correct = trials.run_chunk(
-                        x, y, xt, yt, masks, chunks[c], arch=cfg.arch, seed=seed, pad_to=cfg.models_per_step,
-                        compile=cfg.compile, select=cfg.select, **cfg.recipe())
+                        x, y, xt, yt, masks, chunks[c], arch=cfg.arch, seed=seed, init=cfg.init,
+                        pad_to=cfg.models_per_step, compile=cfg.compile, select=cfg.select, **cfg.recipe())
                     with outputs() as out:  # one finished chunk at a time, never half a file
                         out.npz(path[c], train_correct=train_correct, test_correct=test_correct)
                     advance(len(chunks[c]))
@@ -90,10 +90,8 @@ def main(
         shutil.rmtree(out_dir / "shards")  # gathered: the chunks were only for resuming
         cli.say(f"subset accuracy {summary['subset_accuracy']:.4f}, held out {summary['held_out_accuracy']:.4f}, "
                 f"test {summary['test_accuracy']:.4f}")
-        if summary["subset_accuracy"] < cfg.fit_threshold:
-            cli.say(f"[yellow]warning:[/] trials fit their subsets to {summary['subset_accuracy']:.4f} on average, "
-                    f"below trials.fit_threshold = {cfg.fit_threshold}: memorization shows only in models that "
-                    "fit, so raise trials.epochs or trials.lr")
+        if warning := report.fit_warning(summary, cfg.fit_threshold):
+            cli.say(f"[yellow]warning:[/] memorization estimates are not meaningful: {warning}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from longtail import LongtailError, trials
+from longtail import LongtailError, params, trials
 from longtail.consistency import consistency, d_mem, high_memorization, jaccard
 
 NAN = float("nan")
@@ -137,9 +137,11 @@ def test_main_trials_without_the_new_options_still_come_from_the_shared_seed(roo
     test = np.load(trained / "data/prepared/test.npz")
     masks = np.load(trained / "data/trials/masks.npy")
     np.testing.assert_array_equal(masks, trials.sample_masks(3, len(train["y"]), 0.7, seed=0))
+    cfg = params.section(params.read(trained / "params.yaml"), "trials", params.Trials)
+    assert cfg.epochs == 2
     train_correct, test_correct = trials.run_trials(
         train["x"], train["y"], test["x"], test["y"], masks, arch="mlp", seed=0, device=torch.device("cpu"),
-        models_per_step=2, epochs=2, batch_size=64, lr=0.1, momentum=0.9, weight_decay=5e-4)
+        models_per_step=2, **cfg.recipe())
     np.testing.assert_array_equal(np.load(trained / "data/trials/train_correct.npy"), train_correct)
     np.testing.assert_array_equal(np.load(trained / "data/trials/test_correct.npy"), test_correct)
 

@@ -40,3 +40,21 @@ def test_checkpoints_round_trip(tmp_path):
 def test_unknown_arch_names_the_choices():
     with pytest.raises(LongtailError, match="unknown arch 'vgg'; choose one of: mlp, mlp512, cnn, resnet20"):
         models.build("vgg", (3, 32, 32), 10)
+
+
+def test_glorot_normal_draws_stax_weights_and_leaves_batchnorm_alone():
+    torch.manual_seed(0)
+    model = models.build("mlp512", (1, 28, 28), 10, init="glorot_normal")
+    first = model[1]  # 784 -> 512
+    std = (2 / (784 + 512)) ** 0.5
+    assert first.weight.std().item() == pytest.approx(std, rel=0.02)  # the truncation is rescaled away
+    assert first.weight.abs().max().item() <= 2 * std / 0.87962566103423978 + 1e-6  # truncated at 2 sigma
+    assert first.bias.std().item() == pytest.approx(1e-2, rel=0.2)
+    torch.manual_seed(0)
+    default = models.build("mlp512", (1, 28, 28), 10)
+    assert default[1].weight.std().item() == pytest.approx((1 / (3 * 784)) ** 0.5, rel=0.02)  # Kaiming-uniform
+    resnet = models.build("resnet20", (3, 32, 32), 10, init="glorot_normal")
+    assert all(torch.equal(m.weight, torch.ones_like(m.weight)) for m in resnet.modules()
+               if isinstance(m, torch.nn.BatchNorm2d))
+    with pytest.raises(LongtailError, match="unknown init 'xavier'; choose one of: torch, glorot_normal"):
+        models.build("mlp", (1, 8, 8), 10, init="xavier")

@@ -33,6 +33,15 @@ def test_params_yaml_lists_every_field_with_the_library_default(defaults):
     ("trials", "count", 2.5, "trials.count = 2.5 must be of type int"),
     ("trials", "arch", "resnet9000", "unknown trials.arch 'resnet9000'; choose one of: mlp, mlp512, cnn"),
     ("trials", "mask", "poisson", "choose one of: bernoulli, fixed_size"),
+    ("data", "flip_labels", 0.6, r"data.flip_labels = 0.6 is out of range; it must satisfy 0 <= data.flip_labels <= 0.5"),
+    ("data", "flip_labels", -0.1, "data.flip_labels = -0.1 is out of range"),
+    ("data", "flip_labels", "5%", "data.flip_labels = '5%' must be of type float"),
+    ("trials", "schedule", "cosine", "unknown trials.schedule 'cosine'; choose one of: linear, constant"),
+    ("trials", "nesterov", "yes", "trials.nesterov = 'yes' must be of type bool"),
+    ("trials", "drop_last", 1, "trials.drop_last = 1 must be of type bool"),
+    ("trials", "init", "xavier", "unknown trials.init 'xavier'; choose one of: torch, glorot_normal"),
+    ("reference", "init", "he", "unknown reference.init 'he'; choose one of: torch, glorot_normal"),
+    ("compress", "schedule", "step", "unknown compress.schedule 'step'"),
     ("compress", "loss", "fcoal", "unknown compress.loss 'fcoal'; choose one of: ce, focal, kd, multipart, softadapt, none"),
     ("compress", "method", "prune", "unknown compress.method 'prune'; choose one of: group_sparsity, magnitude, quantize, distill"),
     ("compress", "sparsity", 1.0, "compress.sparsity = 1.0 is out of range"),
@@ -47,7 +56,8 @@ def test_params_yaml_lists_every_field_with_the_library_default(defaults):
     ("trials", "conut", 5, "unknown param trials.conut; did you mean 'count'?"),
 ])
 def test_bad_values_are_refused_with_what_to_fix(defaults, section, key, value, message):
-    cls = {"data": params.Data, "trials": params.Trials, "compress": params.Compress, "estimate": params.Estimate}[section]
+    cls = {"data": params.Data, "trials": params.Trials, "reference": params.Reference, "compress": params.Compress,
+           "estimate": params.Estimate}[section]
     bad = defaults | {section: defaults[section] | {key: value}}
     with pytest.raises(LongtailError, match=message):
         params.section(bad, section, cls)
@@ -95,3 +105,16 @@ def test_integers_are_accepted_where_floats_are_expected(defaults):
     cfg = params.section(defaults | {"compress": defaults["compress"] | {"focal_gamma": 3}}, "compress", params.Compress)
     assert cfg.focal_gamma == 3.0 and isinstance(cfg.focal_gamma, float)
     yaml.safe_dump(defaults)  # the file round-trips
+
+
+def test_params_read_yaml_as_dvc_writes_it(tmp_path):
+    """`dvc exp run -S trials.compile=off -S trials.weight_decay=5e-4` writes `compile: off` and
+    `weight_decay: 5e-4` (ruamel.yaml, YAML 1.2): the string 'off' and the float 0.0005, not YAML
+    1.1's False and '5e-4'."""
+    (tmp_path / "params.yaml").write_text("trials:\n  compile: off\n  nesterov: false\n  augment: true\n"
+                                          "  lr: 0.2\n  weight_decay: 5e-4\n  epochs: 3\n")
+    loaded = params.read(tmp_path / "params.yaml")["trials"]
+    assert loaded == {"compile": "off", "nesterov": False, "augment": True, "lr": 0.2, "weight_decay": 5e-4,
+                      "epochs": 3}
+    assert isinstance(loaded["epochs"], int)
+    assert params.section({"trials": loaded}, "trials", params.Trials).compile == "off"

@@ -94,8 +94,12 @@ def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
         assert array.dtype == bool and array.shape == shape
     inf = np.load(repo / "data/influence/influence.npy")
     assert inf.shape == (n_test, n_train) and inf.dtype == np.float32
-    for name, n in [("memorization", n_train), ("test_mean_influence", n_test), ("train_mean_influence", n_train)]:
+    for name, n in [("memorization", n_train), ("memorization_se", n_train), ("test_mean_influence", n_test),
+                    ("train_mean_influence", n_train)]:
         assert np.load(repo / f"data/influence/{name}.npy").shape == (n,)
+    estimate = json.loads((repo / "metrics/estimate.json").read_text())
+    assert {"memorization", "mean_influence", "max_influence", "top_memorization", "split_seed"} <= set(estimate["reliability"])
+    assert "planted" not in estimate  # no labels flipped
     for name in ["reference_pred", "compressed_pred"]:
         pred = np.load(repo / f"data/compress/{name}.npy")
         assert pred.dtype == np.int64 and pred.shape == (n_test,)
@@ -112,7 +116,8 @@ def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
     assert {"jaccard_memorization", "jaccard_pairs", "d_mem"} <= set(json.loads((repo / "metrics/consistency.json").read_text()))
     for plot in ["test_mean_influence.csv", "train_mean_influence.csv", "memorization.csv", "cie_counts.csv", "ttest.csv",
                  "influence_pairs.png", "most_influential.png", "test_mean_influence.png", "train_mean_influence.png",
-                 "memorization.png", "ttest.png", "cie_counts.png"]:
+                 "memorization.png", "ttest.png", "cie_counts.png", "memorization_stability.png",
+                 "memorization_stability.csv"]:
         assert (repo / "plots" / plot).stat().st_size > 0
     report = (repo / "report.md").read_text()
     assert "## Pruning identified exemplars" in report and "(plots/influence_pairs.png)" in report
@@ -171,6 +176,20 @@ def test_an_experiment_on_the_loss_reruns_only_what_compression_touches(repo):
         assert key in metrics[file]
     assert metrics["metrics/compress.json"]["loss"]["new"] == "focal"
     sh(repo, "git", "checkout", "--", ".")  # back to the committed run for the other tests
+    dvc(repo, "checkout")
+
+
+def test_flipping_labels_is_an_experiment_from_prepare_on_and_estimate_reports_the_planted_truth(repo):
+    repo, _ = repo
+    log = dvc(repo, "exp", "run", "-S", "data.flip_labels=0.1")
+    assert {"prepare", "train_trials", "estimate", "reference", "report"} <= set(ran(log))
+    with np.load(repo / "data/prepared/train.npz") as f:
+        flipped = f["flipped"]
+    assert flipped.sum() == round(0.1 * len(flipped))
+    planted = json.loads((repo / "metrics/estimate.json").read_text())["planted"]
+    assert planted["flipped"] == flipped.sum() and 0 <= planted["auc"] <= 1
+    assert "### Planted truth: flipped labels" in (repo / "report.md").read_text()
+    sh(repo, "git", "checkout", "--", ".")
     dvc(repo, "checkout")
 
 

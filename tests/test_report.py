@@ -11,7 +11,10 @@ import yaml
 from longtail import LongtailError, compare, data, influence, report, stats
 
 FIGURES = ["influence_pairs.png", "most_influential.png", "test_mean_influence.png", "train_mean_influence.png",
-           "memorization.png", "ttest.png", "cie_counts.png"]
+           "memorization.png", "ttest.png", "cie_counts.png", "memorization_stability.png"]
+RELIABILITY = {"split_seed": 0, "memorization": 0.91, "mean_influence": 0.05, "max_influence": 0.6,
+               "top_memorization": 0.4, "memorization_se_median": 0.04, "trials_for_median_se": {"0.05": 26, "0.02": 160},
+               "memorization_se_median_high": 0.1, "trials_for_median_se_high": {"0.05": 160, "0.02": 1000}}
 
 
 def run(root, python, stage, *args, cwd):
@@ -54,8 +57,11 @@ def artifacts(tmp_path, root):
     write = lambda name, d: (metrics / f"{name}.json").write_text(json.dumps(d))  # noqa: E731
     write("trials", {"trials": 40, "subset_accuracy": 1.0, "held_out_accuracy": 0.9, "test_accuracy": 0.9,
                      "fit_fraction": 1.0})
-    write("estimate", {"n_train": n_train, "n_test": n_test, "memorization_mean": 0.1, "high_memorization": 5,
-                       "high_influence_pairs": 3, "undefined_train_examples": 0, "test_mean_influence_mean": 0.0})
+    write("estimate", {"trials": 40, "n_train": n_train, "n_test": n_test, "memorization_mean": 0.1,
+                       "high_memorization": 5, "high_influence_pairs": 3, "undefined_train_examples": 0,
+                       "test_mean_influence_mean": 0.0, "reliability": RELIABILITY, "stability_k": 5})
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots/memorization_stability.csv").write_text("trials,jaccard\n8,0.2\n16,0.5\n32,0.8\n40,1.0\n")
     write("compress", {"method": "group_sparsity", "loss": "ce", "reference_accuracy": 0.9, "compressed_accuracy": 0.89,
                        "flops_ratio": 0.5, "parameters_ratio": 0.5, "size_ratio": 0.5})
     write("cie", {"cie": int(cie.sum()), "cie_u": int(cie_u.sum()), "cie_c": int((cie & ~cie_u).sum()),
@@ -107,6 +113,39 @@ def test_report_draws_every_figure_and_writes_the_report(root, python, artifacts
         assert heading in text
     for name in FIGURES:
         assert f"(plots/{name})" in text
+
+
+def test_the_report_says_first_when_the_trials_did_not_fit_and_shows_the_error_bars(root, python, artifacts):
+    assert run(root, python, "ttest", cwd=artifacts).returncode == 0
+    assert run(root, python, "report", cwd=artifacts).returncode == 0
+    fitting = (artifacts / "report.md").read_text()
+    assert "not meaningful" not in fitting
+    assert "| memorization | 0.910 |" in fitting and "reach 0.05 at about 26 trials and 0.02 at about 160 trials" in fitting
+    assert "high-memorization examples it is 0.100, which would reach 0.05 at about 160 trials" in fitting
+    assert "Planted truth" not in fitting  # no labels were flipped
+    metrics = artifacts / "metrics"
+    trials = json.loads((metrics / "trials.json").read_text()) | {"fit_fraction": 0.3, "subset_accuracy": 0.95}
+    (metrics / "trials.json").write_text(json.dumps(trials))
+    assert run(root, python, "report", cwd=artifacts).returncode == 0
+    text = (artifacts / "report.md").read_text()
+    warning = text.index("The memorization estimates of this run are not meaningful")
+    assert warning < text.index("## Data and trials")  # at the top, before any number
+    assert "only 30% of the trials fit their own subsets" in text and "data.flip_labels=0.05" in text
+
+
+def test_the_report_reads_the_planted_truth(root, python, artifacts):
+    estimate = json.loads((artifacts / "metrics/estimate.json").read_text())
+    estimate["planted"] = {"flipped": 12, "auc": 0.62, "precision_at_k": 0.25, "memorization_flipped": 0.2,
+                           "memorization_clean": 0.05, "fit_flipped": 0.3}
+    (artifacts / "metrics/estimate.json").write_text(json.dumps(estimate))
+    params = yaml.safe_load((artifacts / "params.yaml").read_text())
+    params["data"]["flip_labels"] = 0.05
+    (artifacts / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run(root, python, "ttest", cwd=artifacts).returncode == 0
+    assert run(root, python, "report", cwd=artifacts).returncode == 0
+    text = (artifacts / "report.md").read_text()
+    assert "### Planted truth: flipped labels" in text and "12 training labels were moved" in text
+    assert "does **not** find them" in text and "| AUC of memorization, flipped against clean | 0.620 |" in text
 
 
 def test_report_stops_with_a_message_when_a_metrics_file_is_missing(root, python, artifacts):

@@ -52,6 +52,12 @@ def files(path):
 @pytest.mark.parametrize("stage, section, key, value, message", [
     ("prepare", "data", "dataset", "imagenet", "unknown data.dataset 'imagenet'"),
     ("prepare", "data", "dataset", "cifar10", "place cifar-10-python.tar.gz in data/raw/"),
+    ("prepare", "data", "flip_labels", 0.7, "data.flip_labels = 0.7 is out of range; it must satisfy 0 <= "),
+    ("prepare", "data", "flip_labels", -0.05, "data.flip_labels = -0.05 is out of range"),
+    ("prepare", "data", "flip_labels", "half", "data.flip_labels = 'half' must be of type float"),
+    ("train_trials", "trials", "schedule", "cosine", "unknown trials.schedule 'cosine'; choose one of: linear, constant"),
+    ("train_trials", "trials", "init", "xavier", "unknown trials.init 'xavier'"),
+    ("reference", "reference", "nesterov", "no", "reference.nesterov = 'no' must be of type bool"),
     ("train_trials", "trials", "subset_ratio", 1.5, "trials.subset_ratio = 1.5 is out of range"),
     ("train_trials", "trials", "count", 1, "trials.count = 1 is out of range"),
     ("compress", "compress", "loss", "fcoal", "unknown compress.loss 'fcoal'; choose one of: ce, focal"),

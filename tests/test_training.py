@@ -58,3 +58,61 @@ def test_the_fast_path_bf16_and_channels_last_trains_as_well_as_float32():
     assert not torch.equal(weights[True], weights[False])  # bfloat16 rounding took another path
     assert accuracy[False] > 0.9
     assert abs(accuracy[True] - accuracy[False]) < 0.03
+
+
+def test_keeping_the_last_batch_covers_every_example_once_per_epoch():
+    assert training.steps_per_epoch(10, 4, drop_last=True) == 2
+    assert training.steps_per_epoch(10, 4, drop_last=False) == 3
+    assert training.steps_per_epoch(3, 4, drop_last=False) == 1  # a set smaller than a batch is one batch
+    batches, _, _ = training.epoch_plan(10, 4, training.generator(0, 1), drop_last=False)
+    assert batches.shape == (3, 4) and (batches[-1] == -1).sum() == 2  # the padding of the partial batch
+    assert sorted(batches[batches >= 0].tolist()) == list(range(10))
+    dropped, _, _ = training.epoch_plan(10, 4, training.generator(0, 1), drop_last=True)
+    assert torch.equal(dropped, batches[:2])  # the same permutation: only the remainder differs
+
+
+def test_the_learning_rate_decays_linearly_or_stays_constant():
+    assert training.learning_rate("linear", 0.2, 0, 10) == 0.2
+    assert training.learning_rate("linear", 0.2, 5, 10) == pytest.approx(0.1)
+    assert training.learning_rate("constant", 0.2, 9, 10) == 0.2
+    with pytest.raises(LongtailError, match="unknown schedule 'cosine'; choose one of: linear, constant"):
+        training.learning_rate("cosine", 0.2, 0, 10)
+
+
+def test_each_recipe_option_changes_the_trained_model_as_torch_sgd_does():
+    """training.train is torch.optim.SGD under the recipe's options: replaying the same batches by
+    hand with SGD(nesterov=...) and the schedule gives the same weights, and each option matters."""
+    x, y = torch.rand(30, 1, 8, 8), torch.arange(30) % 3
+    base = dict(epochs=3, batch_size=8, lr=0.1, momentum=0.9, weight_decay=1e-3)
+
+    def trained(**options):
+        torch.manual_seed(0)
+        return training.train(models.build("mlp", (1, 8, 8), 3), x, y, generator=training.generator(0, 2),
+                              **base, **options)
+
+    def by_hand(schedule, nesterov, drop_last):
+        torch.manual_seed(0)
+        model = models.build("mlp", (1, 8, 8), 3)
+        opt = torch.optim.SGD(model.parameters(), lr=base["lr"], momentum=0.9, nesterov=nesterov, weight_decay=1e-3)
+        g, steps = training.generator(0, 2), base["epochs"] * training.steps_per_epoch(30, 8, drop_last)
+        step = 0
+        for _ in range(base["epochs"]):
+            for batch in training.epoch_plan(30, 8, g, drop_last=drop_last)[0]:
+                batch = batch[batch >= 0]
+                for group in opt.param_groups:
+                    group["lr"] = training.learning_rate(schedule, base["lr"], step, steps)
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+                opt.step()
+                step += 1
+        return model
+
+    options = [dict(schedule=s, nesterov=n, drop_last=d) for s in ("linear", "constant")
+               for n in (True, False) for d in (True, False)]
+    weights = []
+    for o in options:
+        mine, theirs = trained(**o), by_hand(**o)
+        for p, q in zip(mine.parameters(), theirs.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+        weights.append(torch.cat([p.detach().flatten() for p in mine.parameters()]))
+    assert all(not torch.equal(a, b) for i, a in enumerate(weights) for b in weights[i + 1:])

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from longtail import LongtailError, data, training, trials
+from longtail import LongtailError, data, engine, training, trials
 
 
 def test_bernoulli_masks_keep_about_the_ratio_and_are_reproducible():
@@ -113,3 +113,34 @@ def test_best_test_selection_is_never_worse_on_the_test_set_than_the_last_epoch(
     last = run(tiny, masks, select="last")
     best = run(tiny, masks, select="best_test")
     assert (best[1].mean(1) >= last[1].mean(1)).all()
+
+
+@pytest.mark.parametrize("recipe", [
+    dict(schedule="linear", nesterov=True, drop_last=True),
+    dict(schedule="constant", nesterov=False, drop_last=False),  # Feldman & Zhang's
+    dict(schedule="constant", nesterov=True, drop_last=True),
+    dict(schedule="linear", nesterov=False, drop_last=False),
+])
+def test_the_engine_follows_every_recipe_option_as_a_single_model_does(tiny, recipe):
+    """Weights, not only predictions: the batched engine and training.train take the same steps
+    under each schedule, momentum and last-batch rule (subsets of unequal sizes, so the partial
+    batches and the idle steps differ between the models)."""
+    x, y = training.tensors(tiny["x_train"], tiny["y_train"], "cpu")
+    masks = trials.sample_masks(3, len(y), 0.7, seed=5)
+    assert len(set(masks.sum(1) % 16)) > 1  # the partial batches differ in size
+    subsets = [torch.from_numpy(np.flatnonzero(m)) for m in masks]
+    options = dict(epochs=4, batch_size=16, lr=0.1, momentum=0.9, weight_decay=1e-3, **recipe)
+    nets = trials.init_models("mlp", (1, 8, 8), 3, range(3), 0, "cpu", init="glorot_normal")
+    params, _ = engine.train(nets, x, y, subsets, generators=[trials.data_order(0, k) for k in range(3)], **options)
+    for k in range(3):
+        (alone,) = trials.init_models("mlp", (1, 8, 8), 3, [k], 0, "cpu", init="glorot_normal")
+        training.train(alone, x[subsets[k]], y[subsets[k]], generator=trials.data_order(0, k), **options)
+        for name, p in alone.named_parameters():
+            torch.testing.assert_close(params[name][k], p.detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_keeping_partial_batches_is_refused_for_batchnorm_networks_in_the_engine(tiny_rgb):
+    masks = trials.sample_masks(2, len(tiny_rgb["y_train"]), 0.7, seed=3)
+    with pytest.raises(LongtailError, match="this network has BatchNorm: set trials.drop_last: true"):
+        trials.run_trials(tiny_rgb["x_train"], tiny_rgb["y_train"], tiny_rgb["x_test"], tiny_rgb["y_test"], masks,
+                          arch="resnet20", seed=0, device=torch.device("cpu"), **RECIPE | {"drop_last": False})

@@ -112,7 +112,9 @@ def load_npy(path, *, dtype=None, ndim: int | None = None, mmap: bool = False) -
     return array
 
 
-def load_npz(path, keys: Iterable[str]) -> dict[str, np.ndarray]:
+def load_npz(path, keys: Iterable[str], optional: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Every array of the .npz, which must hold `keys`; given `optional`, only `keys` and those of
+    `optional` it holds (the others are never read: a stage that needs the labels skips the images)."""
     path = Path(path)
     if not path.exists():
         raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
@@ -120,7 +122,8 @@ def load_npz(path, keys: Iterable[str]) -> dict[str, np.ndarray]:
         missing = [k for k in keys if k not in f]
         if missing:
             raise LongtailError(f"{path} lacks arrays {missing}; it holds {sorted(f.files)}")
-        return {k: f[k] for k in f.files}
+        wanted = f.files if optional is None else [k for k in (*keys, *optional) if k in f]
+        return {k: f[k] for k in wanted}
 
 
 def _check(path, array, dtype, ndim) -> None:

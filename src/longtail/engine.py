@@ -4,9 +4,10 @@ Each model keeps its own initialisation, subset, data order and augmentation. Th
 buffers are stacked ([K, ...] per tensor, torch.func.stack_module_state) and one vmapped step
 (torch.func.functional_call, grad) trains all K on their own minibatches, so every layer is one
 batched matrix product or convolution instead of K small ones. The update is training.train's SGD
-(Nesterov momentum, weight decay, learning rate decayed linearly to zero over each model's own
-steps); a model whose subset needs fewer steps than the others sits out the extra ones. BatchNorm
-running statistics update in place per model. Model k therefore follows the trajectory
+(momentum, Nesterov's or plain, weight decay, the learning rate decayed linearly to zero over each
+model's own steps or held constant); a model whose subset needs fewer steps than the others sits
+out the extra ones, and a partial last batch (drop_last False) is padded with weight-0 examples.
+BatchNorm running statistics update in place per model. Model k therefore follows the trajectory
 training.train gives it alone, up to floating-point order.
 """
 
@@ -19,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad, stack_module_state, vmap
 
-from longtail import training
+from longtail import LongtailError, training
 
 STEPS_PER_CALL = 4  # compiled steps per call: 4 measured best on digits (8 compiles twice as long for no gain)
 
@@ -44,10 +45,11 @@ class Schedule:
         return Schedule(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
 
 
-def schedule(subsets, epochs: int, batch_size: int, generators, augment: bool = False) -> Schedule:
+def batch_plan(subsets, epochs: int, batch_size: int, generators, augment: bool = False,
+               drop_last: bool = True) -> Schedule:
     """Draws each model's batches (and augmentations) from its own generator through
     training.epoch_plan, exactly as training.train draws them for that model alone."""
-    steps = torch.tensor([epochs * training.steps_per_epoch(len(s), batch_size) for s in subsets])
+    steps = torch.tensor([epochs * training.steps_per_epoch(len(s), batch_size, drop_last) for s in subsets])
     T, K = int(steps.max()), len(subsets)
     out = Schedule(torch.zeros(T, K, batch_size, dtype=torch.long), torch.zeros(T, K, batch_size),
                    torch.zeros(T, K, batch_size, dtype=torch.bool),
@@ -55,9 +57,9 @@ def schedule(subsets, epochs: int, batch_size: int, generators, augment: bool = 
     for k, (subset, g) in enumerate(zip(subsets, generators)):
         t = 0
         for _ in range(epochs):
-            batches, flips, shifts = training.epoch_plan(len(subset), batch_size, g, augment)
+            batches, flips, shifts = training.epoch_plan(len(subset), batch_size, g, augment, drop_last=drop_last)
             t, start = t + len(batches), t
-            out.index[start:t, k], out.weight[start:t, k] = subset[batches], 1
+            out.index[start:t, k], out.weight[start:t, k] = subset[batches.clamp_min(0)], (batches >= 0).float()
             if augment:
                 out.flip[start:t, k], out.shift[start:t, k] = flips, shifts
             out.epoch_end[t - 1, k] = True
@@ -75,6 +77,9 @@ def train(
     lr: float,
     momentum: float = 0.9,
     weight_decay: float = 5e-4,
+    schedule: str = "linear",
+    nesterov: bool = True,
+    drop_last: bool = True,
     generators: list[torch.Generator],
     augment: bool = False,
     select: str = "last",
@@ -92,22 +97,26 @@ def train(
     per process and model count; `max-autotune` also tunes the matrix-product kernels (a longer compilation;
     BENCHMARKS.md says when it pays); `off` runs eagerly.
     """
+    if not drop_last and any(len(s) % batch_size for s in subsets) and _has_batchnorm(models[0]):
+        raise LongtailError(
+            "trials.drop_last: false pads each trial's partial last batch with weight-0 examples, which "
+            "would enter BatchNorm's batch statistics; this network has BatchNorm: set trials.drop_last: true")
     params, buffers = stack_module_state(models)
     params = {name: p.detach() for name, p in params.items()}
     momentum_buffers = {name: torch.zeros_like(p) for name, p in params.items()}
     base = copy.deepcopy(models[0]).to("meta")
-    run = _steps_fn(base, momentum, weight_decay, augment, bf16=x.device.type == "cuda")
+    run = _steps_fn(base, momentum, weight_decay, nesterov, augment, bf16=x.device.type == "cuda")
     # Compiled, several steps go in one call: fewer guard checks and dispatches, more fusion
     # (1.4x on digits). best_test looks at every epoch's end, so it takes one step at a time.
     per_call = STEPS_PER_CALL if compile != "off" and select == "last" else 1
     if compile != "off":
         run = _compiled_or_eager(run, compile)
-    plan = schedule(subsets, epochs, batch_size, generators, augment).to(x.device)
+    plan = batch_plan(subsets, epochs, batch_size, generators, augment, drop_last).to(x.device)
     t = torch.arange(-(-len(plan.index) // per_call) * per_call, device=x.device)[:, None]
     active = t < plan.steps  # [T, K], padded to whole calls with idle steps
-    # Model k's learning rate decays linearly over its own steps; past its last step it is 0,
+    # Model k's learning rate follows the schedule over its own steps; past its last step it is 0,
     # so its weights stay (its momentum buffer drifts, but is never used again).
-    lrs = lr * (1 - t / plan.steps.clamp_min(1)) * active
+    lrs = training.learning_rate(schedule, lr, t, plan.steps.clamp_min(1)) * active
     grid = [_pad(part, len(t)) for part in (plan.index, plan.weight, plan.flip, plan.shift)]
     best = None
     if select == "best_test":
@@ -140,9 +149,13 @@ def _keep_best(best: dict, ended: torch.Tensor, state, models, x_test, y_test) -
             kept[name] = torch.where(mask, value, kept[name])
 
 
-def _steps_fn(base: nn.Module, momentum: float, weight_decay: float, augment: bool, bf16: bool):
+def _has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def _steps_fn(base: nn.Module, momentum: float, weight_decay: float, nesterov: bool, augment: bool, bf16: bool):
     """Consecutive SGD steps of all K models, one per row of (index, weight, flip, shift, active, lrs)."""
-    step = _step_fn(base, momentum, weight_decay, bf16)
+    step = _step_fn(base, momentum, weight_decay, nesterov, bf16)
 
     def run(params, buffers, momentum_buffers, x, y, index, weight, flip, shift, active, lrs):
         for s in range(len(index)):
@@ -156,7 +169,7 @@ def _steps_fn(base: nn.Module, momentum: float, weight_decay: float, augment: bo
     return run
 
 
-def _step_fn(base: nn.Module, momentum: float, weight_decay: float, bf16: bool):
+def _step_fn(base: nn.Module, momentum: float, weight_decay: float, nesterov: bool, bf16: bool):
     """One SGD step of all K models at once: vmap of one model's step over the stacked state.
     bf16: the forward pass under bfloat16 autocast (on CUDA; the weights stay float32). Unlike
     training.train, no channels_last: vmap turns each convolution into a grouped one (groups = K,
@@ -170,13 +183,15 @@ def _step_fn(base: nn.Module, momentum: float, weight_decay: float, bf16: bool):
         return (losses * wb).sum() / wb.sum().clamp_min(1)
 
     def model_step(p, b, buf, xb, yb, wb, lr):
-        """training.train's update: SGD, weight decay, Nesterov momentum (plain SGD at momentum 0)."""
+        """training.train's update, torch.optim.SGD's: weight decay, then momentum, Nesterov's or
+        plain (v = m v + g; p -= lr v, as Feldman & Zhang's optimizer); plain SGD at momentum 0."""
         g = grad(loss)(p, b, xb, yb, wb)
         new_p, new_buf = {}, {}
         for name in p:
             g_name = g[name] + weight_decay * p[name]
             new_buf[name] = momentum * buf[name] + g_name
-            new_p[name] = p[name] - lr * (g_name + momentum * new_buf[name])
+            direction = g_name + momentum * new_buf[name] if nesterov else new_buf[name]
+            new_p[name] = p[name] - lr * direction
         return new_p, new_buf
 
     return vmap(model_step)

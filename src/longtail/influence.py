@@ -44,6 +44,22 @@ def memorization(masks: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
     return hits_in / in_count - (train_correct.sum(0) - hits_in) / out_count
 
 
+def memorization_se(masks: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
+    """memorization_se[j], float64 [n_train]: the binomial standard error of memorization[j], a
+    difference of two proportions, p_in (right in the a_j trials that trained on j) and p_out (right
+    in the b_j that did not):
+
+        memorization_se[j] = sqrt(p_in (1 - p_in) / a_j + p_out (1 - p_out) / b_j)
+
+    NaN where memorization is undefined. An example that every trial gets right (or wrong) has
+    se 0: no trial disagrees."""
+    _check(masks, train_correct, "train_correct")
+    in_count, out_count = _counts(masks)
+    hits_in = (masks & train_correct).sum(0)
+    p_in, p_out = hits_in / in_count, (train_correct.sum(0) - hits_in) / out_count
+    return np.sqrt(p_in * (1 - p_in) / in_count + p_out * (1 - p_out) / out_count)
+
+
 def default_chunk_rows(n_train: int, budget_bytes: int = 256 << 20) -> int:
     """Test rows per block so that one float32 block of influence stays within `budget_bytes`."""
     return max(1, budget_bytes // (4 * max(n_train, 1)))

@@ -6,6 +6,7 @@ out of range raise LongtailError with the key, the value and what is allowed.
 
 import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,17 +42,19 @@ class Data:
     test_fraction: float = 0.2  # digits and synthetic only; torchvision sets have their own split
     root: str = "data/raw"
     download: bool = False
+    flip_labels: float = 0.0  # share of training labels moved to another class (planted truth)
 
     def check(self):
         from longtail.data import DATASETS
 
         choose("data.dataset", self.dataset, DATASETS)
         check_range("data.test_fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
+        check_range("data.flip_labels", self.flip_labels, 0, 0.5)
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How training.train runs: SGD with Nesterov momentum, learning rate decayed linearly to zero."""
+    """How training.train (and the trial engine) runs: SGD with momentum and weight decay."""
 
     epochs: int = 25
     batch_size: int = 64
@@ -59,13 +62,19 @@ class Recipe:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     augment: bool = False  # random crops (padding 4) and horizontal flips, for CIFAR
+    schedule: str = "linear"  # linear: the learning rate decays to zero; constant: it stays lr
+    nesterov: bool = True  # Nesterov's momentum, or plain (heavy-ball) momentum
+    drop_last: bool = True  # drop each epoch's partial last batch, or train on it too
 
     def check(self, section, min_epochs=1):
+        from longtail.training import SCHEDULES
+
         check_range(f"{section}.epochs", self.epochs, min_epochs)
         check_range(f"{section}.batch_size", self.batch_size, 1)
         check_range(f"{section}.lr", self.lr, 0, low_open=True)
         check_range(f"{section}.momentum", self.momentum, 0, 1, high_open=True)
         check_range(f"{section}.weight_decay", self.weight_decay, 0)
+        choose(f"{section}.schedule", self.schedule, SCHEDULES)
 
     def recipe(self) -> dict:
         """The keyword arguments of training.train."""
@@ -77,16 +86,22 @@ class Training(Recipe):
     """A model trained from scratch: by each trial and by the reference."""
 
     arch: str = "mlp"
+    init: str = "torch"  # torch (each layer's default) | glorot_normal (stax's, Feldman & Zhang's MNIST code)
 
     def check(self, section):
-        from longtail.models import ARCHS
+        from longtail.models import ARCHS, INITS
 
         choose(f"{section}.arch", self.arch, ARCHS)
+        choose(f"{section}.init", self.init, INITS)
         super().check(section)
 
 
 @dataclass(frozen=True)
 class Trials(Training):
+    # A recipe under which the trials fit their subsets, mislabeled examples included (params.yaml).
+    epochs: int = 50
+    lr: float = 0.2
+    weight_decay: float = 0.0
     count: int = 1000
     mask: str = "bernoulli"
     subset_ratio: float = 0.7
@@ -226,7 +241,7 @@ class Consistency:
     """Feldman & Zhang's consistency check: trials of a second architecture on the same data."""
 
     arch: str = "mlp512"
-    count: int = 500  # trials of the second architecture
+    count: int = 256  # trials of the second architecture
 
     def check(self):
         from longtail.models import ARCHS
@@ -235,12 +250,35 @@ class Consistency:
         check_range("consistency.count", self.count, 2)
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's booleans and floats. DVC writes params.yaml (`dvc exp
+    run -S trials.compile=off -S trials.weight_decay=5e-4`) with ruamel.yaml, a YAML 1.2 library:
+    it leaves `off`, `on`, `yes` and `no` unquoted as strings, and writes 5e-4 as a float, where
+    YAML 1.1 reads booleans and the string '5e-4'."""
+
+
+_BOOL, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:float"
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Yaml12Loader.add_implicit_resolver(  # YAML 1.2 core schema floats (an integer stays an integer)
+    _FLOAT, re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+(?=[eE]))(?:[eE][-+]?[0-9]+)?"
+                       r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
+
+
+def load_yaml(text: str):
+    """YAML as DVC reads and writes it (YAML 1.2 booleans and floats)."""
+    return yaml.load(text, Loader=_Yaml12Loader)
+
+
 def read(path="params.yaml") -> dict:
     path = Path(path)
     if not path.exists():
         raise LongtailError(f"params file {path} not found: run from the repository root or pass --params")
     try:
-        params = yaml.safe_load(path.read_text()) or {}
+        params = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise LongtailError(f"{path} is not valid YAML: {e}") from None
     if not isinstance(params, dict):

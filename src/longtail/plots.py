@@ -63,6 +63,20 @@ def grouped_bars(values: dict[str, dict[str, float | None]], *, ylabel: str, tit
     return fig
 
 
+def stability_figure(trials: np.ndarray, jaccard: np.ndarray, *, k: int):
+    """How the k most memorized examples of the first m trials approach those of all trials, m on a
+    log axis: where the curve flattens near 1, more trials no longer change the set."""
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    ax.plot(trials, jaccard, marker="o", color="tab:blue")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set(xlabel="trials m (log)", ylabel="Jaccard with all trials",
+           title=f"The {k} most memorized examples of the first m trials")
+    fig.tight_layout()
+    return fig
+
+
 def _show(ax, image: np.ndarray, caption: str) -> None:
     """A uint8 [C, H, W] image (grey when C = 1) with a caption, no axes."""
     image = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)

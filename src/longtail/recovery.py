@@ -14,11 +14,11 @@ import torch
 from longtail import compression, losses, models, training
 
 
-def reference_model(arch: str, recipe: dict, x, y, num_classes: int, seed: int) -> torch.nn.Module:
-    """`arch` trained from scratch on all of (x, y) with `recipe`; its initialisation and data order
-    come from `seed` alone."""
+def reference_model(arch: str, recipe: dict, x, y, num_classes: int, seed: int, init: str = "torch") -> torch.nn.Module:
+    """`arch` trained from scratch on all of (x, y) with `recipe`; its initialisation (`init`, one of
+    models.INITS) and data order come from `seed` alone."""
     torch.manual_seed(training.derive_seed(seed, training.REFERENCE, 0))
-    model = models.build(arch, tuple(x.shape[1:]), num_classes).to(x.device)
+    model = models.build(arch, tuple(x.shape[1:]), num_classes, init=init).to(x.device)
     return training.train(model, x, y, generator=training.generator(seed, training.REFERENCE, 1), **recipe)
 
 

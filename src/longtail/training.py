@@ -45,22 +45,45 @@ def generator(seed: int, *stream: int) -> torch.Generator:
 MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS = range(5)
 
 
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    """Full batches only (the remainder of each epoch's permutation is dropped): BatchNorm statistics
-    of a tiny last batch are noise, and equal batches let the engine stack K models' batches."""
-    if n < batch_size:
+SCHEDULES = ("linear", "constant")
+
+
+def steps_per_epoch(n: int, batch_size: int, drop_last: bool = True) -> int:
+    """drop_last: full batches only, the remainder of each epoch's permutation dropped (BatchNorm
+    statistics of a tiny last batch are noise); otherwise the last, partial batch is kept too, as
+    Feldman & Zhang's code does."""
+    if drop_last and n < batch_size:
         raise LongtailError(f"a training set of {n} examples is smaller than batch_size = {batch_size}; "
                             "lower the batch size")
-    return n // batch_size
+    if n == 0:
+        raise LongtailError("a training set of 0 examples cannot be trained on")
+    return n // batch_size if drop_last else -(-n // batch_size)
 
 
-def epoch_plan(n: int, batch_size: int, generator: torch.Generator | None, augment: bool = False, pad: int = 4):
-    """One epoch's random draws, in a fixed order: a permutation of range(n) cut into full batches
-    [S, B]; with `augment`, then horizontal flips [S, B] and crop offsets [S, B, 2] in [0, 2 pad].
-    training.train and the batched engine both draw through here, so a model trained in either
-    sees the same batches and augmentations."""
-    steps = steps_per_epoch(n, batch_size)
-    batches = torch.randperm(n, generator=generator)[: steps * batch_size].view(steps, batch_size)
+def learning_rate(schedule: str, lr: float, step, total_steps):
+    """The learning rate at `step` (0-based) of `total_steps`: `linear` decays it to zero over the
+    run, `constant` keeps it (Feldman & Zhang's MNIST code)."""
+    if schedule == "linear":
+        return lr * (1 - step / total_steps)
+    if schedule == "constant":
+        return lr + 0 * step  # shaped like `step`: a number, or the engine's tensor of steps
+    raise LongtailError(f"unknown schedule {schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+
+
+def epoch_plan(n: int, batch_size: int, generator: torch.Generator | None, augment: bool = False, pad: int = 4,
+               drop_last: bool = True):
+    """One epoch's random draws, in a fixed order: a permutation of range(n) cut into batches
+    [S, B] (with drop_last False, the last one partial, padded with -1); with `augment`, then
+    horizontal flips [S, B] and crop offsets [S, B, 2] in [0, 2 pad]. training.train and the
+    batched engine both draw through here, so a model trained in either sees the same batches and
+    augmentations."""
+    steps = steps_per_epoch(n, batch_size, drop_last)
+    order = torch.randperm(n, generator=generator)
+    if drop_last:
+        batches = order[: steps * batch_size]
+    else:
+        batches = torch.cat([order, order.new_full((steps * batch_size - n,), -1)])
+    batches = batches.view(steps, batch_size)
     if not augment:
         return batches, None, None
     flips = torch.rand(steps, batch_size, generator=generator) < 0.5
@@ -91,6 +114,9 @@ def train(
     lr: float,
     momentum: float = 0.9,
     weight_decay: float = 5e-4,
+    schedule: str = "linear",
+    nesterov: bool = True,
+    drop_last: bool = True,
     loss: Loss = cross_entropy,
     generator: torch.Generator | None = None,
     augment: bool = False,
@@ -98,10 +124,11 @@ def train(
     penalty: Callable[[], torch.Tensor] | None = None,
     fast: bool | None = None,
 ) -> nn.Module:
-    """SGD with Nesterov momentum and a linear decay of the learning rate to zero; `augment`: random
-    crops (padding 4) and horizontal flips. With a `teacher` (in eval mode, frozen) the loss also
-    gets its logits on the same batch; `penalty()` is added to the loss at every step (the group
-    lasso of group_sparsity). epochs = 0 returns the model untouched (compress.epochs: 0 evaluates
+    """SGD with momentum (Nesterov's where `nesterov`) and weight decay, the learning rate decayed
+    linearly to zero (schedule `linear`) or held (`constant`); `drop_last` False also trains on each
+    epoch's last, partial batch. `augment`: random crops (padding 4) and horizontal flips. With a
+    `teacher` (in eval mode, frozen) the loss also gets its logits on the same batch; `penalty()` is
+    added to the loss at every step (the group lasso of group_sparsity). epochs = 0 returns the model untouched (compress.epochs: 0 evaluates
     pruning without fine-tuning). fast: forward passes under bfloat16 autocast (the weights, the
     loss and the update stay float32) and, for image models, channels_last tensors, which tensor
     cores run fastest; None turns it on where it pays, on CUDA."""
@@ -112,18 +139,23 @@ def train(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     n = len(y)
-    total_steps = epochs * steps_per_epoch(n, batch_size)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=momentum > 0,
+    total_steps = epochs * steps_per_epoch(n, batch_size, drop_last)
+    learning_rate(schedule, lr, 0, total_steps)  # an unknown schedule fails before any work
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
                           weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1 - step / total_steps)
+    decay = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: learning_rate(schedule, 1.0, step, total_steps))
     model.train()
     if teacher is not None:
         teacher.eval()
     for _ in range(epochs):
-        plan = epoch_plan(n, batch_size, generator, augment)
+        plan = epoch_plan(n, batch_size, generator, augment, drop_last=drop_last)
         batches, flips, shifts = (t if t is None else t.to(x.device) for t in plan)
         for s, batch in enumerate(batches):
-            xb = x[batch] if not augment else crop_flip(x[batch], flips[s], shifts[s])
+            real = slice(None)
+            if not drop_last and s == len(batches) - 1:  # the last batch may be partial: drop its padding
+                real = batch >= 0
+            batch = batch[real]
+            xb = x[batch] if not augment else crop_flip(x[batch], flips[s][real], shifts[s][real])
             if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             opt.zero_grad(set_to_none=True)
@@ -134,7 +166,7 @@ def train(
             objective = loss(logits, y[batch], teacher_logits)
             (objective if penalty is None else objective + penalty()).backward()
             opt.step()
-            schedule.step()
+            decay.step()
     return model
 
 

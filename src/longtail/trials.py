@@ -15,6 +15,7 @@ from longtail import LongtailError, engine, models, training
 MASKS = ("bernoulli", "fixed_size")
 
 
+
 def sample_masks(trials: int, n: int, subset_ratio: float, *, kind: str = "bernoulli", seed: int = 0) -> np.ndarray:
     """M, bool [trials, n]. `bernoulli` keeps each example with probability subset_ratio (the seed
     paper's Algorithm 1); `fixed_size` keeps exactly round(subset_ratio * n) per trial (Feldman & Zhang)."""
@@ -37,12 +38,13 @@ def stream_seed(seed: int, stream: int) -> int:
     return seed if stream == 0 else training.derive_seed(seed, training.TRIALS, stream, 2)
 
 
-def init_models(arch: str, in_shape, num_classes: int, trial_ids, seed: int, device) -> list[torch.nn.Module]:
+def init_models(arch: str, in_shape, num_classes: int, trial_ids, seed: int, device,
+                init: str = "torch") -> list[torch.nn.Module]:
     """Freshly initialised models for the given trials: trial k's weights depend on (seed, k) alone."""
     out = []
     for k in trial_ids:
         torch.manual_seed(training.derive_seed(seed, training.TRIALS, int(k), 0))
-        out.append(models.build(arch, in_shape, num_classes).to(device))
+        out.append(models.build(arch, in_shape, num_classes, init=init).to(device))
     return out
 
 
@@ -51,8 +53,8 @@ def data_order(seed: int, k: int) -> torch.Generator:
     return training.generator(seed, training.TRIALS, int(k), 1)
 
 
-def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: int, pad_to: int = 0,
-              compile: str = "off", select: str = "last", **recipe):
+def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: int, init: str = "torch",
+              pad_to: int = 0, compile: str = "off", select: str = "last", **recipe):
     """Train the trials `trial_ids` (rows of `masks`) together with the batched engine; returns
     (train_correct [K, n_train], test_correct [K, n_test]) as bool arrays.
 
@@ -63,7 +65,7 @@ def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: in
     if compile != "off":
         trial_ids = list(trial_ids) + [trial_ids[-1]] * max(0, pad_to - len(trial_ids))
     num_classes = int(max(y.max(), yt.max())) + 1
-    nets = init_models(arch, tuple(x.shape[1:]), num_classes, trial_ids, seed, x.device)
+    nets = init_models(arch, tuple(x.shape[1:]), num_classes, trial_ids, seed, x.device, init)
     subsets = [torch.from_numpy(np.flatnonzero(masks[k])).to(x.device) for k in trial_ids]
     state = engine.train(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids],
                          compile=compile, select=select, x_test=xt, y_test=yt, **recipe)
@@ -81,6 +83,7 @@ def run_trials(
     arch: str,
     seed: int,
     device: torch.device,
+    init: str = "torch",
     models_per_step: int = 32,
     compile: str = "off",
     select: str = "last",
@@ -91,12 +94,12 @@ def run_trials(
     x, y, xt, yt = _tensors(x_train, y_train, x_test, y_test, masks, device)
     results = []
     for ids in chunks(len(masks), models_per_step):
-        results.append(run_chunk(x, y, xt, yt, masks, ids, arch=arch, seed=seed, pad_to=models_per_step,
+        results.append(run_chunk(x, y, xt, yt, masks, ids, arch=arch, seed=seed, init=init, pad_to=models_per_step,
                                  compile=compile, select=select, **recipe))
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
 
 
-def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed, device, **recipe):
+def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed, device, init="torch", **recipe):
     """The same trials, one model at a time with training.train: the reference the batched engine
     must match, and the baseline of benchmarks/trials.py."""
     x, y, xt, yt = _tensors(x_train, y_train, x_test, y_test, masks, device)
@@ -105,7 +108,7 @@ def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed
     test_correct = np.zeros((len(masks), len(y_test)), bool)
     for k, mask in enumerate(masks):
         subset = torch.from_numpy(np.flatnonzero(mask)).to(device)
-        (model,) = init_models(arch, tuple(x.shape[1:]), num_classes, [k], seed, device)
+        (model,) = init_models(arch, tuple(x.shape[1:]), num_classes, [k], seed, device, init)
         training.train(model, x[subset], y[subset], generator=data_order(seed, k), **recipe)
         train_correct[k] = (training.predict(model, x) == y).cpu().numpy()
         test_correct[k] = (training.predict(model, xt) == yt).cpu().numpy()

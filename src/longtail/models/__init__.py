@@ -29,15 +29,45 @@ ARCHS = {
 SCALABLE = ("mlp", "mlp512", "cnn", "resnet20", "resnet56")
 
 
-def build(arch: str, in_shape: tuple[int, ...], num_classes: int, width: float = 1.0) -> nn.Module:
-    """The network `arch`; `width` scales its hidden units or channels (SCALABLE archs only)."""
+# How a network's weights are drawn: `torch`, each layer's own default (Kaiming-uniform for
+# Linear and Conv); `glorot_normal`, stax's Dense and Conv, with which Feldman & Zhang's MNIST code
+# initialises its MLP (jax.nn.initializers.glorot_normal: a normal truncated at two standard
+# deviations, rescaled to variance 2 / (fan_in + fan_out); biases normal, std 1e-2 for Dense and 1e-6
+# for Conv). The initialisation is part of a recipe: it changes how readily a model memorizes.
+INITS = ("torch", "glorot_normal")
+_TRUNCATED_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2], as jax divides by
+
+
+def build(arch: str, in_shape: tuple[int, ...], num_classes: int, width: float = 1.0, init: str = "torch") -> nn.Module:
+    """The network `arch`; `width` scales its hidden units or channels (SCALABLE archs only); `init`
+    one of INITS, drawn from torch's global generator."""
     if arch not in ARCHS:
         raise LongtailError(f"unknown arch {arch!r}; choose one of: {', '.join(ARCHS)}")
+    if init not in INITS:
+        raise LongtailError(f"unknown init {init!r}; choose one of: {', '.join(INITS)}")
     if width == 1.0:
-        return ARCHS[arch](tuple(in_shape), num_classes)
-    if arch not in SCALABLE:
+        model = ARCHS[arch](tuple(in_shape), num_classes)
+    elif arch not in SCALABLE:
         raise LongtailError(f"arch {arch} has no thinner version; distill works with: {', '.join(SCALABLE)}")
-    return ARCHS[arch](tuple(in_shape), num_classes, width)
+    else:
+        model = ARCHS[arch](tuple(in_shape), num_classes, width)
+    if init == "glorot_normal":
+        glorot_normal(model)
+    return model
+
+
+@torch.no_grad()
+def glorot_normal(model: nn.Module) -> nn.Module:
+    """Every Linear and Conv layer redrawn as stax's defaults draw them (see INITS)."""
+    for layer in model.modules():
+        if isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)):
+            receptive = layer.weight[0, 0].numel()  # 1 for Linear, kernel size for Conv
+            fan_in, fan_out = layer.weight.shape[1] * receptive, layer.weight.shape[0] * receptive
+            std = (2 / (fan_in + fan_out)) ** 0.5 / _TRUNCATED_STD
+            nn.init.trunc_normal_(layer.weight, std=std, a=-2 * std, b=2 * std)
+            if layer.bias is not None:
+                layer.bias.normal_(0, 1e-2 if isinstance(layer, nn.Linear) else 1e-6)
+    return model
 
 
 def checkpoint(model: nn.Module, arch: str, in_shape: tuple[int, ...], num_classes: int) -> dict:

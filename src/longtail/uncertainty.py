@@ -1,0 +1,95 @@
+"""How far to trust the estimates: how many trials a standard error needs, split-half reliability,
+and how the estimates settle as trials are added.
+
+A standard error (influence.memorization_se) shrinks as 1 / sqrt(t): t * (se / target)^2 trials
+bring a standard error se at t trials to target.
+
+Split-half reliability: the trials split at random into two halves, each statistic estimated on
+each half, and the Pearson correlation of the two estimates across examples. Near 1, the
+statistic describes the examples; near 0, it is noise of the trials. It is the reliability of an
+estimate from t / 2 trials; Spearman-Brown, 2 r / (1 + r), extrapolates it to all t.
+"""
+
+import math
+
+import numpy as np
+
+from longtail import influence
+from longtail.stats import STATISTICS  # the per-test-example statistics of ttest.statistic
+
+
+def trials_for_se(trials: int, se: float, target: float) -> int | None:
+    """Trials at which a standard error of `se` at `trials` trials would reach `target` (1 / sqrt(t)
+    scaling); None where se is undefined or 0 (no trial disagrees: no count of trials changes it)."""
+    if not math.isfinite(se) or se == 0:
+        return None
+    return max(2, math.ceil(trials * (se / target) ** 2))
+
+
+def median_se(se: np.ndarray, trials: int, targets=(0.05, 0.02), suffix: str = "") -> dict:
+    """{"memorization_se_median<suffix>": the median of the defined standard errors,
+    "trials_for_median_se<suffix>": {str(target): trials for it to reach target}}; NaN and None where
+    no standard error is defined."""
+    median = float(np.nanmedian(se)) if np.isfinite(se).any() else math.nan
+    return {f"memorization_se_median{suffix}": median,
+            f"trials_for_median_se{suffix}": {str(target): trials_for_se(trials, median, target) for target in targets}}
+
+
+def halves(trials: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two halves of the split: perm = np.random.default_rng(seed).permutation(trials); the first
+    trials // 2 of perm, and the rest, each sorted."""
+    perm = np.random.default_rng(seed).permutation(trials)
+    return np.sort(perm[: trials // 2]), np.sort(perm[trials // 2 :])
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson correlation over the entries defined in both; None with fewer than 3 of them or no spread."""
+    both = np.isfinite(a) & np.isfinite(b)
+    a, b = a[both], b[both]
+    if len(a) < 3 or a.std() == 0 or b.std() == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def per_test_statistics(masks, train_correct, test_correct, chunk_rows: int | None = None) -> dict[str, np.ndarray]:
+    """Each test example's mean_influence, max_influence and top_memorization (ttest.statistic), from
+    these trials alone, streaming blocks of the influence matrix (as the estimate stage does)."""
+    memorization = influence.memorization(masks, train_correct)
+    blocks = influence.influence_blocks(masks, test_correct, chunk_rows)
+    strongest = [influence.strongest_influence(block) for block in blocks]
+    max_influence, top_train = (np.concatenate(parts) for parts in zip(*strongest))
+    return {"mean_influence": influence.mean_influences(masks, test_correct)[0], "max_influence": max_influence,
+            "top_memorization": influence.top_memorization(top_train, memorization)}
+
+
+def split_half(masks, train_correct, test_correct, seed: int, chunk_rows: int | None = None) -> dict:
+    """Split-half reliability (see the module docstring) of memorization and of each per-test
+    statistic: {"split_seed": seed, "memorization": r, "mean_influence": r, ...}; r is None where
+    undefined (too few trials, or a statistic with no spread)."""
+    out = {"split_seed": seed}
+    estimates = []
+    for half in halves(len(masks), seed):
+        m, c, d = masks[half], train_correct[half], test_correct[half]
+        estimates.append({"memorization": influence.memorization(m, c)} | per_test_statistics(m, c, d, chunk_rows))
+    for name in ("memorization", *STATISTICS):
+        out[name] = correlation(estimates[0][name], estimates[1][name])
+    return out
+
+
+def stability(masks: np.ndarray, train_correct: np.ndarray, k: int, min_trials: int = 8):
+    """(m, jaccard): for m = min_trials, 2 min_trials, 4 min_trials, ... below t, and t itself, the
+    Jaccard similarity of the k most memorized examples by the first m trials with the k most
+    memorized by all t. An undefined memorization (an example in all first m trials or none) ranks last."""
+    def top(m: int) -> set:
+        mem = influence.memorization(masks[:m], train_correct[:m])
+        return set(np.argsort(-np.nan_to_num(mem, nan=-np.inf), kind="stable")[:k].tolist())
+
+    t, ms = len(masks), []
+    while (m := min_trials * 2 ** len(ms)) < t:
+        ms.append(m)
+    ms.append(t)
+    final, jaccard = top(t), []
+    for m in ms:
+        early = top(m)
+        jaccard.append(len(final & early) / max(len(final | early), 1))
+    return np.array(ms), np.array(jaccard)

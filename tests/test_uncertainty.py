@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from longtail import influence, uncertainty
+
+
+@pytest.fixture(scope="module")
+def trial_arrays():
+    rng = np.random.default_rng(0)
+    masks = rng.random((60, 40)) < 0.7
+    skill = rng.random(40)
+    train_correct = rng.random((60, 40)) < np.where(masks, 0.5 + skill / 2, skill)
+    test_correct = rng.random((60, 15)) < 0.8
+    masks[:, 0] = True  # in every trial: undefined
+    return masks, train_correct, test_correct
+
+
+def test_memorization_se_is_the_binomial_se_of_the_two_proportions(trial_arrays):
+    masks, train_correct, _ = trial_arrays
+    se = influence.memorization_se(masks, train_correct)
+    assert se.shape == (40,) and np.isnan(se[0])
+    for j in range(1, 40):
+        inside, outside = train_correct[masks[:, j], j], train_correct[~masks[:, j], j]
+        p, q = inside.mean(), outside.mean()
+        assert se[j] == pytest.approx(np.sqrt(p * (1 - p) / len(inside) + q * (1 - q) / len(outside)))
+
+
+def test_trials_for_se_scales_as_one_over_root_trials():
+    assert uncertainty.trials_for_se(100, 0.1, 0.05) == 400
+    assert uncertainty.trials_for_se(100, 0.1, 0.02) == 2500
+    assert uncertainty.trials_for_se(100, 0.01, 0.05) == 4  # already there: a few trials would do
+    assert uncertainty.trials_for_se(100, 0.0, 0.05) is None  # nothing varies: no count changes it
+    assert uncertainty.trials_for_se(100, float("nan"), 0.05) is None
+
+
+def test_split_half_reliability_matches_a_recomputation_from_the_seed(trial_arrays):
+    masks, train_correct, test_correct = trial_arrays
+    r = uncertainty.split_half(masks, train_correct, test_correct, seed=7, chunk_rows=4)
+    perm = np.random.default_rng(7).permutation(len(masks))
+    a, b = np.sort(perm[: len(masks) // 2]), np.sort(perm[len(masks) // 2:])
+    mem_a, mem_b = (influence.memorization(masks[h], train_correct[h]) for h in (a, b))
+    both = np.isfinite(mem_a) & np.isfinite(mem_b)
+    assert r["split_seed"] == 7
+    assert r["memorization"] == pytest.approx(np.corrcoef(mem_a[both], mem_b[both])[0, 1])
+    infl_a = np.concatenate(list(influence.influence_blocks(masks[a], test_correct[a])))
+    infl_b = np.concatenate(list(influence.influence_blocks(masks[b], test_correct[b])))
+    max_a, max_b = np.nanmax(infl_a, 1), np.nanmax(infl_b, 1)
+    assert r["max_influence"] == pytest.approx(np.corrcoef(max_a, max_b)[0, 1], rel=1e-5)
+    mean_a = np.nanmean(infl_a, 1)
+    mean_b = np.nanmean(infl_b, 1)
+    assert r["mean_influence"] == pytest.approx(np.corrcoef(mean_a, mean_b)[0, 1], rel=1e-4)
+    top_a = mem_a[np.nanargmax(infl_a, 1)]
+    top_b = mem_b[np.nanargmax(infl_b, 1)]
+    ok = np.isfinite(top_a) & np.isfinite(top_b)
+    assert r["top_memorization"] == pytest.approx(np.corrcoef(top_a[ok], top_b[ok])[0, 1], rel=1e-5)
+
+
+def test_reliability_tells_a_real_signal_from_noise():
+    rng = np.random.default_rng(1)
+    masks = rng.random((400, 300)) < 0.7
+    memorized = np.arange(300) < 100  # right only when trained on
+    train_correct = np.where(memorized, masks, rng.random((400, 300)) < 0.9)
+    noise = rng.random((400, 300)) < 0.5  # no example memorized: correctness ignores the masks
+    test_correct = rng.random((400, 5)) < 0.5
+    assert uncertainty.split_half(masks, train_correct, test_correct, seed=0)["memorization"] > 0.9
+    assert abs(uncertainty.split_half(masks, noise, test_correct, seed=0)["memorization"]) < 0.2
+
+
+def test_stability_ends_at_one_and_follows_doubling_trials(trial_arrays):
+    masks, train_correct, _ = trial_arrays
+    ms, jaccard = uncertainty.stability(masks, train_correct, k=5, min_trials=8)
+    assert ms.tolist() == [8, 16, 32, 60]
+    assert jaccard[-1] == 1.0 and ((0 <= jaccard) & (jaccard <= 1)).all()
+
+
+def test_correlation_is_undefined_without_spread():
+    assert uncertainty.correlation(np.ones(10), np.arange(10.0)) is None
+    assert uncertainty.correlation(np.array([1.0, np.nan, 2, 3]), np.array([1.0, 5, 2, np.nan])) is None
