@@ -113,39 +113,36 @@ def test_report_draws_every_figure_and_writes_the_report(root, python, artifacts
         assert heading in text
     for name in FIGURES:
         assert f"(plots/{name})" in text
+    assert "not meaningful" not in text and "Planted truth" not in text  # the trials fit; no labels flipped
 
 
-def test_the_report_says_first_when_the_trials_did_not_fit_and_shows_the_error_bars(root, python, artifacts):
-    assert run(root, python, "ttest", cwd=artifacts).returncode == 0
-    assert run(root, python, "report", cwd=artifacts).returncode == 0
-    fitting = (artifacts / "report.md").read_text()
-    assert "not meaningful" not in fitting
-    assert "| memorization | 0.910 |" in fitting and "reach 0.05 at about 26 trials and 0.02 at about 160 trials" in fitting
-    assert "high-memorization examples it is 0.100, which would reach 0.05 at about 160 trials" in fitting
-    assert "Planted truth" not in fitting  # no labels were flipped
+def test_the_report_warns_first_when_the_trials_did_not_fit_and_reads_the_error_bars_and_planted_truth(
+        root, python, artifacts):
     metrics = artifacts / "metrics"
     trials = json.loads((metrics / "trials.json").read_text()) | {"fit_fraction": 0.3, "subset_accuracy": 0.95}
     (metrics / "trials.json").write_text(json.dumps(trials))
-    assert run(root, python, "report", cwd=artifacts).returncode == 0
-    text = (artifacts / "report.md").read_text()
-    warning = text.index("The memorization estimates of this run are not meaningful")
-    assert warning < text.index("## Data and trials")  # at the top, before any number
-    assert "only 30% of the trials fit their own subsets" in text and "data.flip_labels=0.05" in text
-
-
-def test_the_report_reads_the_planted_truth(root, python, artifacts):
-    estimate = json.loads((artifacts / "metrics/estimate.json").read_text())
+    estimate = json.loads((metrics / "estimate.json").read_text())
     estimate["planted"] = {"flipped": 12, "auc": 0.62, "precision_at_k": 0.25, "memorization_flipped": 0.2,
                            "memorization_clean": 0.05, "fit_flipped": 0.3}
-    (artifacts / "metrics/estimate.json").write_text(json.dumps(estimate))
+    (metrics / "estimate.json").write_text(json.dumps(estimate))
     params = yaml.safe_load((artifacts / "params.yaml").read_text())
     params["data"]["flip_labels"] = 0.05
     (artifacts / "params.yaml").write_text(yaml.safe_dump(params))
     assert run(root, python, "ttest", cwd=artifacts).returncode == 0
     assert run(root, python, "report", cwd=artifacts).returncode == 0
     text = (artifacts / "report.md").read_text()
+    warning = text.index("The memorization estimates of this run are not meaningful")
+    assert warning < text.index("## Data and trials")  # at the top, before any number
+    assert "only 30% of the trials fit their own subsets" in text and "data.flip_labels=0.05" in text
+    assert "| memorization | 0.910 |" in text and "reach 0.05 at about 26 trials and 0.02 at about 160 trials" in text
+    assert "high-memorization examples it is 0.100, which would reach 0.05 at about 160 trials" in text
     assert "### Planted truth: flipped labels" in text and "12 training labels were moved" in text
     assert "does **not** find them" in text and "| AUC of memorization, flipped against clean | 0.620 |" in text
+
+
+def test_the_fit_warning_is_silent_when_enough_trials_fit():
+    assert report.fit_warning({"fit_fraction": 0.9, "subset_accuracy": 0.995}, 0.99) is None
+    assert "only 89% of the trials" in report.fit_warning({"fit_fraction": 0.89, "subset_accuracy": 0.99}, 0.99)
 
 
 def test_report_stops_with_a_message_when_a_metrics_file_is_missing(root, python, artifacts):
