@@ -66,8 +66,8 @@ def main(
                                      compile=cfg.compile, select=cfg.select, **cfg.recipe())
             seconds = time.perf_counter() - start
             s = trials.summary(masks, c, d, cfg.fit_threshold)
-            fit = (c & masks).sum(0) / masks.sum(0)
-            found = planted.found(influence.memorization(masks, c), flipped, fit)
+            p_in, _, p_out, _ = influence.proportions(masks, c)
+            found = planted.found(p_in - p_out, flipped, train_fit=p_in)
             print(f"| {update} | {s['subset_accuracy']:.4f} | {s['fit_fraction']:.0%} | {found['fit_flipped']:.3f} | "
                   f"{found['auc']:.3f} | {found['precision_at_k']:.3f} | {s['test_accuracy']:.4f} | {seconds:.0f} |",
                   flush=True)

@@ -38,7 +38,8 @@ def main(
         if flipped is not None and flipped.shape != masks.shape[1:]:
             raise LongtailError(f"{prepared / 'train.npz'} has {len(flipped)} training examples, the trials "
                                 f"{masks.shape[1]}: rerun the pipeline (`dvc repro`)")
-        memorization = influence.memorization(masks, train_correct)
+        p_in, _, p_out, _ = influence.proportions(masks, train_correct)
+        memorization = p_in - p_out
         memorization_se = influence.memorization_se(masks, train_correct)
         test_mean, train_mean = influence.mean_influences(masks, test_correct)
         n_test, n_train = test_correct.shape[1], masks.shape[1]
@@ -74,7 +75,8 @@ def main(
             out.csv(out_dir / "high_influence_pairs.csv", ["train_index", "test_index", "influence", "memorization"],
                     ([int(a), int(b), f"{c:.6g}", f"{d:.6g}"] for a, b, c, d in table))
             undefined = int(np.isnan(memorization).sum())
-            high = int((memorization >= cfg.pair_memorization).sum())
+            high_mask = memorization >= cfg.pair_memorization
+            high = int(high_mask.sum())
             # The set whose settling the stability curve shows: the high-memorization examples, or
             # the top 1% where there are none.
             stability_k = high or max(1, round(0.01 * n_train))
@@ -84,12 +86,11 @@ def main(
             # over the high-memorization ones, those the analysis is about, it says what trials they need.
             reliability = (uncertainty.split_half(masks, train_correct, test_correct, seed, rows)
                            | uncertainty.median_se(memorization_se, len(masks), SE_TARGETS)
-                           | uncertainty.median_se(memorization_se[memorization >= cfg.pair_memorization],
-                                                   len(masks), SE_TARGETS, suffix="_high"))
+                           | uncertainty.median_se(memorization_se[high_mask], len(masks), SE_TARGETS,
+                                                   suffix="_high"))
             extra = {}
             if flipped is not None and flipped.any():
-                fit = (train_correct & masks).sum(0) / np.where(masks.any(0), masks.sum(0), np.nan)
-                extra["planted"] = planted.found(memorization, flipped, fit)
+                extra["planted"] = planted.found(memorization, flipped, train_fit=p_in)
             out.json(metrics, {
                 "trials": len(masks),
                 "n_train": n_train,

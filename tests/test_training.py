@@ -77,6 +77,12 @@ def test_the_learning_rate_decays_linearly_or_stays_constant():
     assert training.learning_rate("constant", 0.2, 9, 10) == 0.2
     with pytest.raises(LongtailError, match="unknown schedule 'cosine'; choose one of: linear, constant"):
         training.learning_rate("cosine", 0.2, 0, 10)
+    model = models.build("mlp", (1, 8, 8), 3)
+    before = [p.clone() for p in model.parameters()]
+    with pytest.raises(LongtailError, match="unknown schedule 'cosine'"):
+        training.train(model, torch.rand(10, 1, 8, 8), torch.arange(10) % 3, epochs=1, batch_size=4, lr=0.1,
+                       schedule="cosine")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # refused before any step
 
 
 def test_each_recipe_option_changes_the_trained_model_as_torch_sgd_does():

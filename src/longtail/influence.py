@@ -34,14 +34,22 @@ def _check(masks: np.ndarray, correct: np.ndarray, name: str) -> None:
         )
 
 
-def memorization(masks: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
-    """memorization[j], float64 [n_train]: the influence of training example j on itself."""
+def proportions(masks: np.ndarray, train_correct: np.ndarray):
+    """(p_in, in_count, p_out, out_count), float64 [n_train] each: the share of the trials that
+    trained on example j (in_count of them) that got it right, and the same for those that did not;
+    NaN where a count is zero. memorization is p_in - p_out; p_in alone is how well trials fit j."""
     _check(masks, train_correct, "train_correct")
     if masks.shape != train_correct.shape:
         raise LongtailError(f"train_correct {train_correct.shape} must match masks {masks.shape}")
     in_count, out_count = _counts(masks)
     hits_in = (masks & train_correct).sum(0)  # integer counts: no float copy of [t, n]
-    return hits_in / in_count - (train_correct.sum(0) - hits_in) / out_count
+    return hits_in / in_count, in_count, (train_correct.sum(0) - hits_in) / out_count, out_count
+
+
+def memorization(masks: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
+    """memorization[j], float64 [n_train]: the influence of training example j on itself."""
+    p_in, _, p_out, _ = proportions(masks, train_correct)
+    return p_in - p_out
 
 
 def memorization_se(masks: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
@@ -53,10 +61,7 @@ def memorization_se(masks: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
 
     NaN where memorization is undefined. An example that every trial gets right (or wrong) has
     se 0: no trial disagrees."""
-    _check(masks, train_correct, "train_correct")
-    in_count, out_count = _counts(masks)
-    hits_in = (masks & train_correct).sum(0)
-    p_in, p_out = hits_in / in_count, (train_correct.sum(0) - hits_in) / out_count
+    p_in, in_count, p_out, out_count = proportions(masks, train_correct)
     return np.sqrt(p_in * (1 - p_in) / in_count + p_out * (1 - p_out) / out_count)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from scipy import stats
 
 from longtail import LongtailError
+from longtail.params import check_range
 
 FLIPS = 5  # the flips' stream of the seed: the one after training's (MASKS, TRIALS, ..., POPULATIONS = 0..4)
 
@@ -16,9 +17,7 @@ FLIPS = 5  # the flips' stream of the seed: the one after training's (MASKS, TRI
 def flip_labels(y: np.ndarray, share: float, num_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(labels with round(share * n) of them moved to another class, flipped bool [n]). The
     examples and their new classes (uniform over the other classes) are drawn from `seed`."""
-    if not 0 <= share <= 0.5:
-        raise LongtailError(f"data.flip_labels = {share!r} is out of range; "
-                            "it must satisfy 0 <= data.flip_labels <= 0.5")
+    check_range("data.flip_labels", share, 0, 0.5)
     if num_classes < 2:
         raise LongtailError("flipping labels needs at least two classes")
     rng = np.random.default_rng([seed, FLIPS])

@@ -128,8 +128,8 @@ def train(
     linearly to zero (schedule `linear`) or held (`constant`); `drop_last` False also trains on each
     epoch's last, partial batch. `augment`: random crops (padding 4) and horizontal flips. With a
     `teacher` (in eval mode, frozen) the loss also gets its logits on the same batch; `penalty()` is
-    added to the loss at every step (the group lasso of group_sparsity). epochs = 0 returns the model untouched (compress.epochs: 0 evaluates
-    pruning without fine-tuning). fast: forward passes under bfloat16 autocast (the weights, the
+    added to the loss at every step (the group lasso of group_sparsity). epochs = 0 returns the
+    model untouched (compress.epochs: 0 evaluates pruning without fine-tuning). fast: forward passes under bfloat16 autocast (the weights, the
     loss and the update stay float32) and, for image models, channels_last tensors, which tensor
     cores run fastest; None turns it on where it pays, on CUDA."""
     if epochs == 0:
@@ -140,9 +140,9 @@ def train(
         model.to(memory_format=torch.channels_last)
     n = len(y)
     total_steps = epochs * steps_per_epoch(n, batch_size, drop_last)
-    learning_rate(schedule, lr, 0, total_steps)  # an unknown schedule fails before any work
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
                           weight_decay=weight_decay)
+    # LambdaLR evaluates step 0 at once: an unknown schedule fails here, before any training.
     decay = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: learning_rate(schedule, 1.0, step, total_steps))
     model.train()
     if teacher is not None:

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from longtail import influence
+from longtail import consistency, influence
 from longtail.stats import STATISTICS  # the per-test-example statistics of ttest.statistic
 
 
@@ -51,29 +51,24 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def per_test_statistics(masks, train_correct, test_correct, chunk_rows: int | None = None) -> dict[str, np.ndarray]:
-    """Each test example's mean_influence, max_influence and top_memorization (ttest.statistic), from
-    these trials alone, streaming blocks of the influence matrix (as the estimate stage does)."""
+def estimates(masks, train_correct, test_correct, chunk_rows: int | None = None) -> dict[str, np.ndarray]:
+    """memorization, and each test example's mean_influence, max_influence and top_memorization
+    (ttest.statistic), from these trials alone, streaming blocks of the influence matrix (the
+    estimate stage computes the same on all trials while it writes the matrix)."""
     memorization = influence.memorization(masks, train_correct)
     blocks = influence.influence_blocks(masks, test_correct, chunk_rows)
     strongest = [influence.strongest_influence(block) for block in blocks]
     max_influence, top_train = (np.concatenate(parts) for parts in zip(*strongest))
-    return {"mean_influence": influence.mean_influences(masks, test_correct)[0], "max_influence": max_influence,
-            "top_memorization": influence.top_memorization(top_train, memorization)}
+    return {"memorization": memorization, "mean_influence": influence.mean_influences(masks, test_correct)[0],
+            "max_influence": max_influence, "top_memorization": influence.top_memorization(top_train, memorization)}
 
 
 def split_half(masks, train_correct, test_correct, seed: int, chunk_rows: int | None = None) -> dict:
     """Split-half reliability (see the module docstring) of memorization and of each per-test
     statistic: {"split_seed": seed, "memorization": r, "mean_influence": r, ...}; r is None where
     undefined (too few trials, or a statistic with no spread)."""
-    out = {"split_seed": seed}
-    estimates = []
-    for half in halves(len(masks), seed):
-        m, c, d = masks[half], train_correct[half], test_correct[half]
-        estimates.append({"memorization": influence.memorization(m, c)} | per_test_statistics(m, c, d, chunk_rows))
-    for name in ("memorization", *STATISTICS):
-        out[name] = correlation(estimates[0][name], estimates[1][name])
-    return out
+    a, b = (estimates(masks[h], train_correct[h], test_correct[h], chunk_rows) for h in halves(len(masks), seed))
+    return {"split_seed": seed} | {name: correlation(a[name], b[name]) for name in ("memorization", *STATISTICS)}
 
 
 def stability(masks: np.ndarray, train_correct: np.ndarray, k: int, min_trials: int = 8):
@@ -88,8 +83,5 @@ def stability(masks: np.ndarray, train_correct: np.ndarray, k: int, min_trials: 
     while (m := min_trials * 2 ** len(ms)) < t:
         ms.append(m)
     ms.append(t)
-    final, jaccard = top(t), []
-    for m in ms:
-        early = top(m)
-        jaccard.append(len(final & early) / max(len(final | early), 1))
-    return np.array(ms), np.array(jaccard)
+    final = top(t)
+    return np.array(ms), np.array([consistency.jaccard(final, top(m)) for m in ms])
