@@ -180,16 +180,15 @@ def test_an_experiment_on_the_loss_reruns_only_what_compression_touches(repo):
 
 
 def test_flipping_labels_is_an_experiment_from_prepare_on_and_estimate_reports_the_planted_truth(repo):
-    """Up to the estimate stage only (the report's planted section is tested in test_report.py):
-    the flips rerun the data and the trials, and estimate scores them."""
     repo, _ = repo
-    log = dvc(repo, "exp", "run", "-S", "data.flip_labels=0.1", "estimate")
-    assert set(ran(log)) == {"prepare", "train_trials", "estimate"}
+    log = dvc(repo, "exp", "run", "-S", "data.flip_labels=0.1")
+    assert {"prepare", "train_trials", "estimate", "reference", "report"} <= set(ran(log))
     with np.load(repo / "data/prepared/train.npz") as f:
         flipped = f["flipped"]
     assert flipped.sum() == round(0.1 * len(flipped))
     planted = json.loads((repo / "metrics/estimate.json").read_text())["planted"]
     assert planted["flipped"] == flipped.sum() and 0 <= planted["auc"] <= 1
+    assert "### Planted truth: flipped labels" in (repo / "report.md").read_text()
     sh(repo, "git", "checkout", "--", ".")
     dvc(repo, "checkout")
 
