@@ -45,8 +45,26 @@ def main(
         rows = [[n, r["name"], g, r["tests"][g]["n"], report.number(r["tests"][g]["t"], ".2f"), report.number(r["tests"][g]["p"]),
                  report.number(r["tests"][g]["p_bh"]) + ("*" if stars[n][g] else "")]
                 for n, r in zip(names, records) for g in compare.GROUPS]
+        matched_rows = [[n, r["name"], g, r["tests"][g]["matched"].get("n", "n/a"),
+                         report.number(r["tests"][g]["matched"].get("diff"), "+.3g"),
+                         report.number(r["tests"][g]["matched"].get("p")),
+                         report.number(r["tests"][g]["matched"].get("p_bh"))
+                         + ("*" if (r["tests"][g]["matched"].get("p_bh") or 1) <= alpha else "")]
+                        for n, r in zip(names, records) for g in compare.GROUPS]
+        statistics = {(r["statistic"], r["reliability"]) for r in records}
         text = "\n\n".join([
             "# Experiments compared", "Written by `python stages/compare.py` from `dvc exp show --json`.",
+            "Tested: " + "; ".join(f"`{s}` (split-half reliability {report.number(rel, '.3f')})" for s, rel in
+                                   sorted(statistics, key=str)) + ".",
+            "## At equal difficulty",
+            "Each group against the agreeing test examples of the same trial accuracy (`matched` in "
+            "metrics/ttest.json); the controlled answer, per experiment:",
+            *(f"- {n}: " + report.controlled("cie", r["tests"]["cie"], alpha, r["statistic"] or "")
+              for n, r in zip(names, records)),
+            report.table(["group", "experiment", "set", "matched n", "difference at equal difficulty", "p", "p (BH)"],
+                         matched_rows),
+            f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} matched tests above.",
+            "## The paper's test (Student's t; difficulty not controlled)",
             report.table(["group", "experiment", "set", "n", "Student t", "p", "p (BH)"], rows),
             f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} tests above.",
             *(f"![{name}]({Path(os.path.relpath(plots_dir / name, out.parent)).as_posix()})"

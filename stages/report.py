@@ -2,25 +2,18 @@
 markdown report of the run (report.md) that embeds them and reads each test in plain words."""
 
 import csv
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from longtail import LongtailError, cli, influence, params, plots, report
-from longtail.artifacts import load_npy, load_npz, outputs
+from longtail.artifacts import load_json, load_npy, load_npz, outputs
 
 app = cli.app(__doc__)
 
 PAIRS_SHOWN = 4  # pairs per row of Figure 1
 TOP_TESTS, TOP_TRAIN = 4, 4  # test examples and their most influential training examples
-
-
-def read_json(path: Path) -> dict:
-    if not path.exists():
-        raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
-    return json.loads(path.read_text())
 
 
 def read_stability(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +63,7 @@ def main(
         if matrix.shape != (len(test["y"]), len(train["y"])):
             raise LongtailError(f"influence.npy is {matrix.shape}, the prepared data "
                                 f"[{len(test['y'])}, {len(train['y'])}]: rerun the pipeline (`dvc repro`)")
-        metrics = {name: read_json(metrics_dir / f"{name}.json")
+        metrics = {name: load_json(metrics_dir / f"{name}.json")
                    for name in ("trials", "estimate", "compress", "cie", "ttest", "pie", "consistency")}
         ttest = {k: r for k, r in metrics["ttest"].items() if isinstance(r, dict)}
         curve = read_stability(stability)

@@ -41,6 +41,7 @@ def main(
         if shard is not None and not 0 <= shard < num_shards:
             raise LongtailError(f"--shard {shard} must satisfy 0 <= shard < --num-shards ({num_shards})")
         p = params.read(params_file)
+        params.check_statistic(p)  # before hours of trials: their ttest would be refused
         cfg, seed = params.section(p, "trials", params.Trials), trials.stream_seed(params.seed(p), stream)
         if arch is not None:
             params.choose("--arch", arch, models.ARCHS)

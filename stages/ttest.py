@@ -1,22 +1,19 @@
 """ttest: does the influence on the CIEs (and on the PIEs) differ from the influence on the test
 examples where both models (populations) agree? Per group: Student's t-test (as Dam et al. 2023),
 Welch's t, Mann-Whitney U, Hedges' g with a bootstrap interval, Benjamini-Hochberg adjusted p
-across the groups, and a random-subset control. The quantity tested is `ttest.statistic`."""
+across the groups, a random-subset control, and the difficulty-controlled comparison (`matched`:
+against agreeing examples of the same trial accuracy, longtail.matched). The quantity tested is
+`ttest.statistic`; its split-half reliability (metrics/estimate.json) is written beside the tests."""
 
 from pathlib import Path
 
 import numpy as np
 
-from longtail import LongtailError, cli, params, stats
-from longtail.artifacts import load_npy, load_npz, outputs
+from longtail import LongtailError, cli, matched, params, report, stats
+from longtail.artifacts import load_json, load_npy, load_npz, outputs
 from longtail.cie import KINDS
 
 app = cli.app(__doc__)
-
-# ttest.statistic -> the array estimate writes for it
-FILES = {"mean_influence": "test_mean_influence.npy", "max_influence": "test_max_influence.npy",
-         "top_memorization": "test_top_memorization.npy"}
-TESTED = ("cie", "cie_u", "cie_c", "pie")
 
 
 def groups(cie_masks: dict, pie: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -34,19 +31,25 @@ def main(
     cie_dir: Path = Path("data/cie"),
     pie_dir: Path = Path("data/pie"),
     prepared: Path = Path("data/prepared"),
+    trials_dir: Path = Path("data/trials"),
+    estimate_metrics: Path = Path("metrics/estimate.json"),
     metrics: Path = Path("metrics/ttest.json"),
     plots_dir: Path = Path("plots"),
 ):
     with cli.errors():
         p = params.read(params_file)
+        params.check_statistic(p)
         cfg, seed = params.section(p, "ttest", params.Ttest), params.seed(p)
-        values = load_npy(influence_dir / FILES[cfg.statistic], ndim=1)
+        values = load_npy(influence_dir / stats.FILES[cfg.statistic], ndim=1)
+        # Difficulty: each test example's trial accuracy, the share of the trials that get it right.
+        difficulty = load_npy(trials_dir / "test_correct.npy", dtype=bool, ndim=2).mean(0)
+        reliability = load_json(estimate_metrics).get("reliability", {}).get(cfg.statistic)
         cie_masks = load_npz(cie_dir / "masks.npz", KINDS)
         pie = load_npz(pie_dir / "masks.npz", ["pie"])["pie"]
         rare = load_npz(prepared / "test.npz", ["y"]).get("rare")
-        for name, mask in [("CIE masks", cie_masks["cie"]), ("PIE masks", pie)]:
+        for name, mask in [("CIE masks", cie_masks["cie"]), ("PIE masks", pie), ("test_correct.npy", difficulty)]:
             if len(mask) != len(values):
-                raise LongtailError(f"{name} cover {len(mask)} test examples, {FILES[cfg.statistic]} "
+                raise LongtailError(f"{name} cover {len(mask)} test examples, {stats.FILES[cfg.statistic]} "
                                     f"{len(values)}: rerun the pipeline (`dvc repro`)")
 
         results = {}
@@ -55,24 +58,33 @@ def main(
                 r = stats.two_sample_tests(values[group], values[comparison], bootstrap=cfg.bootstrap, seed=seed + n)
             r["control"] = stats.random_control(values, int(group.sum()), comparison, r["t"],
                                                 draws=cfg.control_draws, seed=seed + n)
+            r["matched"] = matched.matched_test(values, group, comparison, difficulty, width=cfg.strata_width,
+                                                draws=cfg.matched_draws, seed=seed + n)
             if rare is not None:  # the synthetic set knows its long tail: is it over-represented?
                 r["rare"] = stats.over_representation(group, rare)
             results[kind] = r
         for kind, adjusted in zip(results, stats.benjamini_hochberg([r["p"] for r in results.values()])):
             results[kind]["p_bh"] = adjusted
+        for kind, adjusted in zip(results, stats.benjamini_hochberg([r["matched"]["p"] for r in results.values()])):
+            results[kind]["matched"]["p_bh"] = adjusted
 
         with outputs() as out:
-            out.json(metrics, {"statistic": cfg.statistic} | results)
+            out.json(metrics, {"statistic": cfg.statistic, "reliability": reliability} | results)
             out.csv(plots_dir / "cie_counts.csv", ["type", "count"],
                     [(k, int(cie_masks[k].sum())) for k in KINDS] + [("pie", int(pie.sum()))])
-            out.csv(plots_dir / "ttest.csv", ["group", "t", "p", "significant"],
-                    ((k, r["t"], r["p"], r["p"] is not None and r["p"] <= cfg.alpha) for k, r in results.items()))
+            out.csv(plots_dir / "ttest.csv", ["group", "t", "p", "significant", "matched_p", "matched_diff"],
+                    ((k, r["t"], r["p"], r["p"] is not None and r["p"] <= cfg.alpha, r["matched"]["p"],
+                      r["matched"]["diff"]) for k, r in results.items()))
+        cli.say(f"{cfg.statistic}: split-half reliability {report.number(reliability, '.3f')}")
         for kind, r in results.items():
             t = "n/a" if r["t"] is None else (
                 f"t = {r['t']:.3f}, p = {r['p']:.3g}, Welch p = {r['welch_p']:.3g}, Mann-Whitney p = {r['mw_p']:.3g}, "
                 f"g = {r['hedges_g']:.2f} [{r['g_low']:.2f}, {r['g_high']:.2f}], "
                 f"random sets as extreme: {r['control']['as_extreme']:.3f}")
-            cli.say(f"{kind}: n = {r['n']}, {t}")
+            m = r["matched"]
+            cli.say(f"{kind}: n = {r['n']}, {t}; against agreeing examples of the same difficulty: "
+                    f"diff = {report.number(m['diff'])}, p = {report.number(m['p'])} ({m['n']} matched, "
+                    f"{m['unmatched']} unmatched)")
 
 
 if __name__ == "__main__":

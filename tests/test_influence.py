@@ -98,3 +98,20 @@ def test_extreme_pairs_are_the_most_negative_nearest_zero_and_most_positive_one_
     assert got["negative"].tolist() == [[3, 1, -0.9], [1, 2, -0.7]]
     assert got["zero"].tolist() == [[1, 1, 0.0], [3, 2, 0.02]]
     assert got["positive"].tolist() == [[1, 0, 0.9], [0, 0, 0.5]]
+
+
+def test_mean_influence_is_the_covariance_of_correctness_with_subset_size():
+    # The README's identity: with every training example in the same number of trials,
+    # mean_j influence[i, j] = n / (m (n - m)) * cov_k(D[k, i], |S_k|), m the mean subset size;
+    # so with subsets of one size (fixed_size masks) it vanishes.
+    rng = np.random.default_rng(0)
+    n = 30
+    short, long = rng.random(n) < 0.5, rng.random(n) < 0.8
+    masks = np.array([np.roll(row, k) for row in (short, long) for k in range(n)])  # every column sum equal
+    test_correct = rng.random((2 * n, 7)) < 0.6
+    sizes = masks.sum(1)
+    m = sizes.mean()
+    cov = ((test_correct - test_correct.mean(0)) * (sizes - m)[:, None]).mean(0)
+    assert influence.mean_influences(masks, test_correct)[0] == pytest.approx(n / (m * (n - m)) * cov)
+    one_size = np.array([np.roll(long, k) for k in range(n)])
+    assert influence.mean_influences(one_size, test_correct[:n])[0] == pytest.approx(np.zeros(7), abs=1e-12)

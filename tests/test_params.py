@@ -54,13 +54,30 @@ def test_params_yaml_lists_every_field_with_the_library_default(defaults):
     ("compress", "loss", "none", "compress.method group_sparsity fine-tunes with a recovery loss"),
     ("estimate", "dtype", "float64", "choose one of: float16, float32"),
     ("trials", "conut", 5, "unknown param trials.conut; did you mean 'count'?"),
+    ("compress", "softadapt_variant", "raw", "unknown compress.softadapt_variant 'raw'; choose one of: normalized, "
+                                             "loss_weighted"),
+    ("ttest", "strata_width", 0.0, r"it must satisfy 0 < ttest.strata_width <= 0.5"),
+    ("ttest", "strata_width", 0.7, r"it must satisfy 0 < ttest.strata_width <= 0.5"),
+    ("ttest", "matched_draws", 10, r"it must satisfy 100 <= ttest.matched_draws"),
+    ("ttest", "statistic", "median_influence", "unknown ttest.statistic 'median_influence'; choose one of: "
+                                               "mean_influence, max_influence, top_memorization"),
 ])
 def test_bad_values_are_refused_with_what_to_fix(defaults, section, key, value, message):
     cls = {"data": params.Data, "trials": params.Trials, "reference": params.Reference, "compress": params.Compress,
-           "estimate": params.Estimate}[section]
+           "estimate": params.Estimate, "ttest": params.Ttest}[section]
     bad = defaults | {section: defaults[section] | {key: value}}
     with pytest.raises(LongtailError, match=message):
         params.section(bad, section, cls)
+
+
+def test_the_papers_statistic_is_refused_with_fixed_size_masks_and_allowed_otherwise(defaults):
+    params.check_statistic(defaults)
+    paper = defaults | {"ttest": defaults["ttest"] | {"statistic": "mean_influence"}}
+    params.check_statistic(paper)  # bernoulli masks: subset sizes vary, the statistic is their slope
+    with pytest.raises(LongtailError, match="cannot be tested with trials.mask fixed_size.*Choose ttest.statistic "
+                                            "max_influence or top_memorization"):
+        params.check_statistic(paper | {"trials": paper["trials"] | {"mask": "fixed_size"}})
+    params.check_statistic(defaults | {"trials": defaults["trials"] | {"mask": "fixed_size"}})
 
 
 @pytest.mark.parametrize("method, loss, message", [

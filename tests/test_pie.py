@@ -77,8 +77,18 @@ def test_recall_tests_flag_the_class_compression_hurts_and_match_scipy_on_normal
         assert got["compressed_normalised"] == pytest.approx(recall_compressed[c].mean() / mean_compressed)
     assert result["classes"][0]["p"] < 0.01 and result["classes"][1]["p"] > 0.1
     assert result["affected"] == [0]
-    # class 2 is perfect in every model: no variance, no test, not affected
-    assert (result["classes"][2]["t"], result["classes"][2]["p"]) == (None, None)
+    # class 2 is perfect in every model: no variance, nothing changed, not affected
+    assert (result["classes"][2]["t"], result["classes"][2]["p"], result["classes"][2]["constant"]) == (None, 1.0, True)
+
+
+def test_a_class_that_drops_the_same_in_every_member_is_affected_not_skipped():
+    k_reference = np.array([[0, 0, 0, 0], [1, 2, 1, 0]])  # class 0: recall 1.0 in every reference model
+    k_compressed = np.array([[3, 3, 3, 3], [1, 3, 2, 1]])  # ... and 0.7 in every compressed one
+    reference, compressed, y = populations(k_reference, k_compressed)
+    result = pie.recall_tests(reference, compressed, y, 2, alpha=0.05)
+    assert result["classes"][0]["constant"] and result["classes"][0]["t"] is None
+    assert result["classes"][0]["p"] == 0.0
+    assert 0 in result["affected"] and not result["classes"][1]["constant"]
 
 
 def test_a_uniform_drop_in_accuracy_flags_no_class():

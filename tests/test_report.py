@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from longtail import LongtailError, compare, data, influence, report, stats
+from longtail import LongtailError, compare, data, influence, matched, report, stats
 
 FIGURES = ["influence_pairs.png", "most_influential.png", "test_mean_influence.png", "train_mean_influence.png",
            "memorization.png", "ttest.png", "cie_counts.png", "memorization_stability.png"]
@@ -34,6 +34,8 @@ def artifacts(tmp_path, root):
     for split in ("train", "test"):
         np.savez(tmp_path / f"data/prepared/{split}.npz", x=arrays[f"x_{split}"], y=arrays[f"y_{split}"],
                  rare=arrays[f"rare_{split}"])
+    (tmp_path / "data/trials").mkdir(parents=True)
+    np.save(tmp_path / "data/trials/test_correct.npy", test_correct)
     out = tmp_path / "data/influence"
     out.mkdir(parents=True)
     full = np.concatenate(list(influence.influence_blocks(masks, test_correct)))
@@ -78,12 +80,15 @@ def artifacts(tmp_path, root):
 @pytest.mark.parametrize("statistic", ["mean_influence", "max_influence", "top_memorization"])
 def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifacts, statistic):
     params = yaml.safe_load((artifacts / "params.yaml").read_text())
-    params["ttest"] |= {"statistic": statistic, "bootstrap": 200, "control_draws": 50}
+    params["ttest"] |= {"statistic": statistic, "bootstrap": 200, "control_draws": 50, "matched_draws": 300}
     (artifacts / "params.yaml").write_text(yaml.safe_dump(params))
     result = run(root, python, "ttest", cwd=artifacts)
     assert result.returncode == 0, result.stderr
     got = json.loads((artifacts / "metrics/ttest.json").read_text())
-    assert got["statistic"] == statistic and set(got) == {"statistic", "cie", "cie_u", "cie_c", "pie"}
+    assert got["statistic"] == statistic and set(got) == {"statistic", "reliability", "cie", "cie_u", "cie_c", "pie"}
+    assert got["reliability"] == RELIABILITY[statistic]  # beside every test, from metrics/estimate.json
+    said = " ".join(result.stderr.split())  # the messages, unwrapped
+    assert f"split-half reliability {RELIABILITY[statistic]:.3f}" in said
     files = {"mean_influence": "test_mean_influence", "max_influence": "test_max_influence",
              "top_memorization": "test_top_memorization"}
     values = np.load(artifacts / f"data/influence/{files[statistic]}.npy")
@@ -95,6 +100,29 @@ def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifact
     assert got["pie"]["rare"]["share"] == 1.0 and got["pie"]["rare"]["fisher_p"] < 1e-6
     bh = stats.benjamini_hochberg([got[k]["p"] for k in ("cie", "cie_u", "cie_c", "pie")])
     assert [got[k]["p_bh"] for k in ("cie", "cie_u", "cie_c", "pie")] == pytest.approx(bh)
+    # Every group has the difficulty-controlled comparison, against agreeing examples of its trial accuracy.
+    difficulty = np.load(artifacts / "data/trials/test_correct.npy").mean(0)
+    for k, seed in (("cie", 0), ("pie", 3)):
+        group, comparison = (masks["cie"], ~masks["cie"]) if k == "cie" else (
+            np.load(artifacts / "data/pie/masks.npz")["pie"], ~np.load(artifacts / "data/pie/masks.npz")["pie"])
+        expected = matched.matched_test(values, group, comparison, difficulty, width=0.02, draws=300, seed=seed)
+        assert {key: got[k]["matched"][key] for key in expected} == pytest.approx(expected)
+        assert got[k]["matched"]["p"] is not None and got[k]["matched"]["diff_low"] <= got[k]["matched"]["diff"]
+    assert "against agreeing examples of the same difficulty" in said
+
+
+def test_ttest_refuses_the_papers_statistic_with_fixed_size_masks_before_any_work(root, python, artifacts):
+    params = yaml.safe_load((artifacts / "params.yaml").read_text())
+    params["ttest"]["statistic"], params["trials"]["mask"] = "mean_influence", "fixed_size"
+    (artifacts / "params.yaml").write_text(yaml.safe_dump(params))
+    (artifacts / "data/influence/test_mean_influence.npy").unlink()  # refused before reading any input
+    for stage in ("ttest", "train_trials"):
+        result = run(root, python, stage, cwd=artifacts)
+        said = " ".join(result.stderr.split())
+        assert result.returncode == 2, (stage, said)
+        assert "mean_influence cannot be tested with trials.mask fixed_size" in said
+        assert "max_influence or top_memorization" in said
+    assert not (artifacts / "metrics/ttest.json").exists() and not (artifacts / "data/trials/masks.npy").exists()
 
 
 def test_report_draws_every_figure_and_writes_the_report(root, python, artifacts):
@@ -165,6 +193,36 @@ RESULT = {"t": -3.0, "p": 0.003, "p_bh": 0.01, "welch_t": -1.0, "welch_p": 0.3, 
           "comparison_mean": 0.0, "control": {"draws": 1000, "as_extreme": 0.004, "t_low": -2.0, "t_high": 2.0}}
 
 
+MATCHED = {"p": 0.41, "diff": 0.012, "diff_low": -0.02, "diff_high": 0.04, "raw_diff": 0.16, "n": 5, "unmatched": 1,
+           "comparison_n": 80, "strata": 4, "width": 0.02, "draws": 2000, "group_difficulty": 0.28,
+           "comparison_difficulty": 0.96, "p_bh": 0.5}
+
+
+def test_the_controlled_answer_comes_in_plain_words():
+    text = report.controlled("cie", RESULT | {"matched": MATCHED}, 0.05, "max_influence")
+    assert text.startswith("**CIEs (the two models disagree)** are no more influenced than agreeing test examples "
+                           "of the same difficulty")
+    assert "is +0.012 (95% interval [-0.02, +0.04]), p = 0.41" in text and "Ignoring difficulty, the difference is +0.16" in text
+    assert "1 of the 6 has no agreeing example of the same difficulty and is left out" in text
+    assert "too few to answer" in report.controlled("cie", {"matched": MATCHED | {"n": 1}}, 0.05, "max_influence")
+    assert " are more influenced than" in report.controlled("cie", {"matched": MATCHED | {"p": 0.001}}, 0.05, "max_influence")
+    none = report.controlled("cie_u", {"matched": MATCHED | {"p": None, "diff": None, "n": 0, "unmatched": 3}}, 0.05,
+                             "max_influence")
+    assert "none of the 3 can be compared" in none
+
+
+def test_the_report_leads_with_the_controlled_answer_and_labels_the_papers_statistic(root, python, artifacts):
+    params = yaml.safe_load((artifacts / "params.yaml").read_text())
+    params["ttest"] |= {"statistic": "mean_influence", "bootstrap": 200, "control_draws": 50, "matched_draws": 200}
+    (artifacts / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run(root, python, "ttest", cwd=artifacts).returncode == 0
+    result = run(root, python, "report", cwd=artifacts)
+    assert result.returncode == 0, result.stderr
+    section = (artifacts / "report.md").read_text().split("## Is the influence on them different?")[1]
+    assert "split-half reliability 0.050" in section and "It is the seed paper's statistic" in section
+    assert section.index("of the same difficulty") < section.index("### The paper's test")
+
+
 def test_the_reading_says_what_is_significant_and_which_tests_disagree():
     text = report.reading("cie_u", RESULT, 0.05, "mean_influence")
     assert "CIE-U" in text and "lower than on the 300 others" in text and "significant at α = 0.05" in text
@@ -182,9 +240,9 @@ def exp_show(*runs):
 
 
 def run_data(method, loss, t, p):
-    tests = {g: {"t": t, "p": p, "n": 4} for g in compare.GROUPS}
+    tests = {g: {"t": t, "p": p, "n": 4, "matched": MATCHED | {"p": 0.5}} for g in compare.GROUPS}
     return {"params": {"params.yaml": {"data": {"compress": {"method": method, "loss": loss}}}},
-            "metrics": {"metrics/ttest.json": {"data": tests}, "metrics/cie.json": {"data": {"cie": 4, "cie_u": 2, "cie_c": 1}},
+            "metrics": {"metrics/ttest.json": {"data": {"statistic": "max_influence", "reliability": 0.9} | tests}, "metrics/cie.json": {"data": {"cie": 4, "cie_u": 2, "cie_c": 1}},
                         "metrics/pie.json": {"data": {"pie": 3}}}}
 
 
@@ -194,7 +252,8 @@ def test_experiments_are_read_from_exp_show_skipping_failed_ones():
     records = compare.experiments(shown)
     assert [r["name"] for r in records] == ["a", "b"]
     assert compare.labels(records) == ["ce", "focal"]
-    assert records[0]["tests"]["cie"] == {"t": -2.0, "p": 0.04, "n": 4} and records[1]["counts"]["pie"] == 3
+    assert records[0]["tests"]["cie"] == {"t": -2.0, "p": 0.04, "n": 4, "matched": MATCHED | {"p": 0.5}}
+    assert records[1]["counts"]["pie"] == 3 and records[0]["statistic"] == "max_influence"
 
 
 def test_labels_name_what_varies_and_tell_twins_apart():
@@ -208,6 +267,7 @@ def test_adjust_applies_benjamini_hochberg_across_experiments_and_groups():
                                                           ("b", run_data("m", "kd", 1, 0.04)))))
     expected = stats.benjamini_hochberg([0.01] * 4 + [0.04] * 4)
     assert [r["tests"][g]["p_bh"] for r in records for g in compare.GROUPS] == pytest.approx(expected)
+    assert [r["tests"][g]["matched"]["p_bh"] for r in records for g in compare.GROUPS] == pytest.approx([0.5] * 8)
 
 
 def test_no_experiments_is_an_error_that_says_how_to_make_them():
@@ -225,5 +285,8 @@ def test_compare_draws_both_figures_and_the_table(root, python, tmp_path):
         assert (tmp_path / "plots" / name).read_bytes()[:4] == b"\x89PNG"
     table = (tmp_path / "compare.md").read_text()
     assert "| ce | a | cie | 4 | -2.00 | 0.001 | 0.002* |" in table and "| kd | b | pie |" in table
+    assert "`max_influence` (split-half reliability 0.900)" in table
+    assert table.index("## At equal difficulty") < table.index("## The paper's test")
+    assert "- ce: **CIEs (the two models disagree)** are no more influenced than" in table
     missing = run(root, python, "compare", "--from-json", "nothing.json", cwd=tmp_path)
     assert missing.returncode == 2 and "nothing.json not found" in missing.stderr

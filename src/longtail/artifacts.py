@@ -126,6 +126,20 @@ def load_npz(path, keys: Iterable[str], optional: Iterable[str] | None = None) -
         return {k: f[k] for k in wanted}
 
 
+def load_json(path) -> dict:
+    """A stage's metrics file, with a message that names the stage to run when it is missing or malformed."""
+    path = Path(path)
+    if not path.exists():
+        raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
+    try:
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LongtailError(f"{path} is not valid JSON ({e}): rerun the stage that writes it (`dvc repro`)") from None
+    if not isinstance(value, dict):
+        raise LongtailError(f"{path} must hold a JSON object, found {type(value).__name__}: rerun its stage")
+    return value
+
+
 def _check(path, array, dtype, ndim) -> None:
     if dtype is not None and array.dtype != np.dtype(dtype):
         raise LongtailError(f"{path}: expected dtype {np.dtype(dtype)}, found {array.dtype}")

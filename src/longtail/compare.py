@@ -30,7 +30,9 @@ def experiments(exp_show: list) -> list[dict]:
         compress = params.get("compress") or {}
         records.append({
             "name": name, "method": compress.get("method"), "loss": compress.get("loss"),
-            "tests": {g: {k: (ttest.get(g) or {}).get(k) for k in ("t", "p", "n")} for g in GROUPS},
+            "statistic": ttest.get("statistic"), "reliability": ttest.get("reliability"),
+            "tests": {g: {k: (ttest.get(g) or {}).get(k) for k in ("t", "p", "n")}
+                      | {"matched": dict((ttest.get(g) or {}).get("matched") or {})} for g in GROUPS},
             "counts": {k: cie.get(k) for k in GROUPS[:3]} | {"pie": (metrics.get("metrics/pie.json") or {}).get("pie")},
         })
     if not records:
@@ -50,8 +52,11 @@ def labels(records: list[dict]) -> list[str]:
 
 
 def adjust(records: list[dict]) -> list[dict]:
-    """Benjamini-Hochberg across the whole comparison (experiments x groups): each test gets `p_bh`."""
+    """Benjamini-Hochberg across the whole comparison (experiments x groups), for the paper's test and
+    for the matched one apart: each test gets `p_bh`, each matched test its own `p_bh`."""
     cells = [r["tests"][g] for r in records for g in GROUPS]
     for cell, adjusted in zip(cells, stats.benjamini_hochberg([c["p"] for c in cells])):
         cell["p_bh"] = adjusted
+    for cell, adjusted in zip(cells, stats.benjamini_hochberg([c["matched"].get("p") for c in cells])):
+        cell["matched"]["p_bh"] = adjusted
     return records

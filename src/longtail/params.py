@@ -169,6 +169,7 @@ class Compress(Recipe):
     multipart_mse: float = 1.0
     softadapt_beta: float = 0.1
     softadapt_every: int = 10
+    softadapt_variant: str = "normalized"  # normalized | loss_weighted (losses.SOFTADAPT_VARIANTS)
     epochs: int = 3  # recovery fine-tuning; 0 skips it
     lr: float = 0.01
 
@@ -178,7 +179,7 @@ class Compress(Recipe):
 
     def check(self):
         from longtail.compression import METHODS
-        from longtail.losses import LOSSES, USES_TEACHER
+        from longtail.losses import LOSSES, SOFTADAPT_VARIANTS, USES_TEACHER
 
         choose("compress.method", self.method, METHODS)
         choose("compress.loss", self.loss, (*LOSSES, "none"))
@@ -205,15 +206,18 @@ class Compress(Recipe):
         for key in ("kd_ce_weight", "kd_weight", "multipart_ce", "multipart_kd", "multipart_mse", "softadapt_beta"):
             check_range(f"compress.{key}", getattr(self, key), 0)
         check_range("compress.softadapt_every", self.softadapt_every, 1)
+        choose("compress.softadapt_variant", self.softadapt_variant, SOFTADAPT_VARIANTS)
         super().check("compress", min_epochs=0)
 
 
 @dataclass(frozen=True)
 class Ttest:
-    statistic: str = "mean_influence"  # the per-test-example quantity tested (stats.STATISTICS)
+    statistic: str = "max_influence"  # the per-test-example quantity tested (stats.STATISTICS)
     alpha: float = 0.05  # significance level of the stars and of the "affected" lists
     bootstrap: int = 2000  # resamples of the Hedges' g confidence interval
     control_draws: int = 1000  # random test subsets of the CIE set's size in the sanity control
+    strata_width: float = 0.02  # width of the trial-accuracy strata of the matched comparison
+    matched_draws: int = 2000  # permutations of the matched comparison
     bins: int = 50  # histogram bins
 
     def check(self):
@@ -223,7 +227,23 @@ class Ttest:
         check_range("ttest.alpha", self.alpha, 0, 1, low_open=True, high_open=True)
         check_range("ttest.bootstrap", self.bootstrap, 100)
         check_range("ttest.control_draws", self.control_draws, 10)
+        check_range("ttest.strata_width", self.strata_width, 0, 0.5, low_open=True)
+        check_range("ttest.matched_draws", self.matched_draws, 100)
         check_range("ttest.bins", self.bins, 1)
+
+
+def check_statistic(params: dict) -> None:
+    """Refuse the seed paper's mean_influence with fixed_size masks before any work: summed over the
+    training examples, influence[i, j]'s two masked averages cancel except through the spread of the
+    subset sizes (README), and fixed_size subsets all have the same size."""
+    mask = (params.get("trials") or {}).get("mask", Trials.mask)  # each stage checks its own sections
+    statistic = (params.get("ttest") or {}).get("statistic", Ttest.statistic)
+    if statistic == "mean_influence" and mask == "fixed_size":
+        raise LongtailError(
+            "ttest.statistic mean_influence cannot be tested with trials.mask fixed_size: mean_influence "
+            "measures only how a test example's correctness changes with the size of the training subset, and "
+            "fixed_size subsets all have the same size, so it is zero up to noise for every test example. "
+            "Choose ttest.statistic max_influence or top_memorization (or trials.mask bernoulli)")
 
 
 @dataclass(frozen=True)

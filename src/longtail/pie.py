@@ -85,8 +85,10 @@ def recall_tests(reference_predictions: np.ndarray, compressed_predictions: np.n
     Each model's recall_c is divided by its population's mean top-1 accuracy, as Hooker et al. do.
     Returns {"classes": {c: {t, p, reference_recall, compressed_recall (population means of the raw
     recalls), reference_normalised, compressed_normalised (means of the normalised ones)}},
-    "affected": [classes with p <= alpha]}. t and p are None where the test is undefined: a class
-    without test examples, or zero variance in both populations."""
+    "affected": [classes with p <= alpha]}. t and p are None for a class without test examples. A
+    class with zero variance in both populations (`constant`: every member's recall the same) has t
+    None and p 0 where the two populations' recalls differ (affected: the same drop in every member)
+    or 1 where they are equal."""
     y = np.asarray(y)
     reference = class_recall(reference_predictions, y, num_classes)
     compressed = class_recall(compressed_predictions, y, num_classes)
@@ -106,11 +108,18 @@ def recall_tests(reference_predictions: np.ndarray, compressed_predictions: np.n
     for c in range(num_classes):
         a, b = normalised[0][:, c], normalised[1][:, c]
         t = p = None
-        if not np.isnan(a).any() and (np.ptp(a) > 0 or np.ptp(b) > 0):  # ptp: exact, where var rounds
+        constant = bool(not np.isnan(a).any() and np.ptp(a) == 0 and np.ptp(b) == 0)  # ptp: exact, where var rounds
+        if constant:
+            # Every member of both populations has the same recall: no spread for Welch's t, and none
+            # needed. A changed recall is certain (p = 0, affected); an unchanged one is certain too
+            # (p = 1), even where the normalisation by the populations' accuracies makes the normalised
+            # values differ: a class no model changed is not one the compression affected.
+            p = 0.0 if reference[0, c] != compressed[0, c] else 1.0
+        elif not np.isnan(a).any():
             with warnings.catch_warnings():  # one population constant: scipy warns, the test holds
                 warnings.filterwarnings("ignore", "Precision loss", RuntimeWarning)
                 t, p = (float(v) for v in stats.ttest_ind(a, b, equal_var=False))
-        classes[c] = {"t": t, "p": p, "reference_recall": float(reference[:, c].mean()),
+        classes[c] = {"t": t, "p": p, "constant": constant, "reference_recall": float(reference[:, c].mean()),
                       "compressed_recall": float(compressed[:, c].mean()),
                       "reference_normalised": float(a.mean()), "compressed_normalised": float(b.mean())}
         if p is not None and p <= alpha:

@@ -34,6 +34,37 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
+def controlled(kind: str, r: dict, alpha: float, statistic: str) -> str:
+    """The difficulty-controlled answer for one group in plain words (its `matched` result)."""
+    name, m = GROUPS.get(kind, kind), r.get("matched") or {}
+    what = statistic.replace("_", " ")
+    if not m:
+        return f"**{name}**: no difficulty-controlled comparison in these metrics (rerun the ttest stage)."
+    if m.get("p") is None:
+        n = m.get("n", 0) + m.get("unmatched", 0)
+        if not n:
+            return f"**{name}**: none, nothing to compare."
+        return (f"**{name}**: none of the {n} can be compared: no agreeing test example has the same trial accuracy "
+                f"(strata {m.get('width')} wide; `ttest.strata_width`).")
+    total = m["n"] + m.get("unmatched", 0)
+    left_out = (f" {m['unmatched']} of the {total} {'has' if m['unmatched'] == 1 else 'have'} no agreeing example of "
+                "the same difficulty and " + ("is" if m["unmatched"] == 1 else "are") + " left out."
+                if m.get("unmatched") else "")
+    ignoring = ("" if m.get("raw_diff") is None else
+                f" Ignoring difficulty, the difference is {m['raw_diff']:+.3g} (trial accuracy "
+                f"{m['group_difficulty']:.2f} against {m['comparison_difficulty']:.2f}).")
+    measured = (f"the difference from agreeing examples of the same trial accuracy is {m['diff']:+.3g} (95% interval "
+                f"[{m['diff_low']:+.3g}, {m['diff_high']:+.3g}]), p = {number(m['p'])} (permutation within "
+                f"{m['strata']} {'stratum' if m['strata'] == 1 else 'strata'} of trial accuracy {m['width']} wide; "
+                f"Benjamini-Hochberg {number(m.get('p_bh'))}).")
+    if m["n"] < 2:
+        return (f"**{name}**: only {m['n']} of the {total} {'has' if m['n'] == 1 else 'have'} an agreeing example of the "
+                f"same difficulty, too few to answer; {measured}{ignoring}")
+    verdict = (f"are {'more' if m['diff'] > 0 else 'less'} influenced than" if m["p"] <= alpha else
+               "are no more influenced than")
+    return f"**{name}** {verdict} agreeing test examples of the same difficulty: in {what}, {measured}{ignoring}{left_out}"
+
+
 def reading(kind: str, r: dict, alpha: float, statistic: str) -> str:
     """One test in plain words: direction, significance (Student's, then whether the tests without its
     assumptions agree), effect size and the random-set control."""
@@ -112,12 +143,26 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
         table(["CIE", "CIE-U", "CIE-C", "both wrong", "agree", "PIE"],
               [[cie["cie"], cie["cie_u"], cie["cie_c"], cie["cie_both_wrong"], cie["agree"], pie["pie"]]]),
         f"## Is the influence on them different? (`ttest.statistic: {statistic}`)",
-        f"For each test example the tested quantity is the {STATISTIC[statistic]}. Each group is compared with the "
-        "test examples outside it where the models agree.",
+        f"For each test example the tested quantity is the {STATISTIC[statistic]}"
+        + ("" if ttest.get("reliability") is None else
+           f" (split-half reliability {ttest['reliability']:.3f})") + ". " + _label(statistic) +
+        "CIEs are examples the trials often get wrong, and every influence statistic grows with how often the "
+        "trials disagree on an example, so the answer compares each group with the agreeing test examples of the "
+        "same difficulty (trial accuracy).",
+        *(controlled(k, r, alpha, statistic) for k, r in ttest.items() if isinstance(r, dict)),
+        table(["group", "n", "matched", "difference at equal difficulty [95%]", "p", "p (BH)"],
+              [[k, r["n"], (r.get("matched") or {}).get("n", "n/a"), _matched_diff(r.get("matched") or {}),
+                number((r.get("matched") or {}).get("p")) + ("*" if _significant((r.get("matched") or {}).get("p"), alpha)
+                                                              else ""),
+                number((r.get("matched") or {}).get("p_bh"))]
+               for k, r in ttest.items() if isinstance(r, dict)]),
+        "### The paper's test (Student's t; difficulty not controlled)",
+        "Each group against the test examples outside it where the models agree, whatever their difficulty, as "
+        "Dam et al. (2023) test it.",
         table(["group", "n", "mean", "others' mean", "Student t", "p", "p (BH)", "Welch p", "Mann-Whitney p",
                "Hedges' g [95% CI]", "random sets as extreme"],
               [[k, r["n"], number(r["mean"]), number(r["comparison_mean"]), number(r["t"], ".2f"),
-                number(r["p"]) + ("*" if r["p"] is not None and r["p"] <= alpha else ""), number(r.get("p_bh")),
+                number(r["p"]) + ("*" if _significant(r["p"], alpha) else ""), number(r.get("p_bh")),
                 number(r["welch_p"]), number(r["mw_p"]),
                 "n/a" if r["hedges_g"] is None else f"{r['hedges_g']:.2f} [{number(r['g_low'], '.2f')}, "
                                                     f"{number(r['g_high'], '.2f')}]",
@@ -136,6 +181,26 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
         *(f"### {caption}\n\n![{caption}]({path})" for caption, path in figures.items()),
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def _significant(p, alpha: float) -> bool:
+    return p is not None and p <= alpha
+
+
+def _matched_diff(m: dict) -> str:
+    if m.get("diff") is None:
+        return "n/a"
+    return f"{m['diff']:+.3g} [{m['diff_low']:+.3g}, {m['diff_high']:+.3g}]"
+
+
+def _label(statistic: str) -> str:
+    """What the seed paper's statistic is, said wherever it is tested."""
+    if statistic != "mean_influence":
+        return ""
+    return ("It is the seed paper's statistic, kept for fidelity: summed over the training examples, the two masked "
+            "averages of influence cancel except through the spread of the subset sizes, so it measures the slope of "
+            "the example's correctness on its trial's subset size (README), not how much any training example "
+            "influences it. ")
 
 
 def _uncertainty(estimate: dict) -> list[str]:

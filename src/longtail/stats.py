@@ -13,8 +13,11 @@ import warnings
 import numpy as np
 from scipy import stats
 
-# The per-test-example quantities ttest can compare (ttest.statistic); estimate writes each one.
-STATISTICS = ("mean_influence", "max_influence", "top_memorization")
+# The per-test-example quantities ttest can compare (ttest.statistic), and the file of
+# data/influence/ the estimate stage writes each one to.
+FILES = {"mean_influence": "test_mean_influence.npy", "max_influence": "test_max_influence.npy",
+         "top_memorization": "test_top_memorization.npy"}
+STATISTICS = tuple(FILES)
 
 NULL = {"t": None, "p": None, "welch_t": None, "welch_p": None, "mw_u": None, "mw_p": None,
         "hedges_g": None, "g_low": None, "g_high": None}
