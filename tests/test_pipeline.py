@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import yaml
 from scipy import stats
+from longtail import stats as longtail_stats
 
 pytestmark = pytest.mark.slow
 
@@ -108,8 +109,11 @@ def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
     cie = json.loads((repo / "metrics/cie.json").read_text())
     assert {"cie", "cie_u", "cie_c", "cie_both_wrong"} <= set(cie)
     ttest = json.loads((repo / "metrics/ttest.json").read_text())
-    assert all({"t", "p", "n", "welch_t", "welch_p", "mw_p", "hedges_g", "p_bh", "control"} <= set(ttest[k])
+    assert all({"t", "p", "n", "welch_t", "welch_p", "mw_p", "hedges_g", "p_bh", "control", "matched"} <= set(ttest[k])
                for k in ["cie", "cie_u", "cie_c", "pie"])
+    assert all({"p", "diff", "diff_low", "diff_high", "n", "unmatched", "strata", "width"} <= set(ttest[k]["matched"])
+               for k in ["cie", "cie_u", "cie_c", "pie"])
+    assert ttest["reliability"] == estimate["reliability"][ttest["statistic"]]
     with np.load(repo / "data/pie/masks.npz") as f:
         assert f["pie"].dtype == bool and f["pie"].shape == (n_test,)
     assert json.loads((repo / "metrics/pie.json").read_text())["pie"] == ttest["pie"]["n"]
@@ -153,9 +157,9 @@ def test_cie_masks_and_t_tests_agree_with_predictions_and_scipy(repo):
         np.testing.assert_array_equal(f["cie"], ref != comp)
         np.testing.assert_array_equal(f["cie_u"], (ref == y) & (comp != y))
         np.testing.assert_array_equal(f["cie_c"], (ref != y) & (comp == y))
-    test_mean = np.load(repo / "data/influence/test_mean_influence.npy")
     ttest = json.loads((repo / "metrics/ttest.json").read_text())
-    group, agree = test_mean[ref != comp], test_mean[ref == comp]
+    values = np.load(repo / f"data/influence/{longtail_stats.FILES[ttest['statistic']]}")
+    group, agree = values[ref != comp], values[ref == comp]
     if len(group) >= 2:
         assert ttest["cie"]["t"] == pytest.approx(stats.ttest_ind(group, agree).statistic)
         assert ttest["cie"]["welch_p"] == pytest.approx(stats.ttest_ind(group, agree, equal_var=False).pvalue)
@@ -179,18 +183,21 @@ def test_an_experiment_on_the_loss_reruns_only_what_compression_touches(repo):
     dvc(repo, "checkout")
 
 
-def test_flipping_labels_is_an_experiment_from_prepare_on_and_estimate_reports_the_planted_truth(repo):
+def test_flipping_labels_is_a_change_to_prepare_that_estimate_reads(repo):
+    # `dvc exp run -S data.flip_labels=0.05` (the README's check of a recipe) must rerun everything from
+    # prepare on, estimate included, which reads the flipped marks. The stages themselves write and
+    # read them in tests/test_planted.py (digits, 64 trials: AUC >= 0.95); a full experiment here
+    # would cost a whole pipeline run of the suite's time.
     repo, _ = repo
-    log = dvc(repo, "exp", "run", "-S", "data.flip_labels=0.1")
-    assert {"prepare", "train_trials", "estimate", "reference", "report"} <= set(ran(log))
-    with np.load(repo / "data/prepared/train.npz") as f:
-        flipped = f["flipped"]
-    assert flipped.sum() == round(0.1 * len(flipped))
-    planted = json.loads((repo / "metrics/estimate.json").read_text())["planted"]
-    assert planted["flipped"] == flipped.sum() and 0 <= planted["auc"] <= 1
-    assert "### Planted truth: flipped labels" in (repo / "report.md").read_text()
-    sh(repo, "git", "checkout", "--", ".")
-    dvc(repo, "checkout")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["data"]["flip_labels"] = 0.1
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    status = json.loads(dvc(repo, "status", "--json"))
+    assert list(status) == ["prepare"] and "data.flip_labels" in json.dumps(status["prepare"])
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    assert "data/prepared/train.npz" in stages["estimate"]["deps"]
+    assert "data/prepared/train.npz" in stages["prepare"]["outs"]
+    sh(repo, "git", "checkout", "--", "params.yaml")
 
 
 def test_the_queued_loss_comparison_lists_five_experiments_with_cies_and_t_statistics(repo):
