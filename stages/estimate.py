@@ -29,6 +29,7 @@ def main(
 ):
     """chunk_rows: test rows per block of the influence matrix (0: as many as fit in 256 MB)."""
     with cli.errors():
+        params.check_range("--chunk-rows", chunk_rows, 0)
         p = params.read(params_file)
         cfg, seed = params.section(p, "estimate", params.Estimate), params.seed(p)
         masks = load_npy(trials_dir / "masks.npy", dtype=bool, ndim=2)

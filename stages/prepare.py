@@ -30,7 +30,7 @@ def main(params_file: Path = cli.PARAMS, out_dir: Path = Path("data/prepared")):
         cli.say(f"{cfg.dataset}: {len(x)} train, {len(arrays['x_test'])} test, images {tuple(x.shape[1:])}"
                 + (f"; {flips} training labels flipped" if flips else ""))
         if cfg.flip_labels > 0 and flips == 0:
-            cli.say(f"[yellow]warning:[/] data.flip_labels = {cfg.flip_labels} flips no label of {len(x)}: raise it")
+            cli.warn(f"data.flip_labels = {cfg.flip_labels} flips no label of {len(x)}: raise it")
 
 
 if __name__ == "__main__":

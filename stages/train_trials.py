@@ -12,6 +12,7 @@ same recipe, and masks, initialisations and data orders from another stream of t
 own --out-dir and --metrics."""
 
 import dataclasses
+import os
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,25 @@ from longtail import LongtailError, cli, models, params, report, training, trial
 from longtail.artifacts import load_npz, outputs
 
 app = cli.app(__doc__)
+
+
+def finished(chunk: Path, rows: int, n_train: int, n_test: int) -> bool:
+    """Whether a chunk of an earlier run can be used. One that cannot be read (a crash of the disk,
+    not of this stage: chunks are written whole) is moved aside, said in one line, and trained again."""
+    if not chunk.exists():
+        return False
+    try:
+        with np.load(chunk) as f:
+            parts = {key: f[key] for key in ("train_correct", "test_correct")}
+        for key, n in (("train_correct", n_train), ("test_correct", n_test)):
+            if parts[key].dtype != bool or parts[key].shape != (rows, n):
+                raise ValueError(f"{key} is {parts[key].dtype} {parts[key].shape}, expected bool {(rows, n)}")
+    except Exception as e:  # noqa: BLE001 -- whatever makes it unreadable, the cure is to train it again
+        aside = chunk.with_name(chunk.name + ".corrupt")
+        os.replace(chunk, aside)
+        cli.warn(f"{chunk} cannot be read ({type(e).__name__}: {e}); moved to {aside.name}, training it again")
+        return False
+    return True
 
 
 @app.command()
@@ -58,7 +78,7 @@ def main(
         shard_dir = out_dir / "shards" / key
         path = {c: shard_dir / f"chunk-{c:05d}.npz" for c in range(len(chunks))}
         mine = [c for c in path if shard is None or c % num_shards == shard]
-        todo = [c for c in mine if not path[c].exists()]
+        todo = [c for c in mine if not finished(path[c], len(chunks[c]), len(train["y"]), len(test["y"]))]
 
         if todo:
             x, y = training.tensors(train["x"], train["y"], device)
@@ -92,7 +112,7 @@ def main(
         cli.say(f"subset accuracy {summary['subset_accuracy']:.4f}, held out {summary['held_out_accuracy']:.4f}, "
                 f"test {summary['test_accuracy']:.4f}")
         if warning := report.fit_warning(summary, cfg.fit_threshold):
-            cli.say(f"[yellow]warning:[/] memorization estimates are not meaningful: {warning}")
+            cli.warn(f"memorization estimates are not meaningful: {warning}")
 
 
 if __name__ == "__main__":

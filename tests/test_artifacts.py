@@ -40,3 +40,20 @@ def test_chunked_npy_with_missing_rows_is_an_error_and_leaves_nothing(tmp_path):
         with outputs() as out:
             out.npy_chunks(tmp_path / "x.npy", (5, 2), "float32", [np.zeros((3, 2))])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_runs_temporary_files_are_removed_by_the_next_run(tmp_path, root):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".influence.npy.tmp{int(dead.stdout)}"  # a process that no longer exists
+    stale.write_bytes(b"half a matrix")
+    other = tmp_path / f".memorization.npy.tmp{int(dead.stdout)}"  # another target's: not this write's
+    other.write_bytes(b"x")
+    with outputs() as out:
+        out.npy(tmp_path / "influence.npy", np.zeros(3))
+    assert not stale.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, "influence.npy"]
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", f"data/influence/{stale.name}"], cwd=root)
+    assert ignored.returncode == 0  # git status never shows one

@@ -135,3 +135,37 @@ def test_params_read_yaml_as_dvc_writes_it(tmp_path):
                       "epochs": 3}
     assert isinstance(loaded["epochs"], int)
     assert params.section({"trials": loaded}, "trials", params.Trials).compile == "off"
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_a_float_param_must_be_finite(defaults, value):
+    number = params.load_yaml(f"x: {value}")["x"]  # as params.yaml spells it
+    for section, cls, key in [("trials", params.Trials, "lr"), ("trials", params.Trials, "fit_threshold"),
+                              ("ttest", params.Ttest, "alpha"), ("compress", params.Compress, "target_flops")]:
+        with pytest.raises(LongtailError, match=f"{section}.{key} = .* must be a finite number"):
+            params.section(defaults | {section: defaults[section] | {key: number}}, section, cls)
+
+
+def test_exponent_notation_is_a_number(tmp_path, defaults):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(defaults).replace("  lr: 0.2", "  lr: 1e-3", 1))
+    assert params.section(params.read(tmp_path / "params.yaml"), "trials", params.Trials).lr == 0.001
+
+
+@pytest.mark.parametrize("seed, message", [(-1, r"seed = -1 is out of range; it must satisfy 0 <= seed"),
+                                           (1.5, "seed = 1.5 must be of type int"), ("x", "must be of type int")])
+def test_the_seed_is_a_non_negative_integer(defaults, seed, message):
+    with pytest.raises(LongtailError, match=message):
+        params.seed(defaults | {"seed": seed})
+
+
+def test_unknown_and_duplicate_sections_are_refused(tmp_path, root):
+    text = (root / "params.yaml").read_text()
+    (tmp_path / "params.yaml").write_text(text + "\ntrails:\n  count: 5\n")
+    with pytest.raises(LongtailError, match="unknown section 'trails'; did you mean 'trials'?"):
+        params.read(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text(text + "\ntrials:\n  count: 5\n")
+    with pytest.raises(LongtailError, match=r"params.yaml: 'trials' is given twice \(line \d+\): keep one"):
+        params.read(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text(text.replace("  count: 1000", "  count: 1000\n  count: 5", 1))
+    with pytest.raises(LongtailError, match="'count' is given twice"):
+        params.read(tmp_path / "params.yaml")

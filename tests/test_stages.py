@@ -157,6 +157,22 @@ def test_a_killed_run_resumes_from_its_finished_chunks_and_ends_identical(root, 
     assert trial_arrays(workdir) == trial_arrays(uninterrupted)
 
 
+def test_unreadable_finished_chunks_are_moved_aside_and_trained_again(root, python, workdir, uninterrupted):
+    shutil.copy(uninterrupted / "params.yaml", workdir / "params.yaml")
+    result = run_stage(root, python, "train_trials", "--shard", "0", "--num-shards", "2", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    truncated, garbage = sorted((workdir / "data/trials/shards").rglob("chunk-*.npz"))
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    garbage.write_bytes(b"not a zip file at all")
+    result = run_stage(root, python, "train_trials", cwd=workdir)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 0, said
+    for chunk in (truncated, garbage):
+        assert f"warning: {chunk.relative_to(workdir)} cannot be read" in said
+    assert said.count("training it again") == 2
+    assert trial_arrays(workdir) == trial_arrays(uninterrupted)
+
+
 def test_a_shard_index_outside_the_count_is_refused(root, python, workdir):
     result = run_stage(root, python, "train_trials", "--shard", "2", "--num-shards", "2", cwd=workdir)
     assert result.returncode == 2 and "0 <= shard < --num-shards" in result.stderr

@@ -7,6 +7,7 @@ succeeded are the temporary files renamed into place. On any error they are remo
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import math
 import os
@@ -32,6 +33,33 @@ def _jsonable(value):
     return value
 
 
+# A temporary output is ".NAME.tmpPID" beside NAME (git-ignored as .*.tmp*).
+_TMP_PREFIX = ".{name}.tmp"
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Remove the temporary files of `target` that a killed run left (their process is gone): an
+    influence matrix's is gigabytes at CIFAR size. Returns what was removed."""
+    removed = []
+    prefix = _TMP_PREFIX.format(name=target.name)
+    for stale in target.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = stale.name[len(prefix):]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 class Outputs:
     """Collects a stage's outputs as temporary files; `commit` renames them all into place."""
 
@@ -42,7 +70,8 @@ class Outputs:
         """A temporary path beside `target` that becomes `target` on commit."""
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+        remove_stale(target)
+        tmp = target.with_name(f"{_TMP_PREFIX.format(name=target.name)}{os.getpid()}")
         self._pending.append((tmp, target))
         return tmp
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from longtail import LongtailError
 
@@ -29,7 +30,7 @@ def errors() -> Iterator[None]:
     try:
         yield
     except LongtailError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        _print("error: ", "bold red", str(e))
         sys.exit(2)
 
 
@@ -37,7 +38,7 @@ def errors() -> Iterator[None]:
 def progress(total: int, what: str) -> Iterator:
     """A bar with done/total, rate, elapsed and time left; yields `advance(n=1)`."""
     columns = (
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
@@ -55,11 +56,21 @@ def progress(total: int, what: str) -> Iterator:
 
         yield advance
     elapsed = time.perf_counter() - start
-    console.print(f"{what}: {total} in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.2f}/s)")
+    say(f"{what}: {total} in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.2f}/s)")
+
+
+def _print(prefix: str, style: str, message: str) -> None:
+    """One message, printed literally: no rich markup read from it (a message may hold `[trials, n]`
+    or a key named "[/x]") and no line breaks added."""
+    console.print(Text(prefix, style=style) + Text(message), highlight=False, soft_wrap=True)
 
 
 def say(message: str) -> None:
-    console.print(message, highlight=False)
+    _print("", "", message)
+
+
+def warn(message: str) -> None:
+    _print("warning: ", "yellow", message)
 
 
 @contextmanager
@@ -69,4 +80,4 @@ def warnings_said(what: str) -> Iterator[None]:
         warnings.simplefilter("always")
         yield
     for w in caught:
-        say(f"[yellow]warning:[/] {what}: {w.message}")
+        warn(f"{what}: {w.message}")

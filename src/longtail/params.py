@@ -6,6 +6,7 @@ out of range raise LongtailError with the key, the value and what is allowed.
 
 import dataclasses
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,8 +289,25 @@ _Yaml12Loader.add_implicit_resolver(  # YAML 1.2 core schema floats (an integer 
                        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
 
 
+def _mapping(loader, node, deep=False):
+    """A mapping whose keys are unique: YAML would keep the last of two `trials:` sections silently."""
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise LongtailError(f"{key!r} is given twice (line {key_node.start_mark.line + 1}): keep one")
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_Yaml12Loader.construct_mapping = _mapping
+
+# The top-level keys of params.yaml: the shared seed and device, and one section per stage.
+SECTIONS = ("seed", "device", "data", "trials", "estimate", "reference", "compress", "ttest", "pie", "consistency")
+
+
 def load_yaml(text: str):
-    """YAML as DVC reads and writes it (YAML 1.2 booleans and floats)."""
+    """YAML as DVC reads and writes it (YAML 1.2 booleans and floats), duplicate keys refused."""
     return yaml.load(text, Loader=_Yaml12Loader)
 
 
@@ -301,8 +319,15 @@ def read(path="params.yaml") -> dict:
         params = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise LongtailError(f"{path} is not valid YAML: {e}") from None
+    except LongtailError as e:
+        raise LongtailError(f"{path}: {e}") from None
     if not isinstance(params, dict):
         raise LongtailError(f"{path} must be a mapping of sections, found {type(params).__name__}")
+    for key in params:
+        if key not in SECTIONS:
+            near = difflib.get_close_matches(str(key), SECTIONS, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; known sections: {', '.join(SECTIONS)}"
+            raise LongtailError(f"{path}: unknown section {key!r}{hint}")
     return params
 
 
@@ -311,6 +336,8 @@ def _typed(key: str, value, kind: type):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise LongtailError(f"{key} = {value!r} must be of type {kind.__name__}")
+    if kind is float and not math.isfinite(value):
+        raise LongtailError(f"{key} = {value!r} must be a finite number")
     return value
 
 
@@ -340,7 +367,9 @@ def section(params: dict, name: str, cls):
 
 
 def seed(params: dict) -> int:
-    return _typed("seed", params.get("seed", 0), int)
+    value = _typed("seed", params.get("seed", 0), int)
+    check_range("seed", value, 0)  # numpy's generators take non-negative seeds only
+    return value
 
 
 def device(params: dict) -> str:
