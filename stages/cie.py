@@ -4,7 +4,7 @@ the compressed model disagree, split by which of them was right."""
 from pathlib import Path
 
 from longtail import cie, cli
-from longtail.artifacts import load_npy, load_npz, outputs
+from longtail.artifacts import load_npy, load_prepared, outputs
 
 app = cli.app(__doc__)
 
@@ -20,7 +20,7 @@ def main(
         masks = cie.cie_masks(
             load_npy(compress_dir / "reference_pred.npy", dtype="int64", ndim=1),
             load_npy(compress_dir / "compressed_pred.npy", dtype="int64", ndim=1),
-            load_npz(prepared / "test.npz", ["y"])["y"],
+            load_prepared(prepared)[1]["y"],
         )
         counts = {kind: int(mask.sum()) for kind, mask in masks.items()}
         counts |= {"agree": len(masks["cie"]) - counts["cie"], "n_test": len(masks["cie"])}

@@ -7,7 +7,7 @@ fine-tuned; metrics/compress.json gets one entry per level, and the last level g
 from pathlib import Path
 
 from longtail import cie, cli, compression, models, params, training
-from longtail.artifacts import load_npz, outputs
+from longtail.artifacts import load_prepared, outputs
 from longtail.recovery import compressed_models, label, predict
 
 app = cli.app(__doc__)
@@ -26,7 +26,7 @@ def main(
         cfg, seed = params.section(p, "compress", params.Compress), params.seed(p)
         reference_recipe = params.section(p, "reference", params.Reference).recipe()
         device = training.pick_device(params.device(p))
-        train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
+        train, test = load_prepared(prepared)
         x, y = training.tensors(train["x"], train["y"], device)
         xt, yt = training.tensors(test["x"], test["y"], device)
         in_shape = tuple(x.shape[1:])

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from longtail import LongtailError, cli, influence, params, planted, report, uncertainty
-from longtail.artifacts import load_npy, load_npz, outputs
+from longtail.artifacts import load_npy, load_prepared, outputs
 
 SE_TARGETS = (0.05, 0.02)  # standard errors whose trial counts metrics/estimate.json reports
 
@@ -35,7 +35,7 @@ def main(
         masks = load_npy(trials_dir / "masks.npy", dtype=bool, ndim=2)
         train_correct = load_npy(trials_dir / "train_correct.npy", dtype=bool, ndim=2)
         test_correct = load_npy(trials_dir / "test_correct.npy", dtype=bool, ndim=2)
-        flipped = load_npz(prepared / "train.npz", ["y"], optional=["flipped"]).get("flipped")
+        flipped = load_prepared(prepared)[0].get("flipped")
         if flipped is not None and flipped.shape != masks.shape[1:]:
             raise LongtailError(f"{prepared / 'train.npz'} has {len(flipped)} training examples, the trials "
                                 f"{masks.shape[1]}: rerun the pipeline (`dvc repro`)")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from longtail import LongtailError, cli, params, pie, stats
-from longtail.artifacts import load_npz, outputs
+from longtail.artifacts import load_npz, load_prepared, outputs
 
 app = cli.app(__doc__)
 
@@ -28,7 +28,7 @@ def main(
     with cli.errors():
         alpha = params.section(params.read(params_file), "ttest", params.Ttest).alpha
         predictions = load_npz(populations / "predictions.npz", ["reference", "compressed", "levels", "labels"])
-        test = load_npz(prepared / "test.npz", ["y"])
+        _, test = load_prepared(prepared)
         reference, compressed, y = predictions["reference"], predictions["compressed"], test["y"]
         if compressed.ndim != 3 or len(compressed) == 0 or len(predictions["labels"]) != len(compressed):
             raise LongtailError(f"{populations / 'predictions.npz'}: `compressed` must be [levels, models, "

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from longtail import cli, models, params, training
-from longtail.artifacts import load_npz, outputs
+from longtail.artifacts import load_prepared, outputs
 from longtail.recovery import compressed_models, label, predict
 
 app = cli.app(__doc__)
@@ -39,7 +39,7 @@ def main(
         reference_recipe = params.section(p, "reference", params.Reference).recipe()
         cfg, seed = params.section(p, "compress", params.Compress), params.seed(p)
         device = training.pick_device(params.device(p))
-        train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
+        train, test = load_prepared(prepared)
         x, y = training.tensors(train["x"], train["y"], device)
         xt, _ = training.tensors(test["x"], test["y"], device)
         specs = models.saved(references, "reference_population")

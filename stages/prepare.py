@@ -6,7 +6,7 @@ on a known answer: memorization must find them."""
 
 from pathlib import Path
 
-from longtail import cli, data, params, planted
+from longtail import cli, data, params, planted, prepared
 from longtail.artifacts import outputs
 
 app = cli.app(__doc__)
@@ -22,10 +22,13 @@ def main(params_file: Path = cli.PARAMS, out_dir: Path = Path("data/prepared")):
         num_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
         arrays["y_train"], arrays["flipped_train"] = planted.flip_labels(arrays["y_train"], cfg.flip_labels,
                                                                          num_classes, seed)
+        splits = {split: {key: arrays[f"{key}_{split}"] for key in ("x", "y", "rare", "flipped")
+                          if f"{key}_{split}" in arrays} for split in ("train", "test")}
+        prepared.check(splits["train"], splits["test"], f"data.dataset {cfg.dataset} (in {cfg.root})",
+                       classes=prepared.CLASSES[cfg.dataset])
         with outputs() as out:
-            for split in ("train", "test"):
-                extra = {key: arrays[f"{key}_{split}"] for key in ("rare", "flipped") if f"{key}_{split}" in arrays}
-                out.npz(out_dir / f"{split}.npz", x=arrays[f"x_{split}"], y=arrays[f"y_{split}"], **extra)
+            for split, split_arrays in splits.items():
+                out.npz(out_dir / f"{split}.npz", **split_arrays)
         x, flips = arrays["x_train"], int(arrays["flipped_train"].sum())
         cli.say(f"{cfg.dataset}: {len(x)} train, {len(arrays['x_test'])} test, images {tuple(x.shape[1:])}"
                 + (f"; {flips} training labels flipped" if flips else ""))

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from longtail import cli, models, params, recovery, training
-from longtail.artifacts import load_npz, outputs
+from longtail.artifacts import load_prepared, outputs
 
 app = cli.app(__doc__)
 
@@ -22,7 +22,7 @@ def main(
         p = params.read(params_file)
         cfg, seed = params.section(p, "reference", params.Reference), params.seed(p)
         device = training.pick_device(params.device(p))
-        train = load_npz(prepared / "train.npz", ["x", "y"])
+        train, _ = load_prepared(prepared)
         x, y = training.tensors(train["x"], train["y"], device)
         num_classes = int(y.max()) + 1
         model = recovery.reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, seed, cfg.init)

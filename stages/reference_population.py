@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from longtail import cli, models, params, recovery, training
-from longtail.artifacts import load_npz, outputs
+from longtail.artifacts import load_prepared, outputs
 
 app = cli.app(__doc__)
 
@@ -29,7 +29,7 @@ def main(
         size = params.section(p, "pie", params.Pie).population
         cfg, seed = params.section(p, "reference", params.Reference), params.seed(p)
         device = training.pick_device(params.device(p))
-        train = load_npz(prepared / "train.npz", ["x", "y"])
+        train, _ = load_prepared(prepared)
         x, y = training.tensors(train["x"], train["y"], device)
         in_shape, num_classes = tuple(x.shape[1:]), int(y.max()) + 1
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from longtail import LongtailError, cli, influence, params, plots, report
-from longtail.artifacts import load_json, load_npy, load_npz, outputs
+from longtail.artifacts import load_json, load_npy, load_prepared, outputs
 
 app = cli.app(__doc__)
 
@@ -56,7 +56,7 @@ def main(
     with cli.errors():
         p = params.read(params_file)
         cfg = params.section(p, "ttest", params.Ttest)
-        train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
+        train, test = load_prepared(prepared)
         arrays = {name: load_npy(influence_dir / f"{name}.npy", ndim=1) for name in
                   ("memorization", "test_mean_influence", "train_mean_influence", "test_max_influence")}
         matrix = load_npy(influence_dir / "influence.npy", ndim=2, mmap=True)

@@ -20,7 +20,7 @@ import numpy as np
 import typer
 
 from longtail import LongtailError, cli, models, params, report, training, trials
-from longtail.artifacts import load_npz, outputs
+from longtail.artifacts import load_prepared, outputs
 
 app = cli.app(__doc__)
 
@@ -69,7 +69,7 @@ def main(
             params.check_range("--count", count, 2)
         cfg = dataclasses.replace(cfg, arch=arch or cfg.arch, count=count or cfg.count)
         device = training.pick_device(params.device(p))
-        train, test = load_npz(prepared / "train.npz", ["x", "y"]), load_npz(prepared / "test.npz", ["x", "y"])
+        train, test = load_prepared(prepared)
         masks = trials.sample_masks(cfg.count, len(train["y"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
         chunks = trials.chunks(cfg.count, cfg.models_per_step)
         key = trials.fingerprint(masks, train["x"], train["y"], test["x"], test["y"], arch=cfg.arch, init=cfg.init,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from longtail import LongtailError, cli, matched, params, report, stats
-from longtail.artifacts import load_json, load_npy, load_npz, outputs
+from longtail.artifacts import load_json, load_npy, load_npz, load_prepared, outputs
 from longtail.cie import KINDS
 
 app = cli.app(__doc__)
@@ -46,7 +46,7 @@ def main(
         reliability = load_json(estimate_metrics).get("reliability", {}).get(cfg.statistic)
         cie_masks = load_npz(cie_dir / "masks.npz", KINDS)
         pie = load_npz(pie_dir / "masks.npz", ["pie"])["pie"]
-        rare = load_npz(prepared / "test.npz", ["y"]).get("rare")
+        rare = load_prepared(prepared)[1].get("rare")
         for name, mask in [("CIE masks", cie_masks["cie"]), ("PIE masks", pie), ("test_correct.npy", difficulty)]:
             if len(mask) != len(values):
                 raise LongtailError(f"{name} cover {len(mask)} test examples, {stats.FILES[cfg.statistic]} "

@@ -11,6 +11,9 @@ import glob
 import json
 import math
 import os
+import pickle
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -136,7 +139,11 @@ def load_npy(path, *, dtype=None, ndim: int | None = None, mmap: bool = False) -
     path = Path(path)
     if not path.exists():
         raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
-    array = np.load(path, mmap_mode="r" if mmap else None)
+    with _readable(path):
+        array = np.load(path, mmap_mode="r" if mmap else None)
+    if not isinstance(array, np.ndarray):
+        raise LongtailError(f"{path} holds {type(array).__name__}, not one array: rerun the stage that writes it "
+                            f"(`dvc repro --force {_stage(path)}`)")
     _check(path, array, dtype, ndim)
     return array
 
@@ -147,12 +154,44 @@ def load_npz(path, keys: Iterable[str], optional: Iterable[str] | None = None) -
     path = Path(path)
     if not path.exists():
         raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
-    with np.load(path) as f:
+    with _readable(path), np.load(path) as f:
         missing = [k for k in keys if k not in f]
         if missing:
             raise LongtailError(f"{path} lacks arrays {missing}; it holds {sorted(f.files)}")
         wanted = f.files if optional is None else [k for k in (*keys, *optional) if k in f]
         return {k: f[k] for k in wanted}
+
+
+def load_prepared(prepared) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(train, test) of data/prepared: x, y and, where prepare wrote them, rare and flipped; checked
+    against their contract (longtail.prepared)."""
+    from longtail import prepared as contract
+
+    prepared = Path(prepared)
+    train, test = (load_npz(prepared / f"{split}.npz", ["x", "y"]) for split in ("train", "test"))
+    contract.check(train, test, f"{prepared}/ (rerun the prepare stage: `dvc repro --force prepare`)")
+    return train, test
+
+
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """A file that cannot be read as what it should be is corrupt: say so, and what to rerun."""
+    try:
+        yield
+    except LongtailError:
+        raise
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, pickle.UnpicklingError) as e:
+        raise LongtailError(f"{path} is corrupt or not a {path.suffix} file ({type(e).__name__}: {e}): rerun the "
+                            f"stage that writes it (`dvc repro --force {_stage(path)}`)") from None
+
+
+# The stage that writes each folder of data/, for the message that says what to rerun.
+_WRITERS = {"prepared": "prepare", "trials": "train_trials", "influence": "estimate", "reference": "reference",
+            "compress": "compress", "cie": "cie", "populations": "populations", "pie": "pie"}
+
+
+def _stage(path: Path) -> str:
+    return next((_WRITERS[part] for part in reversed(path.parts) if part in _WRITERS), "<stage>")
 
 
 def load_json(path) -> dict:
