@@ -267,3 +267,16 @@ def test_a_negative_chunk_rows_is_refused_before_any_work(root, python, tmp_path
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "error: --chunk-rows = -1 is out of range; it must satisfy 0 <= --chunk-rows" in " ".join(result.stderr.split())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((4, 3), np.int64), r"test_correct.npy: expected dtype bool, found int64: rerun .*--force train_trials"),
+    (np.zeros(3, bool), r"test_correct.npy: expected 2 dimensions, found shape \[3\]: rerun"),
+    (np.array([object()] * 3), r"test_correct.npy is corrupt or not a .npy file \(ValueError: Object arrays"),
+])
+def test_a_trial_array_of_the_wrong_kind_names_the_stage_to_rerun(tmp_path, array, message):
+    path = tmp_path / "data/trials/test_correct.npy"
+    path.parent.mkdir(parents=True)
+    np.save(path, array, allow_pickle=True)
+    with pytest.raises(LongtailError, match=message):
+        load_npy(path, dtype=bool, ndim=2)

@@ -200,10 +200,12 @@ def test_flipping_labels_is_a_change_to_prepare_that_estimate_reads(repo):
     sh(repo, "git", "checkout", "--", "params.yaml")
 
 
-def test_the_queued_loss_comparison_lists_five_experiments_with_cies_and_t_statistics(repo):
+def test_a_queued_loss_comparison_lists_every_experiment_with_cies_and_both_tests(repo):
+    # The README's five-loss workflow with three of them (a CE, a teacher, the adaptive one): the
+    # queue, `dvc exp show` and compare are the same for any number; each loss trains in test_stages.py.
     repo, _ = repo
     dvc(repo, "exp", "remove", "--all-commits")  # only this comparison's experiments below
-    dvc(repo, "exp", "run", "--queue", "-S", "compress.loss=ce,focal,kd,multipart,softadapt")
+    dvc(repo, "exp", "run", "--queue", "-S", "compress.loss=ce,kd,softadapt")
     dvc(repo, "queue", "start", "-j", "2")
     for _ in range(600):  # the workers run in the background; wait for the queue to drain
         status = dvc(repo, "queue", "status")
@@ -214,16 +216,16 @@ def test_the_queued_loss_comparison_lists_five_experiments_with_cies_and_t_stati
     baseline = json.loads(dvc(repo, "exp", "show", "--json"))[1]
     runs = [rev["data"] for exp in baseline["experiments"] for rev in exp["revs"]]
     losses = sorted(run["params"]["params.yaml"]["data"]["compress"]["loss"] for run in runs)
-    assert losses == sorted(["ce", "focal", "kd", "multipart", "softadapt"])
+    assert losses == ["ce", "kd", "softadapt"]
     for run in runs:
         cie = run["metrics"]["metrics/cie.json"]["data"]
         ttest = run["metrics"]["metrics/ttest.json"]["data"]
         assert isinstance(cie["cie"], int) and set(ttest) >= {"cie", "cie_u", "cie_c"}
-        assert ttest["cie"]["n"] == cie["cie"]
+        assert ttest["cie"]["n"] == cie["cie"] and {"p", "diff"} <= set(ttest["cie"]["matched"])
     assert "compress.loss" in dvc(repo, "exp", "show", "--md")
-    sh(repo, sys.executable, "stages/compare.py")  # the five side by side, from the real `dvc exp show`
+    sh(repo, sys.executable, "stages/compare.py")  # side by side, from the real `dvc exp show`
     table = (repo / "compare.md").read_text()
-    assert all(f"| {loss} |" in table for loss in ["ce", "focal", "kd", "multipart", "softadapt"])
+    assert all(f"| {loss} |" in table for loss in ["ce", "kd", "softadapt"]) and "## At equal difficulty" in table
     assert (repo / "plots/compare_ttest.png").stat().st_size > 0 and (repo / "plots/compare_counts.png").stat().st_size > 0
 
 

@@ -209,7 +209,8 @@ def load_json(path) -> dict:
 
 
 def _check(path, array, dtype, ndim) -> None:
+    rerun = f"rerun the stage that writes it (`dvc repro --force {_stage(Path(path))}`)"
     if dtype is not None and array.dtype != np.dtype(dtype):
-        raise LongtailError(f"{path}: expected dtype {np.dtype(dtype)}, found {array.dtype}")
+        raise LongtailError(f"{path}: expected dtype {np.dtype(dtype)}, found {array.dtype}: {rerun}")
     if ndim is not None and array.ndim != ndim:
-        raise LongtailError(f"{path}: expected {ndim} dimensions, found shape {array.shape}")
+        raise LongtailError(f"{path}: expected {ndim} dimensions, found shape {list(array.shape)}: {rerun}")
