@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Stages run `python stages/...`: put the virtual environment first so that is our Python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install repro test compare preset push clean
+.PHONY: install repro test compare preset push clean deps
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ $(LINT): .ci/package-lock.json
 
 test: install $(LINT)
 	python -m pytest
+
+# dvc.yaml's source deps from the code's imports (stages/deps.py); a test fails when they disagree.
+deps: install
+	python stages/deps.py
 
 # The experiments of `dvc exp show` side by side: compare.md, plots/compare_*.png.
 compare: install

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from longtail import LongtailError, cli, influence, params, planted, report, uncertainty
+from longtail import LongtailError, cli, influence, params, planted, uncertainty
 from longtail.artifacts import load_npy, load_prepared, outputs
 
 SE_TARGETS = (0.05, 0.02)  # standard errors whose trial counts metrics/estimate.json reports
@@ -113,8 +113,8 @@ def main(
                 f"{'undefined' if r is None else f'{r:.3f}'}")
         if "planted" in extra:
             found = extra["planted"]
-            cli.say(f"planted: {found['flipped']} flipped labels, memorization AUC {report.number(found['auc'])}, "
-                    f"precision at {found['flipped']} {report.number(found['precision_at_k'])}")
+            cli.say(f"planted: {found['flipped']} flipped labels, memorization AUC {cli.number(found['auc'])}, "
+                    f"precision at {found['flipped']} {cli.number(found['precision_at_k'])}")
 
 
 if __name__ == "__main__":

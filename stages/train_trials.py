@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from longtail import LongtailError, cli, models, params, report, training, trials
+from longtail import LongtailError, cli, fit, models, params, training, trials
 from longtail.artifacts import load_prepared, outputs
 
 app = cli.app(__doc__)
@@ -111,7 +111,7 @@ def main(
         shutil.rmtree(out_dir / "shards")  # gathered: the chunks were only for resuming
         cli.say(f"subset accuracy {summary['subset_accuracy']:.4f}, held out {summary['held_out_accuracy']:.4f}, "
                 f"test {summary['test_accuracy']:.4f}")
-        if warning := report.fit_warning(summary, cfg.fit_threshold):
+        if warning := fit.fit_warning(summary, cfg.fit_threshold):
             cli.warn(f"memorization estimates are not meaningful: {warning}")
 
 

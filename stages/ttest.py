@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from longtail import LongtailError, cli, matched, params, report, stats
+from longtail import LongtailError, cli, matched, params, stats
 from longtail.artifacts import load_json, load_npy, load_npz, load_prepared, outputs
 from longtail.cie import KINDS
 
@@ -75,7 +75,7 @@ def main(
             out.csv(plots_dir / "ttest.csv", ["group", "t", "p", "significant", "matched_p", "matched_diff"],
                     ((k, r["t"], r["p"], r["p"] is not None and r["p"] <= cfg.alpha, r["matched"]["p"],
                       r["matched"]["diff"]) for k, r in results.items()))
-        cli.say(f"{cfg.statistic}: split-half reliability {report.number(reliability, '.3f')}")
+        cli.say(f"{cfg.statistic}: split-half reliability {cli.number(reliability, '.3f')}")
         for kind, r in results.items():
             t = "n/a" if r["t"] is None else (
                 f"t = {r['t']:.3f}, p = {r['p']:.3g}, Welch p = {r['welch_p']:.3g}, Mann-Whitney p = {r['mw_p']:.3g}, "
@@ -83,7 +83,7 @@ def main(
                 f"random sets as extreme: {r['control']['as_extreme']:.3f}")
             m = r["matched"]
             cli.say(f"{kind}: n = {r['n']}, {t}; against agreeing examples of the same difficulty: "
-                    f"diff = {report.number(m['diff'])}, p = {report.number(m['p'])} ({m['n']} matched, "
+                    f"diff = {cli.number(m['diff'])}, p = {cli.number(m['p'])} ({m['n']} matched, "
                     f"{m['unmatched']} unmatched)")
 
 

@@ -124,7 +124,7 @@ def test_integers_are_accepted_where_floats_are_expected(defaults):
     yaml.safe_dump(defaults)  # the file round-trips
 
 
-def test_params_read_yaml_as_dvc_writes_it(tmp_path):
+def test_params_read_yaml_as_dvc_writes_it(tmp_path, defaults):
     """`dvc exp run -S trials.compile=off -S trials.weight_decay=5e-4` writes `compile: off` and
     `weight_decay: 5e-4` (ruamel.yaml, YAML 1.2): the string 'off' and the float 0.0005, not YAML
     1.1's False and '5e-4'."""
@@ -134,7 +134,7 @@ def test_params_read_yaml_as_dvc_writes_it(tmp_path):
     assert loaded == {"compile": "off", "nesterov": False, "augment": True, "lr": 0.2, "weight_decay": 5e-4,
                       "epochs": 3}
     assert isinstance(loaded["epochs"], int)
-    assert params.section({"trials": loaded}, "trials", params.Trials).compile == "off"
+    assert params.section({"trials": defaults["trials"] | loaded}, "trials", params.Trials).compile == "off"
 
 
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
@@ -169,3 +169,9 @@ def test_unknown_and_duplicate_sections_are_refused(tmp_path, root):
     (tmp_path / "params.yaml").write_text(text.replace("  count: 1000", "  count: 1000\n  count: 5", 1))
     with pytest.raises(LongtailError, match="'count' is given twice"):
         params.read(tmp_path / "params.yaml")
+
+
+def test_a_section_lacking_a_key_is_refused_so_no_default_of_the_code_reaches_an_output(defaults):
+    partial = defaults | {"trials": {k: v for k, v in defaults["trials"].items() if k not in ("lr", "init")}}
+    with pytest.raises(LongtailError, match="params section 'trials' lacks lr, init: every knob is set in params.yaml"):
+        params.section(partial, "trials", params.Trials)

@@ -65,6 +65,11 @@ def _print(prefix: str, style: str, message: str) -> None:
     console.print(Text(prefix, style=style) + Text(message), highlight=False, soft_wrap=True)
 
 
+def number(value, spec=".3g") -> str:
+    """A number in a message; None (undefined) as n/a."""
+    return "n/a" if value is None else format(value, spec)
+
+
 def say(message: str) -> None:
     _print("", "", message)
 

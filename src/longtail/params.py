@@ -360,6 +360,11 @@ def section(params: dict, name: str, cls):
             near = difflib.get_close_matches(key, fields, n=1)
             hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(fields)}"
             raise LongtailError(f"unknown param {name}.{key}{hint}")
+    # Every knob comes from params.yaml, where DVC tracks it: a default of this module never reaches
+    # an output, so editing this module (validation only) need not rerun any stage (stages/deps.py).
+    if missing := [key for key in fields if key not in raw]:
+        raise LongtailError(f"params section {name!r} lacks {', '.join(missing)}: every knob is set in params.yaml "
+                            "(see the repository's params.yaml for each one's meaning and value)")
     values = {k: _value(f"{name}.{k}", v, fields[k]) for k, v in raw.items()}
     result = cls(**values)
     result.check()
