@@ -25,6 +25,8 @@ such ties, which then give p = 1, not a random 0 or 1.
 
 import numpy as np
 
+from longtail.stats import mean_or_none
+
 BATCH = 256  # permutations drawn at once: memory BATCH x pool size
 
 
@@ -53,8 +55,8 @@ def matched_test(values: np.ndarray, group: np.ndarray, comparison: np.ndarray, 
     g_idx, c_idx = (idx[np.argsort(stratum[idx], kind="stable")] for idx in (g_idx, c_idx))  # by stratum
     result = {"n": len(g_idx), "unmatched": int(g.sum()) - len(g_idx), "comparison_n": len(c_idx),
               "strata": len(used), "width": width, "draws": draws,
-              "group_difficulty": _mean(difficulty[g]), "comparison_difficulty": _mean(difficulty[c]),
-              "raw_diff": _mean(values[g]) - _mean(values[c]) if g.any() and c.any() else None}
+              "group_difficulty": mean_or_none(difficulty[g]), "comparison_difficulty": mean_or_none(difficulty[c]),
+              "raw_diff": mean_or_none(values[g]) - mean_or_none(values[c]) if g.any() and c.any() else None}
     if not len(g_idx):
         return {"p": None, "diff": None, "diff_low": None, "diff_high": None} | result
 
@@ -89,6 +91,3 @@ def matched_test(values: np.ndarray, group: np.ndarray, comparison: np.ndarray, 
     low, high = observed - np.quantile(permuted, [(1 + confidence) / 2, (1 - confidence) / 2])
     return {"p": float(p), "diff": float(observed), "diff_low": float(low), "diff_high": float(high)} | result
 
-
-def _mean(values: np.ndarray) -> float | None:
-    return float(values.mean()) if len(values) else None

@@ -41,7 +41,7 @@ def two_sample_tests(group: np.ndarray, comparison: np.ndarray, *, bootstrap: in
     on a side the statistics are None and a warning says why."""
     group, comparison = group[np.isfinite(group)], comparison[np.isfinite(comparison)]
     sizes = {"n": len(group), "comparison_n": len(comparison),
-             "mean": _mean(group), "comparison_mean": _mean(comparison)}
+             "mean": mean_or_none(group), "comparison_mean": mean_or_none(comparison)}
     if len(group) < 2 or len(comparison) < 2:
         warnings.warn(f"the tests need two or more values per group; got {len(group)} and {len(comparison)}")
         return NULL | sizes
@@ -117,5 +117,6 @@ def _student_t(a: np.ndarray, b: np.ndarray, v: np.ndarray) -> np.ndarray:
         return (m1 - m2) / np.sqrt(squares / (n1 + n2 - 2) * (1 / n1 + 1 / n2))
 
 
-def _mean(values: np.ndarray) -> float | None:
+def mean_or_none(values: np.ndarray) -> float | None:
+    """The mean, or None for no values (JSON's null, not NaN)."""
     return float(values.mean()) if len(values) else None
