@@ -20,7 +20,9 @@ import numpy as np
 import typer
 from scipy import stats as scipy_stats
 
-from longtail import cie, data, matched, params, recovery, training, trials, uncertainty
+from longtail import cie, data, matched, params, training, trials, uncertainty
+from longtail.recipes.compress import compress
+from longtail.recipes.reference import reference_model
 from longtail.artifacts import load_npy, load_npz
 from longtail.stats import FILES, STATISTICS
 
@@ -106,11 +108,12 @@ def synthetic(count: int, seed: int, width: float, permutations: int, device: st
     x, y = training.tensors(split["x_train"], split["y_train"], dev)
     xt, _ = training.tensors(split["x_test"], split["y_test"], dev)
     ref_cfg = params.section(p, "reference", params.Reference)
-    reference = recovery.reference_model(ref_cfg.arch, ref_cfg.recipe(), x, y, 10, seed, ref_cfg.init)
+    reference = reference_model(ref_cfg.arch, ref_cfg.recipe(), x, y, 10, seed, ref_cfg.init)
     prune = params.section({"compress": p["compress"] | {"method": "magnitude", "sparsity": 0.9, "loss": "ce"}},
                            "compress", params.Compress)
-    [(_, pruned, _)] = recovery.compressed_models(reference, None, prune, ref_cfg.recipe(), x, y, seed)
-    masks_cie = cie.cie_masks(training.predict(reference, xt).cpu().numpy(), training.predict(pruned, xt).cpu().numpy(),
+    reference_pred = training.predict(reference, xt).cpu().numpy()
+    [pruned] = compress(reference, None, prune, ref_cfg.recipe(), x, y, seed)
+    masks_cie = cie.cie_masks(reference_pred, pruned.predict(xt).cpu().numpy(),
                               split["y_test"])
     difficulty, agree, rare = d.mean(0), ~masks_cie["cie"], split["rare_test"]
     reliability = uncertainty.split_half(masks, c, d, seed)

@@ -62,13 +62,13 @@ def run(preset: str, steps: int, consistency: bool, device: str, compile: str):
 
     def train(n_steps):  # K models, n_steps steps each (one epoch over a subset of n_steps batches)
         subsets = [torch.randperm(n_train, generator=g)[: n_steps * batch].to(device) for g in generators]
-        return engine.train(nets, x, y, subsets, generators=generators, compile=cfg.compile, **recipe)
+        return engine.train_stacked(nets, x, y, subsets, generators=generators, compile=cfg.compile, **recipe)
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     _, warmup = timed(device, train, engine.STEPS_PER_CALL)
     state, seconds = timed(device, train, steps)
-    _, eval_seconds = timed(device, engine.predict, nets, state, x[:4096])
+    _, eval_seconds = timed(device, engine.predict_stacked, nets, state, x[:4096])
 
     per_step = seconds / steps
     fwd = forward_flops(arch, in_shape, classes)

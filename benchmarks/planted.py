@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import typer
 
-from longtail import LongtailError, cli, data, influence, params, planted, training, trials
+from longtail import LongtailError, cli, data, fit, influence, params, planted, training, trials
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,14 +58,16 @@ def main(
               "test accuracy | seconds |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for update in recipe or ["{}"]:
-            cfg = params.section({"trials": base | {"count": count} | json.loads(update)}, "trials", params.Trials)
+            section = {"trials": base | {"count": count} | json.loads(update)}
+            cfg = params.section(section, "trials", params.Trials)
+            threshold = params.section(section, "trials", params.Fit).fit_threshold
             masks = trials.sample_masks(count, len(y), cfg.subset_ratio, kind=cfg.mask, seed=seed)
             start = time.perf_counter()
             c, d = trials.run_trials(split["x_train"], y, split["x_test"], split["y_test"], masks, arch=cfg.arch,
                                      init=cfg.init, seed=seed, device=dev, models_per_step=cfg.models_per_step,
                                      compile=cfg.compile, select=cfg.select, **cfg.recipe())
             seconds = time.perf_counter() - start
-            s = trials.summary(masks, c, d, cfg.fit_threshold)
+            s = fit.summary(masks, c, d, threshold)
             p_in, _, p_out, _ = influence.proportions(masks, c)
             found = planted.found(p_in - p_out, flipped, train_fit=p_in)
             print(f"| {update} | {s['subset_accuracy']:.4f} | {s['fit_fraction']:.0%} | {found['fit_flipped']:.3f} | "

@@ -44,8 +44,8 @@ def main(
     with cli.errors():
         p = params.read(params_file)
         cfg = params.section(p, "consistency", params.Consistency)
-        trials_cfg = params.section(p, "trials", params.Trials)
-        threshold = params.section(p, "estimate", params.Estimate).pair_memorization
+        trials_cfg = params.section(p, "trials", params.TrialSet)
+        threshold = params.section(p, "estimate", params.Estimate).pair_memorization  # the estimates' threshold
         mem_a = load_npy(influence_a / "memorization.npy", ndim=1)
         mem_b = load_npy(influence_b / "memorization.npy", ndim=1)
         pairs_a = load_pairs(influence_a / "high_influence_pairs.csv")

@@ -1,6 +1,13 @@
-"""deps: dvc.yaml's source dependencies, derived from the code. For each stage, the modules of
-src/longtail its script imports, transitively, lazy imports inside functions included, replace the
-`src/longtail/...` entries of its deps list (data, metrics and the other deps stay as written).
+"""deps: dvc.yaml's source dependencies and params, derived from the code. For each stage:
+
+- deps: the modules of src/longtail its script imports, transitively, lazy imports inside functions
+  included, replace the `src/longtail/...` entries (data, metrics and the other deps stay as written);
+- params: the keys it reads, found in its script and those modules: `params.section(p, "name",
+  params.View)` reads the fields of View (the section's name alone where every key of the section
+  is read), `params.seed` and `params.device` the top-level keys, and `${key}` in the command that
+  key; a key the command replaces by an option (the script's REPLACES: {"--arch": "trials.arch"})
+  is not read. params.check_statistic reads two keys only to refuse a combination before any work: a
+  refusal changes no output, so they are not listed.
 
     python stages/deps.py           # rewrite dvc.yaml (or: make deps)
     python stages/deps.py --check   # exit 1 and list the differences when dvc.yaml and the code disagree
@@ -9,13 +16,14 @@ Not a pipeline stage. Left out on purpose (EXEMPT): modules that cannot change a
 editing them reruns nothing."""
 
 import ast
+import dataclasses
 import re
 from pathlib import Path
 
 import typer
 import yaml
 
-from longtail import LongtailError, cli
+from longtail import LongtailError, cli, params
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "longtail"
@@ -68,6 +76,54 @@ def closure(script: Path) -> list[str]:
     return sorted(p.relative_to(ROOT).as_posix() for p in seen)
 
 
+def _literal_section(call: ast.Call, where: str) -> tuple[str, str]:
+    """(section, view class name) of a `params.section(p, "name", params.View)` call."""
+    if len(call.args) == 3 and isinstance(name := call.args[1], ast.Constant) and isinstance(name.value, str) \
+            and isinstance(view := call.args[2], ast.Attribute) and isinstance(view.value, ast.Name) \
+            and view.value.id == "params" and hasattr(params, view.attr):
+        return name.value, view.attr
+    raise LongtailError(f"{where}: params.section(...) must name its section and view literally, "
+                        f'params.section(p, "name", params.View), for stages/deps.py to list what it reads')
+
+
+def replaced(script: Path, cmd: str) -> set[str]:
+    """The params keys `cmd` replaces by options of `script` (its module-level REPLACES dict)."""
+    for node in ast.parse(script.read_text()).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "REPLACES" for t in node.targets):
+            return {key for option, key in ast.literal_eval(node.value).items() if re.search(rf"{option}\b", cmd)}
+    return set()
+
+
+def read_params(files: list[Path], cmd: str) -> list[str]:
+    """The params keys read by the stage whose script is files[0], its modules files[1:], and its
+    command `cmd`; in params.yaml's order: seed, device, then section by section."""
+    found = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "params"):
+                continue
+            if node.func.attr == "section":
+                section, view = _literal_section(node, f"{path}:{node.lineno}")
+                fields = [f.name for f in dataclasses.fields(getattr(params, view))]
+                whole = set(fields) == set(params.keys(section))
+                found += [section] if whole else [f"{section}.{key}" for key in fields]
+            elif node.func.attr in ("seed", "device"):
+                found.append(node.func.attr)
+    found = [key for key in found if key not in replaced(files[0], cmd)]
+    found += re.findall(r"\$\{([\w.]+)\}", cmd)
+    # A section all of whose keys are read (by one view or by several) is listed by its name.
+    whole = {name for name in params.SECTIONS
+             if name in found or all(f"{name}.{key}" in found for key in params.keys(name))}
+    keys = set(key.split(".")[0] if key.split(".")[0] in whole else key for key in found)
+
+    def order(key):
+        section, _, name = key.partition(".")
+        return params.TOP_LEVEL.index(section), params.keys(section).index(name) if name else -1
+
+    return sorted(keys, key=order)
+
+
 def script_of(cmd: str) -> Path:
     match = re.search(r"python (stages/\w+\.py)", cmd)
     if not match:
@@ -75,38 +131,63 @@ def script_of(cmd: str) -> Path:
     return ROOT / match.group(1)
 
 
-def derived(dvc_yaml: dict) -> dict[str, list[str]]:
-    """stage -> its source deps, from its script's import closure."""
-    return {name: closure(script_of(stage["cmd"])) for name, stage in dvc_yaml["stages"].items()}
+def derived(dvc_yaml: dict) -> dict[str, tuple[list[str], list[str]]]:
+    """stage -> (its source deps, from its script's import closure; the params keys they read)."""
+    out = {}
+    for name, stage in dvc_yaml["stages"].items():
+        script = script_of(stage["cmd"])
+        deps = closure(script)
+        out[name] = deps, read_params([script, *(ROOT / d for d in deps)], stage["cmd"])
+    return out
 
 
-def rewrite(text: str, wanted: dict[str, list[str]]) -> str:
-    """dvc.yaml's text with each stage's `- src/longtail/...` deps replaced by `wanted[stage]`, placed
-    after the stage's script; every other line (comments included) as it was."""
-    out, stage, in_deps = [], None, False
+def rewrite(text: str, wanted: dict[str, tuple[list[str], list[str]]]) -> str:
+    """dvc.yaml's text with each stage's `- src/longtail/...` deps replaced by its wanted deps, placed
+    after the stage's script, and its params list by its wanted params (a params block added before
+    its outs where it has none); every other line, comments included, as it was."""
+    out, stage, block = [], None, None
+
+    def params_block():
+        if stage in wanted and wanted[stage][1]:
+            out.extend(["    params:", *(f"      - {key}" for key in wanted[stage][1])])
+
     for line in text.splitlines():
-        if m := re.match(r"^  (\w+):\s*$", line):
-            stage, in_deps = m.group(1), False
-        elif re.match(r"^    deps:\s*$", line):
-            in_deps = True
-        elif re.match(r"^    \w+:", line):
-            in_deps = False
-        if in_deps and re.match(r"^      - src/longtail/", line):
+        if re.match(r"^\S", line):  # a top-level key (stages:, plots:) ends the stage before it
+            stage, block = None, None
+        elif m := re.match(r"^  (\w+):\s*$", line):
+            stage, block, has_params = m.group(1), None, False
+        elif m := re.match(r"^    (\w+):\s*$", line):
+            block = m.group(1)
+            if block == "params":
+                has_params = True
+                params_block()
+                continue
+            if block in ("outs", "metrics", "plots") and stage and not has_params:
+                has_params = True
+                params_block()
+        if block == "params" and re.match(r"^      (- |#)", line):
+            continue
+        if block == "deps" and re.match(r"^      - src/longtail/", line):
             continue
         out.append(line)
-        if in_deps and stage in wanted and re.match(r"^      - stages/\w+\.py\s*$", line):
-            out.extend(f"      - {dep}" for dep in wanted[stage])
+        if block == "deps" and stage in wanted and re.match(r"^      - stages/\w+\.py\s*$", line):
+            out.extend(f"      - {dep}" for dep in wanted[stage][0])
     return "\n".join(out) + "\n"
 
 
 def differences(dvc_yaml: dict) -> list[str]:
-    """Where dvc.yaml's source deps and the code's imports disagree, a line per stage."""
+    """Where dvc.yaml's source deps or params and the code disagree, a line per stage and kind."""
     lines = []
-    for name, wanted in derived(dvc_yaml).items():
-        listed = sorted(d for d in dvc_yaml["stages"][name]["deps"] if d.startswith("src/longtail/"))
-        if listed != wanted:
-            missing, extra = sorted(set(wanted) - set(listed)), sorted(set(listed) - set(wanted))
+    for name, (deps, keys) in derived(dvc_yaml).items():
+        stage = dvc_yaml["stages"][name]
+        listed = sorted(d for d in stage["deps"] if d.startswith("src/longtail/"))
+        if listed != deps:
+            missing, extra = sorted(set(deps) - set(listed)), sorted(set(listed) - set(deps))
             lines.append(f"{name}: missing {missing or 'none'}, not imported {extra or 'none'}")
+        listed_keys = stage.get("params") or []
+        if sorted(listed_keys) != sorted(keys):
+            missing, extra = [k for k in keys if k not in listed_keys], [k for k in listed_keys if k not in keys]
+            lines.append(f"{name}: params missing {missing or 'none'}, not read {extra or 'none'}")
     return lines
 
 

@@ -1,6 +1,6 @@
 """pie: pruning identified exemplars (Hooker et al. 2019): the test examples where the modal labels
 of the reference population and of a compressed population differ, and the classes whose recall
-the compression changes more than it changes accuracy (Welch's t-test at `ttest.alpha`).
+the compression changes more than it changes accuracy (Welch's t-test at `pie.alpha`).
 
 One PIE mask per compressed level of data/populations/predictions.npz; `pie` is the last level
 (the one that goes on, like compress's last level). Where data/prepared/test.npz holds `rare` (the
@@ -26,7 +26,7 @@ def main(
     metrics: Path = Path("metrics/pie.json"),
 ):
     with cli.errors():
-        alpha = params.section(params.read(params_file), "ttest", params.Ttest).alpha
+        alpha = params.section(params.read(params_file), "pie", params.Pie).alpha
         predictions = load_npz(populations / "predictions.npz", ["reference", "compressed", "levels", "labels"])
         _, test = load_prepared(prepared)
         reference, compressed, y = predictions["reference"], predictions["compressed"], test["y"]

@@ -1,13 +1,15 @@
 """reference: train the uncompressed reference model on the whole training set.
 
-Its own stage, so that changing a compression param never retrains it."""
+Its own stage, so that changing a compression param (or the compression code) never retrains it."""
 
 from pathlib import Path
 
 import torch
 
-from longtail import cli, models, params, recovery, training
-from longtail.artifacts import load_prepared, outputs
+from longtail import cli, models, params, training
+from longtail.artifacts import outputs
+from longtail.preamble import preamble
+from longtail.recipes.reference import reference_model
 
 app = cli.app(__doc__)
 
@@ -19,13 +21,11 @@ def main(
     model_path: Path = Path("data/reference/model.pt"),
 ):
     with cli.errors():
-        p = params.read(params_file)
-        cfg, seed = params.section(p, "reference", params.Reference), params.seed(p)
-        device = training.pick_device(params.device(p))
-        train, _ = load_prepared(prepared)
-        x, y = training.tensors(train["x"], train["y"], device)
+        run = preamble(params_file, prepared)
+        cfg = params.section(run.params, "reference", params.Reference)
+        x, y, _, _ = run.tensors()
         num_classes = int(y.max()) + 1
-        model = recovery.reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, seed, cfg.init)
+        model = reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, run.seed, cfg.init)
         accuracy = (training.predict(model, x) == y).float().mean().item()
         with outputs() as out:
             torch.save(models.checkpoint(model, cfg.arch, tuple(x.shape[1:]), num_classes), out.path(model_path))

@@ -1,9 +1,9 @@
 """reference_population: the reference side of the PIE populations (Hooker et al. 2019).
 
 `pie.population` reference models, each trained as the reference stage trains (params `reference`)
-with its own seed, derived from (seed, POPULATIONS, m), so that the members differ in initialisation
-and data order. Its own stage, like reference, so that a compression experiment
-(`dvc exp run -S compress.loss=focal`) compresses these models again but never retrains them.
+with its own seed, seeds.member(seed, m), so that the members differ in initialisation and data
+order. Its own stage, like reference, so that a compression experiment (`dvc exp run -S
+compress.loss=focal`) compresses these models again but never retrains them.
 
 Writes data/reference_population/models.pt: the list of the members' checkpoints, member m at
 index m, in the format of data/reference/model.pt."""
@@ -12,8 +12,10 @@ from pathlib import Path
 
 import torch
 
-from longtail import cli, models, params, recovery, training
-from longtail.artifacts import load_prepared, outputs
+from longtail import cli, models, params, seeds
+from longtail.artifacts import outputs
+from longtail.preamble import preamble
+from longtail.recipes.reference import reference_model
 
 app = cli.app(__doc__)
 
@@ -25,19 +27,15 @@ def main(
     models_path: Path = Path("data/reference_population/models.pt"),
 ):
     with cli.errors():
-        p = params.read(params_file)
-        size = params.section(p, "pie", params.Pie).population
-        cfg, seed = params.section(p, "reference", params.Reference), params.seed(p)
-        device = training.pick_device(params.device(p))
-        train, _ = load_prepared(prepared)
-        x, y = training.tensors(train["x"], train["y"], device)
+        run = preamble(params_file, prepared)
+        size = params.section(run.params, "pie", params.Population).population
+        cfg = params.section(run.params, "reference", params.Reference)
+        x, y, _, _ = run.tensors()
         in_shape, num_classes = tuple(x.shape[1:]), int(y.max()) + 1
-
         checkpoints = []
-        with cli.progress(size, f"reference population ({cfg.arch}, on {device})") as advance:
-            for member in range(size):
-                member_seed = training.derive_seed(seed, training.POPULATIONS, member)
-                model = recovery.reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, member_seed, cfg.init)
+        with cli.progress(size, f"reference population ({cfg.arch}, on {run.device})") as advance:
+            for m in range(size):
+                model = reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, seeds.member(run.seed, m), cfg.init)
                 checkpoints.append(models.checkpoint(model, cfg.arch, in_shape, num_classes))
                 advance()
         with outputs() as out:

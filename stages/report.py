@@ -3,6 +3,7 @@ markdown report of the run (report.md) that embeds them and reads each test in p
 
 import csv
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,11 @@ def main(
     with cli.errors():
         p = params.read(params_file)
         cfg = params.section(p, "ttest", params.Ttest)
+        read = {"data": params.section(p, "data", params.Data), "estimate": params.section(p, "estimate", params.Estimate),
+                "trials": params.section(p, "trials", params.Trials), "fit": params.section(p, "trials", params.Fit)}
+        # the params the report quotes, by section
+        quoted = {"data": asdict(read["data"]), "trials": asdict(read["trials"]) | asdict(read["fit"]),
+                  "estimate": asdict(read["estimate"]), "ttest": asdict(cfg)}
         train, test = load_prepared(prepared)
         arrays = {name: load_npy(influence_dir / f"{name}.npy", ndim=1) for name in
                   ("memorization", "test_mean_influence", "train_mean_influence", "test_max_influence")}
@@ -98,7 +104,7 @@ def main(
                 {"this run": {k: metrics["cie"][k] for k in ("cie", "cie_u", "cie_c", "cie_both_wrong")}
                  | {"pie": metrics["pie"]["pie"]}}, ylabel="test examples", title="Compression impacted exemplars")),
         }
-        text = report.markdown(params=p, **metrics, figures={
+        text = report.markdown(params=quoted, **metrics, figures={
             caption: Path(os.path.relpath(plots_dir / name, out.parent)).as_posix()
             for name, (caption, _) in figures.items()})
         with outputs() as o:

@@ -18,7 +18,7 @@ app = cli.app(__doc__)
 
 def groups(cie_masks: dict, pie: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each tested group with its comparison group: a CIE type against the examples where the two
-    models agree (DESIGN.md), the PIEs against the examples where the populations agree."""
+    models agree (docs/DESIGN.md), the PIEs against the examples where the populations agree."""
     agree = ~cie_masks["cie"]
     return {"cie": (cie_masks["cie"], agree), "cie_u": (cie_masks["cie_u"], agree),
             "cie_c": (cie_masks["cie_c"], agree), "pie": (pie, ~pie)}

@@ -4,7 +4,10 @@ exactly the stages that run it."""
 import importlib.util
 import subprocess
 
+import pytest
 import yaml
+
+from longtail import LongtailError
 
 
 def deps_tool(root):
@@ -24,7 +27,7 @@ def test_a_module_reruns_the_stages_that_run_it_and_no_others(root):
     users = lambda module: {name for name, s in stages.items() if f"src/longtail/{module}" in s["deps"]}  # noqa: E731
     assert {"reference", "reference_population", "train_trials", "compress"} <= users("losses.py")
     assert users("matched.py") == {"ttest"}  # a ttest-only module reruns nothing upstream of ttest
-    assert users("report.py") == {"report"} and users("fit.py") == {"train_trials", "consistency_trials", "report"}
+    assert users("report.py") == {"report"} and users("fit.py") == {"fit", "consistency_fit", "report"}
     assert not users("params.py") and not users("cli.py")  # validation and messages: no output changes
 
 
@@ -36,6 +39,8 @@ def test_lazy_imports_inside_functions_count(root, tmp_path):
     assert {"src/longtail/__init__.py", "src/longtail/matched.py", "src/longtail/models/__init__.py",
             "src/longtail/models/small.py"} <= set(found)
     assert not any("numpy" in f for f in found)  # only the package's own files
+
+
 
 def test_make_deps_rewrites_stale_lists_and_keeps_everything_else(root, python, tmp_path):
     text = (root / "dvc.yaml").read_text()
@@ -51,3 +56,55 @@ def test_make_deps_rewrites_stale_lists_and_keeps_everything_else(root, python, 
                            capture_output=True, text=True)
     assert fixed.returncode == 0, fixed.stderr
     assert (tmp_path / "dvc.yaml").read_text() == text  # comments, data deps and order as they were
+
+
+def listed(stage: dict, key: str) -> bool:
+    """Whether the stage depends on params key `section.name` (listed by itself or by its section)."""
+    return key in (stage.get("params") or []) or key.split(".")[0] in (stage.get("params") or [])
+
+
+def test_params_are_listed_by_the_keys_each_stage_reads(root):
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    readers = lambda key: {name for name, s in stages.items() if listed(s, key)}  # noqa: E731
+    # A ttest knob reruns ttest and the report; nothing upstream of ttest (pie has its own alpha).
+    for key in ("ttest.alpha", "ttest.statistic", "ttest.strata_width", "ttest.bins"):
+        assert readers(key) == {"ttest", "report"}, key
+    # A summary knob retrains nothing; a training knob retrains the trials of both architectures.
+    assert readers("trials.fit_threshold") == {"fit", "consistency_fit", "report"}
+    assert {"train_trials", "consistency_trials"} <= readers("trials.lr")
+    # The second architecture's trials take their network and count from `consistency`.
+    assert "consistency_trials" not in readers("trials.arch") | readers("trials.count")
+    assert "consistency_trials" in readers("consistency.count")
+    # No compression knob retrains a reference; distill's students train with the reference recipe.
+    assert not readers("compress.loss") & {"reference", "reference_population", "train_trials"}
+    assert "compress" in readers("reference.lr") and "compress" not in readers("reference.arch")
+    assert readers("pie.alpha") == {"pie"} and "reference_population" in readers("pie.population")
+    # Code: a compression change retrains no reference, a loss change does (training uses losses.ce).
+    users = lambda module: {name for name, s in stages.items() if f"src/longtail/{module}" in s["deps"]}  # noqa: E731
+    assert not users("compression.py") & {"reference", "reference_population"}
+    assert "reference" in users("losses.py") and "reference" not in users("recipes/compress.py")
+
+
+def test_stale_params_lists_are_found_and_rewritten(root, python, tmp_path):
+    text = (root / "dvc.yaml").read_text()
+    stale = text.replace("      - trials.fit_threshold\n", "", 1).replace("      - pie\n", "      - pie\n      - ttest\n", 1)
+    assert stale != text
+    (tmp_path / "dvc.yaml").write_text(stale)
+    check = subprocess.run([python, str(root / "stages/deps.py"), "--check", "--dvc-file", str(tmp_path / "dvc.yaml")],
+                           capture_output=True, text=True)
+    said = " ".join(check.stderr.split())
+    assert check.returncode == 1 and "fit: params missing ['trials.fit_threshold'], not read none" in said
+    assert "pie: params missing none, not read ['ttest']" in said
+    subprocess.run([python, str(root / "stages/deps.py"), "--dvc-file", str(tmp_path / "dvc.yaml")], check=True)
+    assert (tmp_path / "dvc.yaml").read_text() == text
+
+
+def test_a_section_read_by_a_name_the_tool_cannot_see_is_refused(root, tmp_path):
+    tool = deps_tool(root)
+    script = tmp_path / "stage.py"
+    script.write_text("from longtail import params\nname = 'ttest'\nparams.section({}, name, params.Ttest)\n")
+    with pytest.raises(LongtailError, match="must name its section and view literally"):
+        tool.read_params([script], "python stage.py")
+    script.write_text("from longtail import params\np = {}\nparams.section(p, 'trials', params.Fit)\nparams.seed(p)\n")
+    assert tool.read_params([script], "python stage.py --x ${consistency.count}") == [
+        "seed", "trials.fit_threshold", "consistency.count"]

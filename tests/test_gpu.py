@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from longtail import compression, data, models, training, trials
+from longtail import compression, data, models, seeds, training, trials
 
 pytestmark = pytest.mark.gpu
 
@@ -39,11 +39,11 @@ def test_reference_and_group_sparsity_on_cuda_keep_their_accuracy(digits):
     xt, yt = training.tensors(digits["x_test"], digits["y_test"], "cuda")
     torch.manual_seed(0)
     model = models.build("cnn", tuple(x.shape[1:]), 10).cuda()
-    training.train(model, x, y, generator=training.generator(0, 1), **RECIPE)
+    training.train(model, x, y, generator=seeds.generator(0, 1), **RECIPE)
     accuracy = (training.predict(model, xt) == yt).float().mean().item()
     assert accuracy > 0.9
     pruned = compression.remove_channels(copy.deepcopy(model), tuple(x.shape[1:]), 0.5)
-    training.train(pruned, x, y, generator=training.generator(0, 2), **(RECIPE | {"epochs": 3, "lr": 0.01}))
+    training.train(pruned, x, y, generator=seeds.generator(0, 2), **(RECIPE | {"epochs": 3, "lr": 0.01}))
     assert compression.flops(pruned, tuple(x.shape[1:])) <= 0.5 * compression.flops(model, tuple(x.shape[1:]))
     assert (training.predict(pruned, xt) == yt).float().mean().item() > accuracy - 0.05
     assert np.isfinite(next(pruned.parameters()).detach().cpu().numpy()).all()

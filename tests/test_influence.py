@@ -5,7 +5,7 @@ from longtail import LongtailError, influence
 
 
 def direct_influence(masks, correct):
-    """DESIGN.md's definition, one (i, j) at a time."""
+    """docs/DESIGN.md's definition, one (i, j) at a time."""
     out = np.full((correct.shape[1], masks.shape[1]), np.nan)
     for i in range(correct.shape[1]):
         for j in range(masks.shape[1]):

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -114,13 +115,14 @@ def test_softadapt_and_multipart_train_at_the_same_step_size():
                                                             rel=1e-6)
 
 
-def test_make_binds_the_params():
-    cfg = params.Compress(focal_gamma=0.0, kd_temperature=2.0, kd_ce_weight=1.0, kd_weight=0.0)
+def test_make_binds_the_params(root):
+    shipped = params.section(params.read(root / "params.yaml"), "compress", params.Compress)
+    cfg = dataclasses.replace(shipped, focal_gamma=0.0, kd_temperature=2.0, kd_ce_weight=1.0, kd_weight=0.0)
     logits, y, teacher = batch()
     assert losses.make("focal", cfg)(logits, y, None).item() == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-6)
     assert losses.make("kd", cfg)(logits, y, teacher).item() == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-6)
     assert isinstance(losses.make("softadapt", cfg), losses.SoftAdapt)
-    assert losses.make("softadapt", params.Compress(softadapt_variant="loss_weighted")).variant == "loss_weighted"
+    assert losses.make("softadapt", dataclasses.replace(shipped, softadapt_variant="loss_weighted")).variant == "loss_weighted"
 
 
 def test_unknown_loss_names_the_choices():

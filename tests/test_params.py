@@ -4,9 +4,9 @@ import yaml
 from longtail import LongtailError, params
 
 
-SECTIONS = [("data", params.Data), ("trials", params.Trials), ("reference", params.Reference),
-            ("estimate", params.Estimate), ("compress", params.Compress), ("ttest", params.Ttest),
-            ("pie", params.Pie), ("consistency", params.Consistency)]
+SECTIONS = [(name, cls) for name, classes in params.SECTIONS.items() for cls in classes]
+# The views the stages read: some of a section's keys, so that DVC reruns a stage only for those.
+VIEWS = [("trials", params.Fit), ("trials", params.TrialSet), ("reference", params.Recipe), ("pie", params.Population)]
 
 
 @pytest.fixture
@@ -15,14 +15,34 @@ def defaults(root):
 
 
 def test_the_shipped_params_are_valid(defaults):
-    for name, cls in SECTIONS:
+    for name, cls in SECTIONS + VIEWS:
         params.section(defaults, name, cls)
     assert params.seed(defaults) == 0 and params.device(defaults) == "auto"
 
 
-def test_params_yaml_lists_every_field_with_the_library_default(defaults):
-    for name, cls in SECTIONS:
-        assert defaults[name] == params.dataclasses.asdict(cls()), name
+def test_params_yaml_has_every_key_of_each_section_and_the_code_no_default(defaults):
+    assert list(defaults) == list(params.TOP_LEVEL)
+    for name in params.SECTIONS:
+        assert sorted(defaults[name]) == sorted(params.keys(name)), name
+    for _, cls in SECTIONS + VIEWS:  # a value comes from params.yaml or nowhere
+        assert all(f.default is params.dataclasses.MISSING for f in params.dataclasses.fields(cls)), cls
+
+
+def test_a_view_reads_only_its_keys_but_the_whole_section_is_checked(defaults):
+    assert params.section(defaults, "trials", params.Fit) == params.Fit(fit_threshold=0.99)
+    with pytest.raises(LongtailError, match="unknown param trials.conut"):
+        params.section(defaults | {"trials": defaults["trials"] | {"conut": 5}}, "trials", params.Fit)
+    with pytest.raises(LongtailError, match="Estimate reads dtype, pair_influence, pair_memorization, which section "
+                                            "'trials' has not"):
+        params.section(defaults, "trials", params.Estimate)
+    with pytest.raises(LongtailError, match="unknown params section 'trails'"):
+        params.section(defaults, "trails", params.Fit)
+
+
+def test_seed_and_device_must_be_set(defaults):
+    for key in ("seed", "device"):
+        with pytest.raises(LongtailError, match=f"params lack `{key}`: set it at the top of params.yaml"):
+            getattr(params, key)({k: v for k, v in defaults.items() if k != key})
 
 
 @pytest.mark.parametrize("section, key, value, message", [
@@ -140,7 +160,7 @@ def test_params_read_yaml_as_dvc_writes_it(tmp_path, defaults):
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
 def test_a_float_param_must_be_finite(defaults, value):
     number = params.load_yaml(f"x: {value}")["x"]  # as params.yaml spells it
-    for section, cls, key in [("trials", params.Trials, "lr"), ("trials", params.Trials, "fit_threshold"),
+    for section, cls, key in [("trials", params.Trials, "lr"), ("trials", params.Fit, "fit_threshold"),
                               ("ttest", params.Ttest, "alpha"), ("compress", params.Compress, "target_flops")]:
         with pytest.raises(LongtailError, match=f"{section}.{key} = .* must be a finite number"):
             params.section(defaults | {section: defaults[section] | {key: number}}, section, cls)

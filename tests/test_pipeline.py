@@ -1,5 +1,5 @@
 """The whole pipeline through DVC, in a copy of the repository with tiny params: artifacts keep the
-contracts of DESIGN.md, `dvc exp run` reruns only what a compression param touches, and the
+contracts of docs/DESIGN.md, `dvc exp run` reruns only what a compression param touches, and the
 cached arrays survive a push/pull round trip byte for byte."""
 
 import hashlib

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from longtail import LongtailError, data, models, training
+from longtail import LongtailError, data, models, seeds, training
 
 
 def test_zero_epochs_leave_the_model_untouched():
@@ -15,9 +15,9 @@ def test_training_fits_a_small_set_and_the_same_seeds_give_the_same_model():
     x, y = torch.rand(40, 1, 8, 8), torch.arange(40) % 4
 
     def fit():
-        torch.manual_seed(training.derive_seed(0, 9))
+        torch.manual_seed(seeds.derive(0, 9))
         model = models.build("mlp", (1, 8, 8), 4)
-        return training.train(model, x, y, epochs=30, batch_size=8, lr=0.1, generator=training.generator(0, 9, 1))
+        return training.train(model, x, y, epochs=30, batch_size=8, lr=0.1, generator=seeds.generator(0, 9, 1))
 
     a, b = fit(), fit()
     assert (training.predict(a, x) == y).all()
@@ -25,8 +25,8 @@ def test_training_fits_a_small_set_and_the_same_seeds_give_the_same_model():
 
 
 def test_seed_streams_are_independent():
-    assert training.derive_seed(0, training.TRIALS, 1, 0) != training.derive_seed(0, training.TRIALS, 1, 1)
-    assert training.derive_seed(0, 1) == training.derive_seed(0, 1)
+    assert seeds.derive(0, seeds.TRIALS, 1, 0) != seeds.derive(0, seeds.TRIALS, 1, 1)
+    assert seeds.derive(0, 1) == seeds.derive(0, 1)
 
 
 def test_device_auto_is_cpu_without_cuda_and_cuda_without_a_gpu_is_refused():
@@ -50,7 +50,7 @@ def test_the_fast_path_bf16_and_channels_last_trains_as_well_as_float32():
         torch.manual_seed(0)
         model = models.build("cnn", (1, 8, 8), 10)
         training.train(model, x, y, epochs=10, batch_size=64, lr=0.1, fast=fast,
-                       generator=training.generator(0, 1))
+                       generator=seeds.generator(0, 1))
         conv = model[2].weight  # 64 x 32 x 3 x 3: its layouts differ (a 1-channel one is both)
         assert conv.dtype == torch.float32
         assert conv.is_contiguous(memory_format=torch.channels_last) == fast
@@ -64,10 +64,10 @@ def test_keeping_the_last_batch_covers_every_example_once_per_epoch():
     assert training.steps_per_epoch(10, 4, drop_last=True) == 2
     assert training.steps_per_epoch(10, 4, drop_last=False) == 3
     assert training.steps_per_epoch(3, 4, drop_last=False) == 1  # a set smaller than a batch is one batch
-    batches, _, _ = training.epoch_plan(10, 4, training.generator(0, 1), drop_last=False)
+    batches, _, _ = training.epoch_plan(10, 4, seeds.generator(0, 1), drop_last=False)
     assert batches.shape == (3, 4) and (batches[-1] == -1).sum() == 2  # the padding of the partial batch
     assert sorted(batches[batches >= 0].tolist()) == list(range(10))
-    dropped, _, _ = training.epoch_plan(10, 4, training.generator(0, 1), drop_last=True)
+    dropped, _, _ = training.epoch_plan(10, 4, seeds.generator(0, 1), drop_last=True)
     assert torch.equal(dropped, batches[:2])  # the same permutation: only the remainder differs
 
 
@@ -93,14 +93,14 @@ def test_each_recipe_option_changes_the_trained_model_as_torch_sgd_does():
 
     def trained(**options):
         torch.manual_seed(0)
-        return training.train(models.build("mlp", (1, 8, 8), 3), x, y, generator=training.generator(0, 2),
+        return training.train(models.build("mlp", (1, 8, 8), 3), x, y, generator=seeds.generator(0, 2),
                               **base, **options)
 
     def by_hand(schedule, nesterov, drop_last):
         torch.manual_seed(0)
         model = models.build("mlp", (1, 8, 8), 3)
         opt = torch.optim.SGD(model.parameters(), lr=base["lr"], momentum=0.9, nesterov=nesterov, weight_decay=1e-3)
-        g, steps = training.generator(0, 2), base["epochs"] * training.steps_per_epoch(30, 8, drop_last)
+        g, steps = seeds.generator(0, 2), base["epochs"] * training.steps_per_epoch(30, 8, drop_last)
         step = 0
         for _ in range(base["epochs"]):
             for batch in training.epoch_plan(30, 8, g, drop_last=drop_last)[0]:

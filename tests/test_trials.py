@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from longtail import LongtailError, data, engine, training, trials
+from longtail import LongtailError, data, engine, fit, training, trials
 
 
 def test_bernoulli_masks_keep_about_the_ratio_and_are_reproducible():
@@ -45,7 +45,7 @@ def test_trials_fit_their_subsets_and_rerun_identically(tiny):
     train_correct, test_correct = run(tiny, masks)
     assert train_correct.shape == masks.shape and test_correct.shape == (4, len(tiny["y_test"]))
     assert train_correct.dtype == bool and test_correct.dtype == bool
-    summary = trials.summary(masks, train_correct, test_correct, fit_threshold=0.99)
+    summary = fit.summary(masks, train_correct, test_correct, fit_threshold=0.99)
     assert summary["subset_accuracy"] == 1.0 and summary["fit_fraction"] == 1.0
     # Trial k depends on (seed, k) only: rerunning the last trial by itself reproduces it (up to
     # floating-point order, since it no longer shares a chunk).
@@ -60,7 +60,7 @@ def test_summary_separates_own_subset_from_held_out_examples():
     masks = np.array([[1, 1, 0, 0], [1, 0, 1, 0]], bool)
     train_correct = np.array([[1, 1, 1, 0], [1, 0, 0, 0]], bool)
     test_correct = np.array([[1, 0], [1, 1]], bool)
-    s = trials.summary(masks, train_correct, test_correct, fit_threshold=0.99)
+    s = fit.summary(masks, train_correct, test_correct, fit_threshold=0.99)
     assert s["subset_accuracy"] == pytest.approx((1 + 0.5) / 2)
     assert s["held_out_accuracy"] == pytest.approx((0.5 + 0) / 2)
     assert s["test_accuracy"] == pytest.approx(0.75)
@@ -131,7 +131,7 @@ def test_the_engine_follows_every_recipe_option_as_a_single_model_does(tiny, rec
     subsets = [torch.from_numpy(np.flatnonzero(m)) for m in masks]
     options = dict(epochs=4, batch_size=16, lr=0.1, momentum=0.9, weight_decay=1e-3, **recipe)
     nets = trials.init_models("mlp", (1, 8, 8), 3, range(3), 0, "cpu", init="glorot_normal")
-    params, _ = engine.train(nets, x, y, subsets, generators=[trials.data_order(0, k) for k in range(3)], **options)
+    params, _ = engine.train_stacked(nets, x, y, subsets, generators=[trials.data_order(0, k) for k in range(3)], **options)
     for k in range(3):
         (alone,) = trials.init_models("mlp", (1, 8, 8), 3, [k], 0, "cpu", init="glorot_normal")
         training.train(alone, x[subsets[k]], y[subsets[k]], generator=trials.data_order(0, k), **options)

@@ -82,18 +82,25 @@ class Outputs:
         with open(self.path(target), "wb") as f:
             np.save(f, array)
 
-    def npy_chunks(self, target, shape: tuple[int, ...], dtype, chunks: Iterable[np.ndarray]) -> None:
-        """Write an .npy file from row blocks, so the whole array never sits in memory."""
+    def npy_chunks(self, target, shape: tuple[int, ...], dtype, chunks: Iterable[np.ndarray]):
+        """Write an .npy file from row blocks, so the whole array never sits in memory. Returns the
+        return value of `chunks` where it is a generator (what it reduced the blocks to), else None."""
         dtype = np.dtype(dtype)
-        rows = 0
+        rows, blocks = 0, iter(chunks)
         with open(self.path(target), "wb") as f:
             header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
             np.lib.format.write_array_header_2_0(f, header)
-            for block in chunks:
+            while True:
+                try:
+                    block = next(blocks)
+                except StopIteration as end:
+                    result = end.value
+                    break
                 np.ascontiguousarray(block, dtype=dtype).tofile(f)
                 rows += len(block)
         if rows != shape[0]:
             raise RuntimeError(f"{target}: wrote {rows} rows, expected {shape[0]}")
+        return result
 
     def npz(self, target, **arrays: np.ndarray) -> None:
         with open(self.path(target), "wb") as f:

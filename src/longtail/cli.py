@@ -79,10 +79,10 @@ def warn(message: str) -> None:
 
 
 @contextmanager
-def warnings_said(what: str) -> Iterator[None]:
-    """Library warnings inside the block become yellow lines that name `what` they concern."""
+def warnings_said(what: str | None = None) -> Iterator[None]:
+    """Library warnings inside the block become yellow lines, each naming `what` it concerns where given."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
     for w in caught:
-        warn(f"{what}: {w.message}")
+        warn(f"{what}: {w.message}" if what else str(w.message))

@@ -66,7 +66,7 @@ def batch_plan(subsets, epochs: int, batch_size: int, generators, augment: bool 
     return out
 
 
-def train(
+def train_stacked(
     models: list[nn.Module],
     x: torch.Tensor,
     y: torch.Tensor,
@@ -87,7 +87,7 @@ def train(
     y_test: torch.Tensor | None = None,
     compile: str = "off",
 ):
-    """Train models[k] on x[subsets[k]]; returns the stacked (parameters, buffers) for `predict`.
+    """Train models[k] on x[subsets[k]]; returns the stacked (parameters, buffers) for `predict_stacked`.
 
     augment: random crop (padding 4) and horizontal flip, drawn per example, applied batched on
     the device. select: `last` keeps the final weights; `best_test` keeps each model's weights from
@@ -137,7 +137,7 @@ def _pad(part: torch.Tensor, length: int) -> torch.Tensor:
 
 def _keep_best(best: dict, ended: torch.Tensor, state, models, x_test, y_test) -> None:
     """For the models whose epoch just ended, keep their state if their test accuracy is the best yet."""
-    acc = (predict(models, state, x_test) == y_test).float().mean(1)
+    acc = (predict_stacked(models, state, x_test) == y_test).float().mean(1)
     better = ended & (acc > best["acc"])
     best["acc"] = torch.where(better, acc, best["acc"])
     if best["state"] is None:
@@ -219,7 +219,7 @@ def _compiled_or_eager(step, mode: str):
 
 
 @torch.no_grad()
-def predict(models: list[nn.Module], state, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+def predict_stacked(models: list[nn.Module], state, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
     """Labels [K, N] that each of the K stacked models (state: parameters, buffers) gives to x."""
     base = copy.deepcopy(models[0]).to("meta").eval()
 

@@ -1,6 +1,10 @@
 """Did the trials fit their subsets? Below a share of trials that do, the memorization estimates
-are not meaningful: train_trials prints the warning, and report.md opens with it. Its own module,
-so that rewording it reruns the report, not the trials."""
+are not meaningful: the fit stage prints the warning, and report.md opens with it. Its own module,
+so that rewording it reruns the fit stage and the report, not the trials."""
+
+import numpy as np
+
+from longtail import LongtailError
 
 # Below this share of trials that fit their own subsets, memorization estimates are not meaningful:
 # Feldman & Zhang's memorization is the effect of training on an example in models that fit their
@@ -17,3 +21,24 @@ def fit_warning(trials: dict, fit_threshold: float) -> str | None:
             "fit their training data show what they memorized. Train longer or harder (trials.epochs, trials.lr; "
             "trials.weight_decay: 0), and check the recipe on planted truth first: "
             "`dvc exp run -S data.flip_labels=0.05`")
+
+
+def summary(masks: np.ndarray, train_correct: np.ndarray, test_correct: np.ndarray,
+            fit_threshold: float | None = None) -> dict:
+    """metrics/trials.json: mean accuracy on each trial's own subset, on its held-out training
+    examples, and on the test set; with a fit_threshold, the share of trials that fit their subset."""
+    if train_correct.shape != masks.shape or test_correct.shape[0] != len(masks):
+        raise LongtailError(f"masks {masks.shape}, train_correct {train_correct.shape} and test_correct "
+                            f"{test_correct.shape} are not of the same trials: rerun train_trials (`dvc repro`)")
+    with np.errstate(invalid="ignore"):
+        own = (train_correct & masks).sum(1) / masks.sum(1)
+        held_out = (train_correct & ~masks).sum(1) / (~masks).sum(1)
+    return {
+        "trials": len(masks),
+        "subset_accuracy": float(np.nanmean(own)),
+        "held_out_accuracy": float(np.nanmean(held_out)),
+        "test_accuracy": float(test_correct.mean()),
+        "min_subset_accuracy": float(np.nanmin(own)),
+        **({} if fit_threshold is None else {"fit_fraction": float((own >= fit_threshold).mean())}),
+        "mean_subset_size": float(masks.sum(1).mean()),
+    }

@@ -1,6 +1,6 @@
 """The Feldman & Zhang (2020) estimator of influence and memorization.
 
-Notation of DESIGN.md: trials k = 1..t; M[k, j] = 1 when training example j is in trial k's subset;
+Notation of docs/DESIGN.md: trials k = 1..t; M[k, j] = 1 when training example j is in trial k's subset;
 C[k, j] (D[k, i]): trial k's model classifies training (test) example j (i) correctly.
 
     influence[i, j] = mean_k{D[k, i] : M[k, j] = 1} - mean_k{D[k, i] : M[k, j] = 0}

@@ -9,6 +9,7 @@ import difflib
 import math
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import yaml
@@ -37,40 +38,47 @@ def check_range(key: str, value, low=None, high=None, *, low_open=False, high_op
         raise LongtailError(f"{key} = {value!r} is out of range; it must satisfy {lo}{key}{hi}")
 
 
+# The dataclasses name each knob, its type and its checks; its value comes from params.yaml only
+# (section() refuses a missing key), so no value written here can reach an output. A stage reads a
+# section, or a view of it: a dataclass with some of the section's keys (Recipe of `reference`, Fit
+# of `trials`), so that DVC reruns it only for the keys it reads (stages/deps.py lists them).
+
+
 @dataclass(frozen=True)
 class Data:
-    dataset: str = "digits"
-    test_fraction: float = 0.2  # digits and synthetic only; torchvision sets have their own split
-    root: str = "data/raw"
-    download: bool = False
-    flip_labels: float = 0.0  # share of training labels moved to another class (planted truth)
+    dataset: str
+    test_fraction: float  # digits and synthetic only; torchvision sets have their own split
+    root: str
+    download: bool
+    flip_labels: float  # share of training labels moved to another class (planted truth)
 
-    def check(self):
+    def check(self, section):
         from longtail.data import DATASETS
 
-        choose("data.dataset", self.dataset, DATASETS)
-        check_range("data.test_fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
-        check_range("data.flip_labels", self.flip_labels, 0, 0.5)
+        choose(f"{section}.dataset", self.dataset, DATASETS)
+        check_range(f"{section}.test_fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
+        check_range(f"{section}.flip_labels", self.flip_labels, 0, 0.5)
 
 
 @dataclass(frozen=True)
 class Recipe:
     """How training.train (and the trial engine) runs: SGD with momentum and weight decay."""
 
-    epochs: int = 25
-    batch_size: int = 64
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    augment: bool = False  # random crops (padding 4) and horizontal flips, for CIFAR
-    schedule: str = "linear"  # linear: the learning rate decays to zero; constant: it stays lr
-    nesterov: bool = True  # Nesterov's momentum, or plain (heavy-ball) momentum
-    drop_last: bool = True  # drop each epoch's partial last batch, or train on it too
+    MIN_EPOCHS: ClassVar[int] = 1
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    augment: bool  # random crops (padding 4) and horizontal flips, for CIFAR
+    schedule: str  # linear: the learning rate decays to zero; constant: it stays lr
+    nesterov: bool  # Nesterov's momentum, or plain (heavy-ball) momentum
+    drop_last: bool  # drop each epoch's partial last batch, or train on it too
 
-    def check(self, section, min_epochs=1):
+    def check(self, section):
         from longtail.training import SCHEDULES
 
-        check_range(f"{section}.epochs", self.epochs, min_epochs)
+        check_range(f"{section}.epochs", self.epochs, self.MIN_EPOCHS)
         check_range(f"{section}.batch_size", self.batch_size, 1)
         check_range(f"{section}.lr", self.lr, 0, low_open=True)
         check_range(f"{section}.momentum", self.momentum, 0, 1, high_open=True)
@@ -86,8 +94,8 @@ class Recipe:
 class Training(Recipe):
     """A model trained from scratch: by each trial and by the reference."""
 
-    arch: str = "mlp"
-    init: str = "torch"  # torch (each layer's default) | glorot_normal (stax's, Feldman & Zhang's MNIST code)
+    arch: str
+    init: str  # torch (each layer's default) | glorot_normal (stax's, Feldman & Zhang's MNIST code)
 
     def check(self, section):
         from longtail.models import ARCHS, INITS
@@ -99,91 +107,109 @@ class Training(Recipe):
 
 @dataclass(frozen=True)
 class Trials(Training):
-    # A recipe under which the trials fit their subsets, mislabeled examples included (params.yaml).
-    epochs: int = 50
-    lr: float = 0.2
-    weight_decay: float = 0.0
-    count: int = 1000
-    mask: str = "bernoulli"
-    subset_ratio: float = 0.7
-    fit_threshold: float = 0.99  # accuracy on its own subset that a trial must reach to count as fit
-    models_per_step: int = 32  # trials trained at once by the batched engine
-    compile: str = "default"  # off | default | max-autotune: torch.compile each training step
-    select: str = "last"  # last | best_test: the weights of the epoch with the best test accuracy
+    """What train_trials reads: every key of `trials` but fit_threshold."""
 
-    def check(self):
+    count: int
+    mask: str
+    subset_ratio: float
+    models_per_step: int  # trials trained at once by the batched engine
+    compile: str  # off | default | max-autotune: torch.compile each training step
+    select: str  # last | best_test: the weights of the epoch with the best test accuracy
+
+    def check(self, section):
         from longtail.engine import COMPILE_MODES
         from longtail.trials import MASKS
 
-        super().check("trials")
-        check_range("trials.count", self.count, 2)
-        choose("trials.mask", self.mask, MASKS)
-        check_range("trials.subset_ratio", self.subset_ratio, 0, 1, low_open=True, high_open=True)
-        check_range("trials.fit_threshold", self.fit_threshold, 0, 1)
-        check_range("trials.models_per_step", self.models_per_step, 1)
-        choose("trials.select", self.select, SELECT)
-        choose("trials.compile", self.compile, COMPILE_MODES)
+        super().check(section)
+        check_range(f"{section}.count", self.count, 2)
+        choose(f"{section}.mask", self.mask, MASKS)
+        check_range(f"{section}.subset_ratio", self.subset_ratio, 0, 1, low_open=True, high_open=True)
+        check_range(f"{section}.models_per_step", self.models_per_step, 1)
+        choose(f"{section}.select", self.select, SELECT)
+        choose(f"{section}.compile", self.compile, COMPILE_MODES)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The rest of `trials`: whether the trials fit their subsets, a summary that needs no training."""
+
+    fit_threshold: float  # accuracy on its own subset that a trial must reach to count as fit
+
+    def check(self, section):
+        check_range(f"{section}.fit_threshold", self.fit_threshold, 0, 1)
+
+
+@dataclass(frozen=True)
+class TrialSet:
+    """Which trials, of `trials` (or of `consistency`): the network and how many."""
+
+    arch: str
+    count: int
+
+    def check(self, section):
+        from longtail.models import ARCHS
+
+        choose(f"{section}.arch", self.arch, ARCHS)
+        check_range(f"{section}.count", self.count, 2)
 
 
 @dataclass(frozen=True)
 class Reference(Training):
-    def check(self):
-        super().check("reference")
+    pass
 
 
 @dataclass(frozen=True)
 class Estimate:
-    dtype: str = "float32"
-    pair_influence: float = 0.15
-    pair_memorization: float = 0.25
+    dtype: str
+    pair_influence: float
+    pair_memorization: float
 
-    def check(self):
-        choose("estimate.dtype", self.dtype, DTYPES)
-        check_range("estimate.pair_influence", self.pair_influence, -1, 1)
-        check_range("estimate.pair_memorization", self.pair_memorization, -1, 1)
+    def check(self, section):
+        choose(f"{section}.dtype", self.dtype, DTYPES)
+        check_range(f"{section}.pair_influence", self.pair_influence, -1, 1)
+        check_range(f"{section}.pair_memorization", self.pair_memorization, -1, 1)
 
 
 @dataclass(frozen=True)
 class Compress(Recipe):
     """How the reference is compressed (compress.method) and recovered (compress.loss); the Recipe
-    fields are the recovery fine-tuning's."""
+    fields are the recovery fine-tuning's (epochs 0 skips it)."""
 
-    method: str = "group_sparsity"
+    MIN_EPOCHS: ClassVar[int] = 0
+    method: str
     # group_sparsity: group-lasso sparsify phase, then channels removed down to target_flops
-    target_flops: float = 0.5
-    group_lambda: float = 0.03
-    sparsify_epochs: int = 10
+    target_flops: float
+    group_lambda: float
+    sparsify_epochs: int
     # magnitude: share of weights set to zero; a list sweeps several (the last one goes on to cie)
-    sparsity: float | tuple[float, ...] = field(default=0.95, metadata={"list": True})
+    sparsity: float | tuple[float, ...] = field(metadata={"kind": float, "list": True})
     # quantize: training examples that calibrate the activation ranges
-    calibration_size: int = 1024
+    calibration_size: int
     # distill: the student's width relative to the reference
-    width: float = 0.5
+    width: float
     # the recovery loss and its knobs
-    loss: str = "ce"
-    focal_gamma: float = 2.0
-    kd_temperature: float = 4.0
-    kd_ce_weight: float = 0.6
-    kd_weight: float = 0.4
-    multipart_ce: float = 1.0
-    multipart_kd: float = 1.0
-    multipart_mse: float = 1.0
-    softadapt_beta: float = 0.1
-    softadapt_every: int = 10
-    softadapt_variant: str = "normalized"  # normalized | loss_weighted (losses.SOFTADAPT_VARIANTS)
-    epochs: int = 3  # recovery fine-tuning; 0 skips it
-    lr: float = 0.01
+    loss: str
+    focal_gamma: float
+    kd_temperature: float
+    kd_ce_weight: float
+    kd_weight: float
+    multipart_ce: float
+    multipart_kd: float
+    multipart_mse: float
+    softadapt_beta: float
+    softadapt_every: int
+    softadapt_variant: str  # normalized | loss_weighted (losses.SOFTADAPT_VARIANTS)
 
     @property
     def sparsities(self) -> tuple[float, ...]:
         return self.sparsity if isinstance(self.sparsity, tuple) else (self.sparsity,)
 
-    def check(self):
+    def check(self, section):
         from longtail.compression import METHODS
         from longtail.losses import LOSSES, SOFTADAPT_VARIANTS, USES_TEACHER
 
-        choose("compress.method", self.method, METHODS)
-        choose("compress.loss", self.loss, (*LOSSES, "none"))
+        choose(f"{section}.method", self.method, METHODS)
+        choose(f"{section}.loss", self.loss, (*LOSSES, "none"))
         if self.method == "quantize" and self.loss != "none":
             raise LongtailError(f"compress.method quantize is post-training, with no fine-tuning: set "
                                 f"compress.loss to none (it is {self.loss!r})")
@@ -193,52 +219,53 @@ class Compress(Recipe):
         if self.method == "distill" and self.loss not in USES_TEACHER:
             raise LongtailError(f"compress.method distill learns from the reference: set compress.loss to "
                                 f"one that uses it ({', '.join(USES_TEACHER)}), not {self.loss!r}")
-        check_range("compress.target_flops", self.target_flops, 0, 1, low_open=True)
-        check_range("compress.group_lambda", self.group_lambda, 0)
-        check_range("compress.sparsify_epochs", self.sparsify_epochs, 0)
+        check_range(f"{section}.target_flops", self.target_flops, 0, 1, low_open=True)
+        check_range(f"{section}.group_lambda", self.group_lambda, 0)
+        check_range(f"{section}.sparsify_epochs", self.sparsify_epochs, 0)
         if not self.sparsities:
             raise LongtailError("compress.sparsity is an empty list; give a number or a list of numbers")
         for value in self.sparsities:
-            check_range("compress.sparsity", value, 0, 1, high_open=True)
-        check_range("compress.calibration_size", self.calibration_size, 1)
-        check_range("compress.width", self.width, 0, 1, low_open=True)
-        check_range("compress.focal_gamma", self.focal_gamma, 0)
-        check_range("compress.kd_temperature", self.kd_temperature, 0, low_open=True)
+            check_range(f"{section}.sparsity", value, 0, 1, high_open=True)
+        check_range(f"{section}.calibration_size", self.calibration_size, 1)
+        check_range(f"{section}.width", self.width, 0, 1, low_open=True)
+        check_range(f"{section}.focal_gamma", self.focal_gamma, 0)
+        check_range(f"{section}.kd_temperature", self.kd_temperature, 0, low_open=True)
         for key in ("kd_ce_weight", "kd_weight", "multipart_ce", "multipart_kd", "multipart_mse", "softadapt_beta"):
-            check_range(f"compress.{key}", getattr(self, key), 0)
-        check_range("compress.softadapt_every", self.softadapt_every, 1)
-        choose("compress.softadapt_variant", self.softadapt_variant, SOFTADAPT_VARIANTS)
-        super().check("compress", min_epochs=0)
+            check_range(f"{section}.{key}", getattr(self, key), 0)
+        check_range(f"{section}.softadapt_every", self.softadapt_every, 1)
+        choose(f"{section}.softadapt_variant", self.softadapt_variant, SOFTADAPT_VARIANTS)
+        super().check(section)
 
 
 @dataclass(frozen=True)
 class Ttest:
-    statistic: str = "max_influence"  # the per-test-example quantity tested (stats.STATISTICS)
-    alpha: float = 0.05  # significance level of the stars and of the "affected" lists
-    bootstrap: int = 2000  # resamples of the Hedges' g confidence interval
-    control_draws: int = 1000  # random test subsets of the CIE set's size in the sanity control
-    strata_width: float = 0.02  # width of the trial-accuracy strata of the matched comparison
-    matched_draws: int = 2000  # permutations of the matched comparison
-    bins: int = 50  # histogram bins
+    statistic: str  # the per-test-example quantity tested (stats.STATISTICS)
+    alpha: float  # significance level of the stars and of the "affected" lists
+    bootstrap: int  # resamples of the Hedges' g confidence interval
+    control_draws: int  # random test subsets of the CIE set's size in the sanity control
+    strata_width: float  # width of the trial-accuracy strata of the matched comparison
+    matched_draws: int  # permutations of the matched comparison
+    bins: int  # histogram bins
 
-    def check(self):
+    def check(self, section):
         from longtail.stats import STATISTICS
 
-        choose("ttest.statistic", self.statistic, STATISTICS)
-        check_range("ttest.alpha", self.alpha, 0, 1, low_open=True, high_open=True)
-        check_range("ttest.bootstrap", self.bootstrap, 100)
-        check_range("ttest.control_draws", self.control_draws, 10)
-        check_range("ttest.strata_width", self.strata_width, 0, 0.5, low_open=True)
-        check_range("ttest.matched_draws", self.matched_draws, 100)
-        check_range("ttest.bins", self.bins, 1)
+        choose(f"{section}.statistic", self.statistic, STATISTICS)
+        check_range(f"{section}.alpha", self.alpha, 0, 1, low_open=True, high_open=True)
+        check_range(f"{section}.bootstrap", self.bootstrap, 100)
+        check_range(f"{section}.control_draws", self.control_draws, 10)
+        check_range(f"{section}.strata_width", self.strata_width, 0, 0.5, low_open=True)
+        check_range(f"{section}.matched_draws", self.matched_draws, 100)
+        check_range(f"{section}.bins", self.bins, 1)
 
 
 def check_statistic(params: dict) -> None:
     """Refuse the seed paper's mean_influence with fixed_size masks before any work: summed over the
     training examples, influence[i, j]'s two masked averages cancel except through the spread of the
-    subset sizes (README), and fixed_size subsets all have the same size."""
-    mask = (params.get("trials") or {}).get("mask", Trials.mask)  # each stage checks its own sections
-    statistic = (params.get("ttest") or {}).get("statistic", Ttest.statistic)
+    subset sizes (README), and fixed_size subsets all have the same size. Each stage checks its own
+    sections: a missing key here is left to the stage that reads it."""
+    mask = (params.get("trials") or {}).get("mask")
+    statistic = (params.get("ttest") or {}).get("statistic")
     if statistic == "mean_influence" and mask == "fixed_size":
         raise LongtailError(
             "ttest.statistic mean_influence cannot be tested with trials.mask fixed_size: mean_influence "
@@ -248,27 +275,27 @@ def check_statistic(params: dict) -> None:
 
 
 @dataclass(frozen=True)
-class Pie:
+class Population:
     """Pruning identified exemplars (Hooker et al. 2019): populations of reference and compressed models."""
 
-    population: int = 10  # models per population (Hooker et al. used 30)
+    population: int  # models per population (Hooker et al. used 30)
 
-    def check(self):
-        check_range("pie.population", self.population, 2)
+    def check(self, section):
+        check_range(f"{section}.population", self.population, 2)
 
 
 @dataclass(frozen=True)
-class Consistency:
-    """Feldman & Zhang's consistency check: trials of a second architecture on the same data."""
+class Pie(Population):
+    alpha: float  # significance level of the per-class recall tests
 
-    arch: str = "mlp512"
-    count: int = 256  # trials of the second architecture
+    def check(self, section):
+        super().check(section)
+        check_range(f"{section}.alpha", self.alpha, 0, 1, low_open=True, high_open=True)
 
-    def check(self):
-        from longtail.models import ARCHS
 
-        choose("consistency.arch", self.arch, ARCHS)
-        check_range("consistency.count", self.count, 2)
+@dataclass(frozen=True)
+class Consistency(TrialSet):
+    """Feldman & Zhang's consistency check: trials of a second architecture (arch, count) on the same data."""
 
 
 class _Yaml12Loader(yaml.SafeLoader):
@@ -302,8 +329,16 @@ def _mapping(loader, node, deep=False):
 
 _Yaml12Loader.construct_mapping = _mapping
 
-# The top-level keys of params.yaml: the shared seed and device, and one section per stage.
-SECTIONS = ("seed", "device", "data", "trials", "estimate", "reference", "compress", "ttest", "pie", "consistency")
+# The sections of params.yaml, each with the dataclasses whose keys make it up; a stage reads one
+# of them, or a view (a dataclass with some of the keys). The shared seed and device are top-level.
+SECTIONS = {"data": (Data,), "trials": (Trials, Fit), "estimate": (Estimate,), "reference": (Reference,),
+            "compress": (Compress,), "ttest": (Ttest,), "pie": (Pie,), "consistency": (Consistency,)}
+TOP_LEVEL = ("seed", "device", *SECTIONS)
+
+
+def keys(name: str) -> list[str]:
+    """Every key of section `name`, in the order of its dataclasses' fields."""
+    return [f.name for cls in SECTIONS[name] for f in dataclasses.fields(cls)]
 
 
 def load_yaml(text: str):
@@ -324,9 +359,9 @@ def read(path="params.yaml") -> dict:
     if not isinstance(params, dict):
         raise LongtailError(f"{path} must be a mapping of sections, found {type(params).__name__}")
     for key in params:
-        if key not in SECTIONS:
-            near = difflib.get_close_matches(str(key), SECTIONS, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else f"; known sections: {', '.join(SECTIONS)}"
+        if key not in TOP_LEVEL:
+            near = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; known sections: {', '.join(TOP_LEVEL)}"
             raise LongtailError(f"{path}: unknown section {key!r}{hint}")
     return params
 
@@ -343,39 +378,48 @@ def _typed(key: str, value, kind: type):
 
 def _value(key: str, value, field: dataclasses.Field):
     """A param's value checked against its field's type; a field marked "list" also takes a list."""
-    kind = type(field.default)
+    kind = field.metadata.get("kind", field.type)
     if field.metadata.get("list") and isinstance(value, list):
         return tuple(_typed(f"{key}[{i}]", v, kind) for i, v in enumerate(value))
     return _typed(key, value, kind)
 
 
 def section(params: dict, name: str, cls):
-    """Build and check the dataclass `cls` from params[name]; keys it does not list are errors."""
+    """The dataclass `cls` (section `name`, or a view of it), built from params[name] and checked.
+    The whole section is checked for keys it does not know and for keys it lacks."""
+    if name not in SECTIONS:
+        raise LongtailError(f"unknown params section {name!r}; known sections: {', '.join(SECTIONS)}")
     raw = params.get(name)
     if not isinstance(raw, dict):
         raise LongtailError(f"params section {name!r} is missing or not a mapping")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    known = keys(name)
     for key in raw:
-        if key not in fields:
-            near = difflib.get_close_matches(key, fields, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(fields)}"
+        if key not in known:
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(known)}"
             raise LongtailError(f"unknown param {name}.{key}{hint}")
-    # Every knob comes from params.yaml, where DVC tracks it: a default of this module never reaches
-    # an output, so editing this module (validation only) need not rerun any stage (stages/deps.py).
-    if missing := [key for key in fields if key not in raw]:
+    if missing := [key for key in known if key not in raw]:
         raise LongtailError(f"params section {name!r} lacks {', '.join(missing)}: every knob is set in params.yaml "
                             "(see the repository's params.yaml for each one's meaning and value)")
-    values = {k: _value(f"{name}.{k}", v, fields[k]) for k, v in raw.items()}
-    result = cls(**values)
-    result.check()
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if extra := set(fields) - set(known):
+        raise LongtailError(f"{cls.__name__} reads {', '.join(sorted(extra))}, which section {name!r} has not")
+    result = cls(**{k: _value(f"{name}.{k}", raw[k], f) for k, f in fields.items()})
+    result.check(name)
     return result
 
 
+def _top(params: dict, key: str, kind: type):
+    if key not in params:
+        raise LongtailError(f"params lack `{key}`: set it at the top of params.yaml (see the repository's)")
+    return _typed(key, params[key], kind)
+
+
 def seed(params: dict) -> int:
-    value = _typed("seed", params.get("seed", 0), int)
+    value = _top(params, "seed", int)
     check_range("seed", value, 0)  # numpy's generators take non-negative seeds only
     return value
 
 
 def device(params: dict) -> str:
-    return _typed("device", params.get("device", "auto"), str)
+    return _top(params, "device", str)

@@ -8,10 +8,8 @@ memorization near 1, and the estimator must rank the flipped examples above the 
 import numpy as np
 from scipy import stats
 
-from longtail import LongtailError
+from longtail import LongtailError, seeds
 from longtail.params import check_range
-
-FLIPS = 5  # the flips' stream of the seed: the one after training's (MASKS, TRIALS, ..., POPULATIONS = 0..4)
 
 
 def flip_labels(y: np.ndarray, share: float, num_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -20,7 +18,7 @@ def flip_labels(y: np.ndarray, share: float, num_classes: int, seed: int) -> tup
     check_range("data.flip_labels", share, 0, 0.5)
     if num_classes < 2:
         raise LongtailError("flipping labels needs at least two classes")
-    rng = np.random.default_rng([seed, FLIPS])
+    rng = np.random.default_rng([seed, seeds.FLIPS])
     chosen = rng.choice(len(y), size=round(share * len(y)), replace=False)
     noisy = y.copy()
     noisy[chosen] = (y[chosen] + rng.integers(1, num_classes, size=len(chosen))) % num_classes

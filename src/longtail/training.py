@@ -32,19 +32,6 @@ def tensors(x: np.ndarray, y: np.ndarray, device) -> tuple[torch.Tensor, torch.T
     return torch.from_numpy(x).to(device).float().div_(255), torch.from_numpy(y).to(device)
 
 
-def derive_seed(seed: int, *stream: int) -> int:
-    """An independent seed for each (seed, stream...): trial k's initialisation is (seed, TRIALS, k, 0)."""
-    return int(np.random.SeedSequence([seed, *stream]).generate_state(1)[0])
-
-
-def generator(seed: int, *stream: int) -> torch.Generator:
-    return torch.Generator().manual_seed(derive_seed(seed, *stream))
-
-
-# Streams of randomness, so that no two uses of the shared seed draw the same numbers.
-MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS = range(5)
-
-
 SCHEDULES = ("linear", "constant")
 
 

@@ -6,20 +6,24 @@ initialisation and data order come from (seed, k) alone, so any trial can be rer
 """
 
 import hashlib
+import os
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from longtail import LongtailError, engine, models, training
+from longtail import LongtailError, engine, models, seeds, training
+from longtail.artifacts import outputs
 
 MASKS = ("bernoulli", "fixed_size")
-
 
 
 def sample_masks(trials: int, n: int, subset_ratio: float, *, kind: str = "bernoulli", seed: int = 0) -> np.ndarray:
     """M, bool [trials, n]. `bernoulli` keeps each example with probability subset_ratio (the seed
     paper's Algorithm 1); `fixed_size` keeps exactly round(subset_ratio * n) per trial (Feldman & Zhang)."""
-    rng = np.random.default_rng([seed, training.MASKS])
+    rng = np.random.default_rng([seed, seeds.MASKS])
     if kind == "bernoulli":
         return rng.random((trials, n)) < subset_ratio
     if kind == "fixed_size":
@@ -35,7 +39,7 @@ def stream_seed(seed: int, stream: int) -> int:
     the trailing 2 keeps it apart from trial k's own streams (seed, TRIALS, k, 0 or 1)."""
     if stream < 0:
         raise LongtailError(f"trial stream {stream} must be >= 0 (0: the main trials)")
-    return seed if stream == 0 else training.derive_seed(seed, training.TRIALS, stream, 2)
+    return seed if stream == 0 else seeds.derive(seed, seeds.TRIALS, stream, 2)
 
 
 def init_models(arch: str, in_shape, num_classes: int, trial_ids, seed: int, device,
@@ -43,14 +47,14 @@ def init_models(arch: str, in_shape, num_classes: int, trial_ids, seed: int, dev
     """Freshly initialised models for the given trials: trial k's weights depend on (seed, k) alone."""
     out = []
     for k in trial_ids:
-        torch.manual_seed(training.derive_seed(seed, training.TRIALS, int(k), 0))
+        torch.manual_seed(seeds.derive(seed, seeds.TRIALS, int(k), 0))
         out.append(models.build(arch, in_shape, num_classes, init=init).to(device))
     return out
 
 
 def data_order(seed: int, k: int) -> torch.Generator:
     """Trial k's data order."""
-    return training.generator(seed, training.TRIALS, int(k), 1)
+    return seeds.generator(seed, seeds.TRIALS, int(k), 1)
 
 
 def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: int, init: str = "torch",
@@ -67,10 +71,10 @@ def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: in
     num_classes = int(max(y.max(), yt.max())) + 1
     nets = init_models(arch, tuple(x.shape[1:]), num_classes, trial_ids, seed, x.device, init)
     subsets = [torch.from_numpy(np.flatnonzero(masks[k])).to(x.device) for k in trial_ids]
-    state = engine.train(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids],
+    state = engine.train_stacked(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids],
                          compile=compile, select=select, x_test=xt, y_test=yt, **recipe)
-    return ((engine.predict(nets, state, x) == y)[:n].cpu().numpy(),
-            (engine.predict(nets, state, xt) == yt)[:n].cpu().numpy())
+    return ((engine.predict_stacked(nets, state, x) == y)[:n].cpu().numpy(),
+            (engine.predict_stacked(nets, state, xt) == yt)[:n].cpu().numpy())
 
 
 def run_trials(
@@ -82,27 +86,87 @@ def run_trials(
     *,
     arch: str,
     seed: int,
-    device: torch.device,
+    device,
     init: str = "torch",
     models_per_step: int = 32,
     compile: str = "off",
     select: str = "last",
+    store: Path | None = None,
+    shard: int | None = None,
+    num_shards: int = 1,
+    progress=None,
     **recipe,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(train_correct C [t, n_train], test_correct D [t, n_test]), bool, `models_per_step` trials at
-    a time. `recipe` goes to engine.train."""
-    x, y, xt, yt = _tensors(x_train, y_train, x_test, y_test, masks, device)
-    results = []
-    for ids in chunks(len(masks), models_per_step):
-        results.append(run_chunk(x, y, xt, yt, masks, ids, arch=arch, seed=seed, init=init, pad_to=models_per_step,
-                                 compile=compile, select=select, **recipe))
-    return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(train_correct C [t, n_train], test_correct D [t, n_test]), bool: the trials of `masks`,
+    trained `models_per_step` at a time (the groups of chunks()). `recipe` goes to engine.train_stacked.
+
+    store: a folder that keeps each finished chunk as it finishes, under a fingerprint of everything
+    the chunk depends on, so that a rerun after an interruption trains only what is missing; an
+    unreadable chunk is moved aside (with a warning) and trained again. shard: train only the chunks
+    c with c % num_shards == shard into the store and return None (several processes or machines
+    share the work); a run without shard trains whatever is missing and gathers them all.
+    progress(total, done): a context manager yielding advance(n), for the `total` trials to train
+    (`done` were found finished)."""
+    if shard is not None and not 0 <= shard < num_shards:
+        raise LongtailError(f"--shard {shard} must satisfy 0 <= shard < --num-shards ({num_shards})")
+    if shard is not None and store is None:
+        raise LongtailError("a shard leaves its chunks in a store: give run_trials a store folder")
+    groups = chunks(len(masks), models_per_step)
+    _check_masks(masks, y_train)
+    device = torch.device(device)
+    folder = None if store is None else Path(store) / fingerprint(
+        masks, x_train, y_train, x_test, y_test, arch=arch, init=init, seed=seed, models_per_step=models_per_step,
+        compile=compile, select=select, device=device.type, **recipe)
+    mine = [c for c in range(len(groups)) if shard is None or c % num_shards == shard]
+    path = {c: None if folder is None else folder / f"chunk-{c:05d}.npz" for c in mine}
+    results = {c: r for c in mine if (r := _finished(path[c], len(groups[c]), len(y_train), len(y_test)))}
+    todo = [c for c in mine if c not in results]
+    if todo:
+        x, y, xt, yt = (*training.tensors(x_train, y_train, device), *training.tensors(x_test, y_test, device))
+        done = sum(len(groups[c]) for c in results)
+        with (progress or _silent)(sum(len(groups[c]) for c in todo), done) as advance:
+            for c in todo:
+                results[c] = run_chunk(x, y, xt, yt, masks, groups[c], arch=arch, seed=seed, init=init,
+                                       pad_to=models_per_step, compile=compile, select=select, **recipe)
+                if folder is not None:
+                    with outputs() as out:  # one finished chunk at a time, never half a file
+                        out.npz(path[c], train_correct=results[c][0], test_correct=results[c][1])
+                advance(len(groups[c]))
+    if shard is not None:
+        return None
+    return tuple(np.concatenate([results[c][i] for c in mine]) for i in (0, 1))
+
+
+@contextmanager
+def _silent(total: int, done: int):
+    yield lambda n=1: None
+
+
+def _finished(chunk: Path | None, rows: int, n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """A chunk of an earlier run, or None when there is none to use. One that cannot be read (a crash
+    of the disk, not of training: chunks are written whole) is moved aside, with a warning."""
+    if chunk is None or not chunk.exists():
+        return None
+    try:
+        with np.load(chunk) as f:
+            parts = f["train_correct"], f["test_correct"]
+        for name, part, n in (("train_correct", parts[0], n_train), ("test_correct", parts[1], n_test)):
+            if part.dtype != bool or part.shape != (rows, n):
+                raise ValueError(f"{name} is {part.dtype} {part.shape}, expected bool {(rows, n)}")
+    except Exception as e:  # noqa: BLE001 -- whatever makes it unreadable, the cure is to train it again
+        aside = chunk.with_name(chunk.name + ".corrupt")
+        os.replace(chunk, aside)
+        warnings.warn(f"{chunk} cannot be read ({type(e).__name__}: {e}); moved to {aside.name}, training it again",
+                      stacklevel=2)
+        return None
+    return parts
 
 
 def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed, device, init="torch", **recipe):
     """The same trials, one model at a time with training.train: the reference the batched engine
     must match, and the baseline of benchmarks/trials.py."""
-    x, y, xt, yt = _tensors(x_train, y_train, x_test, y_test, masks, device)
+    _check_masks(masks, y_train)
+    x, y, xt, yt = (*training.tensors(x_train, y_train, device), *training.tensors(x_test, y_test, device))
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     train_correct = np.zeros(masks.shape, bool)
     test_correct = np.zeros((len(masks), len(y_test)), bool)
@@ -115,10 +179,9 @@ def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed
     return train_correct, test_correct
 
 
-def _tensors(x_train, y_train, x_test, y_test, masks, device):
+def _check_masks(masks, y_train):
     if masks.ndim != 2 or masks.shape[1] != len(y_train):
         raise LongtailError(f"masks {masks.shape} must have one column per training example ({len(y_train)})")
-    return (*training.tensors(x_train, y_train, device), *training.tensors(x_test, y_test, device))
 
 
 def chunks(count: int, models_per_step: int) -> list[range]:
@@ -137,20 +200,3 @@ def fingerprint(*arrays: np.ndarray, **settings) -> str:
     h.update(repr(sorted(settings.items())).encode())
     h.update(torch.__version__.encode())
     return h.hexdigest()[:16]
-
-
-def summary(masks: np.ndarray, train_correct: np.ndarray, test_correct: np.ndarray, fit_threshold: float) -> dict:
-    """metrics/trials.json: mean accuracy on each trial's own subset, on its held-out training
-    examples, and on the test set; and the share of trials that fit their subset."""
-    with np.errstate(invalid="ignore"):
-        own = (train_correct & masks).sum(1) / masks.sum(1)
-        held_out = (train_correct & ~masks).sum(1) / (~masks).sum(1)
-    return {
-        "trials": len(masks),
-        "subset_accuracy": float(np.nanmean(own)),
-        "held_out_accuracy": float(np.nanmean(held_out)),
-        "test_accuracy": float(test_correct.mean()),
-        "min_subset_accuracy": float(np.nanmin(own)),
-        "fit_fraction": float((own >= fit_threshold).mean()),
-        "mean_subset_size": float(masks.sum(1).mean()),
-    }

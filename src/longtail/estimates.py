@@ -1,0 +1,100 @@
+"""The estimate stage's computation, without I/O: influence and memorization from the trials
+(Feldman & Zhang 2020; definitions in docs/DESIGN.md), their uncertainty and, where labels were
+flipped, how well memorization finds them.
+
+The influence matrix [n_test, n_train] can be gigabytes, so it is produced a block of rows at a
+time by influence_rows, a generator whose return value holds what the blocks reduce to (the
+high-influence pairs, each row's maximum); the caller streams the blocks to disk."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from longtail import influence, planted, uncertainty
+
+SE_TARGETS = (0.05, 0.02)  # standard errors whose trial counts metrics/estimate.json reports
+
+
+@dataclass(frozen=True)
+class Rows:
+    """What the influence matrix's rows reduce to."""
+
+    pairs: np.ndarray  # [p, 4]: train_index, test_index, influence, memorization; by influence, largest first
+    max_influence: np.ndarray  # [n_test]: the largest influence of any training example on each test example
+    top_train: np.ndarray  # [n_test]: that training example
+    nan_count: int  # undefined entries (training examples in every trial or in none)
+
+
+@dataclass(frozen=True)
+class Estimates:
+    arrays: dict[str, np.ndarray]  # file stem under data/influence/ -> array
+    pairs: np.ndarray  # high_influence_pairs.csv's rows
+    stability: tuple[np.ndarray, np.ndarray]  # (trials, jaccard): memorization_stability.csv
+    summary: dict  # metrics/estimate.json
+
+
+def per_example(masks, train_correct, test_correct) -> dict[str, np.ndarray]:
+    """Memorization with its standard error, the two mean influences, and each training example's
+    accuracy in the trials that trained on it (p_in: planted truth reads it as the fit)."""
+    p_in, _, p_out, _ = influence.proportions(masks, train_correct)
+    test_mean, train_mean = influence.mean_influences(masks, test_correct)
+    return {"memorization": p_in - p_out, "memorization_se": influence.memorization_se(masks, train_correct),
+            "test_mean_influence": test_mean, "train_mean_influence": train_mean, "p_in": p_in}
+
+
+def influence_rows(masks, test_correct, memorization, rows: int, *, min_influence: float, min_memorization: float,
+                   advance=None):
+    """Yields influence [n_test, n_train] in blocks of `rows` rows (calling advance() after each);
+    returns their Rows."""
+    pairs, strongest, nan_count, start = [], [], 0, 0
+    for block in influence.influence_blocks(masks, test_correct, rows):
+        nan_count += int(np.isnan(block).sum())
+        pairs.append(influence.high_influence_pairs(block, start, memorization, min_influence=min_influence,
+                                                    min_memorization=min_memorization))
+        strongest.append(influence.strongest_influence(block))
+        start += len(block)
+        yield block
+        if advance:
+            advance()
+    table = np.concatenate(pairs) if pairs else np.empty((0, 4))
+    max_influence, top_train = (np.concatenate(parts) for parts in zip(*strongest))
+    return Rows(table[np.argsort(-table[:, 2], kind="stable")], max_influence, top_train, nan_count)
+
+
+def estimates(masks, train_correct, test_correct, per: dict, reduced: Rows, *, flipped, cfg, seed: int,
+              rows: int) -> Estimates:
+    """Everything the estimate stage writes but the influence matrix: `per` from per_example,
+    `reduced` from influence_rows, cfg the estimate params (params.Estimate)."""
+    memorization, se = per["memorization"], per["memorization_se"]
+    n_train = masks.shape[1]
+    high_mask = memorization >= cfg.pair_memorization
+    high = int(high_mask.sum())
+    # The set whose settling the stability curve shows: the high-memorization examples, or the top 1%
+    # where there are none.
+    stability_k = high or max(1, round(0.01 * n_train))
+    # Over all examples the median se is often 0 (an example every trial gets right has none); over
+    # the high-memorization ones, those the analysis is about, it says what trials they need.
+    reliability = (uncertainty.split_half(masks, train_correct, test_correct, seed, rows)
+                   | uncertainty.median_se(se, len(masks), SE_TARGETS)
+                   | uncertainty.median_se(se[high_mask], len(masks), SE_TARGETS, suffix="_high"))
+    summary = {
+        "trials": len(masks),
+        "n_train": n_train,
+        "n_test": test_correct.shape[1],
+        "dtype": cfg.dtype,
+        "undefined_train_examples": int(np.isnan(memorization).sum()),  # in every trial or in none
+        "influence_nan": reduced.nan_count,
+        "memorization_mean": float(np.nanmean(memorization)),
+        "high_memorization": high,
+        "test_mean_influence_mean": float(np.nanmean(per["test_mean_influence"])),
+        "high_influence_pairs": len(reduced.pairs),
+        "reliability": reliability,
+        "stability_k": stability_k,  # the size of the set plots/memorization_stability.csv follows
+    }
+    if flipped is not None and flipped.any():
+        summary["planted"] = planted.found(memorization, flipped, train_fit=per["p_in"])
+    arrays = {"memorization": memorization, "memorization_se": se.astype(np.float32),
+              "test_mean_influence": per["test_mean_influence"], "train_mean_influence": per["train_mean_influence"],
+              "test_max_influence": reduced.max_influence,
+              "test_top_memorization": influence.top_memorization(reduced.top_train, memorization)}
+    return Estimates(arrays, reduced.pairs, uncertainty.stability(masks, train_correct, k=stability_k), summary)

@@ -1,0 +1,31 @@
+"""The preamble of the stages that train: params read and checked, the shared seed, the device,
+and the prepared data (as numpy arrays, and on the device as training tensors)."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from longtail import params, training
+from longtail.artifacts import load_prepared
+
+
+@dataclass(frozen=True)
+class Preamble:
+    params: dict  # params.yaml as read: each stage takes its sections with params.section
+    seed: int
+    device: torch.device
+    train: dict[str, np.ndarray]  # data/prepared/train.npz
+    test: dict[str, np.ndarray]  # data/prepared/test.npz
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x, y, x_test, y_test) on the device: inputs in [0, 1], int64 labels."""
+        return (*training.tensors(self.train["x"], self.train["y"], self.device),
+                *training.tensors(self.test["x"], self.test["y"], self.device))
+
+
+def preamble(params_file: Path, prepared: Path) -> Preamble:
+    p = params.read(params_file)
+    seed, device = params.seed(p), training.pick_device(params.device(p))
+    return Preamble(p, seed, device, *load_prepared(prepared))

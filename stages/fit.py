@@ -1,0 +1,35 @@
+"""fit: did the trials fit their subsets? metrics/trials.json: each trial's accuracy on its own
+subset, on the training examples it left out and on the test set, averaged, and the share of trials
+that fit their subset to `trials.fit_threshold`; a warning when too few do (then memorization
+estimates are not meaningful). Its own stage, so that the threshold, a summary knob, retrains nothing."""
+
+from pathlib import Path
+
+from longtail import cli, fit, params
+from longtail.artifacts import load_npy, outputs
+
+app = cli.app(__doc__)
+
+
+@app.command()
+def main(
+    params_file: Path = cli.PARAMS,
+    trials_dir: Path = Path("data/trials"),
+    metrics: Path = Path("metrics/trials.json"),
+):
+    with cli.errors():
+        threshold = params.section(params.read(params_file), "trials", params.Fit).fit_threshold
+        masks = load_npy(trials_dir / "masks.npy", dtype=bool, ndim=2)
+        train_correct = load_npy(trials_dir / "train_correct.npy", dtype=bool, ndim=2)
+        test_correct = load_npy(trials_dir / "test_correct.npy", dtype=bool, ndim=2)
+        summary = fit.summary(masks, train_correct, test_correct, threshold)
+        with outputs() as out:
+            out.json(metrics, summary)
+        cli.say(f"{len(masks)} trials: subset accuracy {summary['subset_accuracy']:.4f} ({summary['fit_fraction']:.0%} "
+                f"fit to {threshold}), held out {summary['held_out_accuracy']:.4f}, test {summary['test_accuracy']:.4f}")
+        if warning := fit.fit_warning(summary, threshold):
+            cli.warn(f"memorization estimates are not meaningful: {warning}")
+
+
+if __name__ == "__main__":
+    app()
