@@ -15,8 +15,6 @@ from longtail import LongtailError, cli, params
 app = cli.app(__doc__)
 
 PRESETS = Path(__file__).resolve().parents[1] / "presets"
-SECTIONS = {"data": params.Data, "trials": params.Trials, "reference": params.Reference, "estimate": params.Estimate,
-            "compress": params.Compress, "ttest": params.Ttest, "pie": params.Pie, "consistency": params.Consistency}
 
 
 def overrides(preset: dict) -> list[str]:
@@ -37,11 +35,13 @@ def main(name: str = typer.Argument(..., help="a preset: the name of a file in p
         preset = params.load_yaml((presets / f"{name}.yaml").read_text()) or {}
         merged = params.read(params_file)
         for section, values in preset.items():
-            if section not in SECTIONS or not isinstance(values, dict):
-                raise LongtailError(f"presets/{name}.yaml: {section!r} is not a params section of: {', '.join(SECTIONS)}")
+            if section not in params.SECTIONS or not isinstance(values, dict):
+                raise LongtailError(f"presets/{name}.yaml: {section!r} is not a params section of: "
+                                    f"{', '.join(params.SECTIONS)}")
             merged[section] = merged.get(section, {}) | values
-        for section, cls in SECTIONS.items():
-            params.section(merged, section, cls)  # the whole run's params must be valid before it starts
+        for section, classes in params.SECTIONS.items():
+            for cls in classes:  # the whole run's params must be valid before it starts
+                params.section(merged, section, cls)
         print(" ".join(f"-S {arg}" for arg in overrides(preset)))
 
 

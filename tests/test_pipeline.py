@@ -79,7 +79,7 @@ def ran(log):
 
 def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
     repo, log = repo
-    assert set(ran(log)) == {"prepare", "train_trials", "estimate", "consistency_trials", "consistency_estimate",
+    assert set(ran(log)) == {"prepare", "train_trials", "fit", "estimate", "consistency_trials", "consistency_fit", "consistency_estimate",
                              "consistency", "reference", "compress", "cie", "reference_population", "populations",
                              "pie", "ttest", "report"}
     with np.load(repo / "data/prepared/train.npz") as f:
@@ -193,7 +193,7 @@ def test_flipping_labels_is_a_change_to_prepare_that_estimate_reads(repo):
     params["data"]["flip_labels"] = 0.1
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     status = json.loads(dvc(repo, "status", "--json"))
-    assert list(status) == ["prepare"] and "data.flip_labels" in json.dumps(status["prepare"])
+    assert list(status) == ["prepare"] and "params.yaml" in json.dumps(status["prepare"])
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     assert "data/prepared/train.npz" in stages["estimate"]["deps"]
     assert "data/prepared/train.npz" in stages["prepare"]["outs"]
@@ -251,3 +251,32 @@ def test_the_cifar10_preset_stops_at_once_saying_where_to_put_cifar10(repo):
     assert "place cifar-10-python.tar.gz in data/raw/" in " ".join((result.stdout + result.stderr).split())
     sh(repo, "git", "checkout", "--", ".")  # the failed experiment left its params in the workspace
     dvc(repo, "checkout")
+
+
+def stale(repo) -> set[str]:
+    """The stages `dvc repro` would rerun first: those whose own deps changed."""
+    return set(json.loads(dvc(repo, "status", "--json")))
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (("params.yaml", "  strata_width: 0.02", "  strata_width: 0.03"), {"ttest", "report"}),  # a ttest knob
+    (("params.yaml", "  fit_threshold: 0.99", "  fit_threshold: 0.95"), {"fit", "consistency_fit", "report"}),
+    (("params.yaml", "  population: 2", "  population: 3"), {"reference_population", "pie"}),
+    (("params.yaml", "  alpha: 0.05\n  bootstrap", "  alpha: 0.01\n  bootstrap"), {"ttest", "report"}),
+    (("src/longtail/matched.py", "", "# edited\n"), {"ttest"}),  # a ttest-only module
+    (("src/longtail/fit.py", "", "# edited\n"), {"fit", "consistency_fit", "report"}),
+    (("src/longtail/losses.py", "", "# edited\n"), {"train_trials", "consistency_trials", "reference",
+                                                     "reference_population", "compress", "populations"}),
+    (("src/longtail/compression.py", "", "# edited\n"), {"compress", "populations"}),
+])
+def test_an_edit_reruns_exactly_the_stages_that_read_it(repo, edit, expected):
+    repo, _ = repo
+    name, old, new = edit
+    path = repo / name
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1) if old else text + new)
+    try:
+        assert stale(repo) == expected
+    finally:
+        path.write_text(text)

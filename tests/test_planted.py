@@ -67,7 +67,7 @@ def test_prepare_flips_the_share_of_training_labels_and_marks_them(tmp_path, tin
 def test_on_digits_the_default_recipe_fits_flipped_labels_and_memorization_finds_them(tmp_path, tiny_project, root):
     """The planted-truth check a user runs with `dvc exp run -S data.flip_labels=0.05`: the stages on
     digits with the default recipe, fewer trials (64, uncompiled, to stay quick)."""
-    tiny_project(tmp_path, ("prepare", "train_trials", "estimate"), data={"dataset": "digits", "flip_labels": 0.05},
+    tiny_project(tmp_path, ("prepare", "train_trials", "fit", "estimate"), data={"dataset": "digits", "flip_labels": 0.05},
                  trials={"count": 64, "compile": "off"})
     trials = json.loads((tmp_path / "metrics/trials.json").read_text())
     assert trials["subset_accuracy"] >= 0.99 and trials["fit_fraction"] >= 0.9

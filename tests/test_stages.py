@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-STAGES = ["prepare", "train_trials", "estimate", "reference", "compress", "cie", "ttest", "reference_population",
+STAGES = ["prepare", "train_trials", "fit", "estimate", "reference", "compress", "cie", "ttest", "reference_population",
           "populations", "pie", "consistency", "report", "compare", "dispatch"]
 
 
