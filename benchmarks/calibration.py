@@ -20,7 +20,7 @@ import numpy as np
 import typer
 from scipy import stats as scipy_stats
 
-from longtail import cie, data, matched, params, training, trials, uncertainty
+from longtail import cie, data, devices, matched, params, training, trials, uncertainty
 from longtail.recipes.compress import compress
 from longtail.recipes.reference import reference_model
 from longtail.artifacts import load_npy, load_npz
@@ -99,14 +99,14 @@ def synthetic(count: int, seed: int, width: float, permutations: int, device: st
     p = params.read(ROOT / "params.yaml")
     cfg = params.section(p, "trials", params.Trials)
     split = data.load("synthetic", seed=seed)
-    dev = training.pick_device(device)
+    dev = devices.pick(device)
     masks = trials.sample_masks(count, len(split["y_train"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
     c, d = trials.run_trials(split["x_train"], split["y_train"], split["x_test"], split["y_test"], masks,
                              arch=cfg.arch, init=cfg.init, seed=seed, device=dev, models_per_step=cfg.models_per_step,
                              compile=cfg.compile, select=cfg.select, **cfg.recipe())
     values = uncertainty.estimates(masks, c, d)
-    x, y = training.tensors(split["x_train"], split["y_train"], dev)
-    xt, _ = training.tensors(split["x_test"], split["y_test"], dev)
+    x, y = devices.tensors(split["x_train"], split["y_train"], dev)
+    xt, _ = devices.tensors(split["x_test"], split["y_test"], dev)
     ref_cfg = params.section(p, "reference", params.Reference)
     reference = reference_model(ref_cfg.arch, ref_cfg.recipe(), x, y, 10, seed, ref_cfg.init)
     prune = params.section({"compress": p["compress"] | {"method": "magnitude", "sparsity": 0.9, "loss": "ce"}},

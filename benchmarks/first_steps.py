@@ -19,7 +19,7 @@ import torch
 import typer
 from trials import forward_flops, matmul_rate, timed  # benchmarks/trials.py, beside this script
 
-from longtail import LongtailError, cli, engine, params, training
+from longtail import LongtailError, cli, devices, engine, params, training
 from longtail import trials as longtail_trials
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def run(preset: str, steps: int, consistency: bool, device: str, compile: str):
     arch = params.section(p, "consistency", params.Consistency).arch if consistency else cfg.arch
     count = params.section(p, "consistency", params.Consistency).count if consistency else cfg.count
     in_shape, classes, n_train, n_test = SHAPES[over["data"]["dataset"]]
-    device = training.pick_device(device)
+    device = devices.pick(device)
     k, batch = cfg.models_per_step, cfg.batch_size
     recipe = cfg.recipe() | {"epochs": 1}
 

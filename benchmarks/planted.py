@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import typer
 
-from longtail import LongtailError, cli, data, fit, influence, params, planted, training, trials
+from longtail import LongtailError, cli, data, devices, fit, influence, params, planted, trials
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,7 +51,7 @@ def main(
         split = mnist_5k(mnist_csv) if mnist_csv else data.load(dataset, seed=seed)
         classes = int(split["y_train"].max()) + 1
         y, flipped = planted.flip_labels(split["y_train"], flip, classes, seed)
-        dev = training.pick_device(device)
+        dev = devices.pick(device)
         print(f"{'mnist_5k' if mnist_csv else dataset}: {len(y)} train, {flipped.sum()} flipped; {count} trials per "
               f"recipe; {dev}; torch {torch.__version__}")
         print("| recipe | subset accuracy | trials that fit | flipped examples fit | AUC | precision at k | "

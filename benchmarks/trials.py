@@ -18,7 +18,7 @@ import torch
 import typer
 from torch.utils.flop_counter import FlopCounterMode
 
-from longtail import data, models, training, trials
+from longtail import data, devices, models, trials
 
 WORKLOADS = {
     # Digits and the small MLP of the default pipeline, with the recipe runs A to F measured (25
@@ -98,7 +98,7 @@ def main(
     compile_modes: list[str] = typer.Option(["off", "default"], help="trials.compile values to try"),
     rounds: int = typer.Option(3, min=1, help="rounds of (matmul rate, sequential, batched); medians reported"),
 ):
-    device = training.pick_device(device)
+    device = devices.pick(device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"{platform.machine()}, {torch.get_num_threads()} threads")
     print(f"# {time.strftime('%Y-%m-%d')}, {where}, torch {torch.__version__}")

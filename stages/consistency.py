@@ -4,33 +4,12 @@ estimates of the main trials (trials.arch) with those of a second architecture's
 the estimate thresholds: Jaccard similarity of the high-memorization sets and of the high-influence
 pairs, and D_mem, the mean |mem_a - mem_b| over the union of the high-memorization sets."""
 
-import csv
 from pathlib import Path
 
-import numpy as np
-
 from longtail import LongtailError, cli, consistency, params
-from longtail.artifacts import load_npy, outputs
+from longtail.artifacts import load_csv, load_npy, outputs
 
 app = cli.app(__doc__)
-
-PAIR_COLUMNS = ["train_index", "test_index"]
-
-
-def load_pairs(path: Path) -> np.ndarray:
-    """(train_index, test_index) of high_influence_pairs.csv, int64 [p, 2]."""
-    if not path.exists():
-        raise LongtailError(f"missing input {path}: run the estimate stage that writes it (`dvc repro`)")
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or rows[0][:2] != PAIR_COLUMNS:
-        raise LongtailError(f"{path}: expected a CSV whose columns start with {','.join(PAIR_COLUMNS)}, found "
-                            f"{','.join(rows[0]) if rows else 'an empty file'}")
-    try:
-        return np.array([[int(r[0]), int(r[1])] for r in rows[1:]], dtype=np.int64).reshape(-1, 2)
-    except (ValueError, IndexError):
-        raise LongtailError(f"{path}: train_index and test_index must be integers on every row") from None
-
 
 @app.command()
 def main(
@@ -48,8 +27,8 @@ def main(
         threshold = params.section(p, "estimate", params.Estimate).pair_memorization  # the estimates' threshold
         mem_a = load_npy(influence_a / "memorization.npy", ndim=1)
         mem_b = load_npy(influence_b / "memorization.npy", ndim=1)
-        pairs_a = load_pairs(influence_a / "high_influence_pairs.csv")
-        pairs_b = load_pairs(influence_b / "high_influence_pairs.csv")
+        pairs_a = load_csv(influence_a / "high_influence_pairs.csv", ["train_index", "test_index"], int)
+        pairs_b = load_csv(influence_b / "high_influence_pairs.csv", ["train_index", "test_index"], int)
         if len(mem_a) != len(mem_b):
             raise LongtailError(f"{influence_a} has {len(mem_a)} training examples and {influence_b} {len(mem_b)}: the "
                                 "two sets of trials must be trained on the same data (rerun train_trials and estimate "

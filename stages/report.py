@@ -1,7 +1,6 @@
 """report: the paper's figures (PNG under plots/, with their data as CSV for `dvc plots`) and a
 markdown report of the run (report.md) that embeds them and reads each test in plain words."""
 
-import csv
 import os
 from dataclasses import asdict
 from pathlib import Path
@@ -9,39 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from longtail import LongtailError, cli, influence, params, plots, report
-from longtail.artifacts import load_json, load_npy, load_prepared, outputs
+from longtail.artifacts import load_csv, load_json, load_npy, load_prepared, outputs
 
 app = cli.app(__doc__)
 
 PAIRS_SHOWN = 4  # pairs per row of Figure 1
 TOP_TESTS, TOP_TRAIN = 4, 4  # test examples and their most influential training examples
-
-
-def read_stability(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(trials, jaccard) of the estimate stage's memorization_stability.csv."""
-    if not path.exists():
-        raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows or rows[0] != ["trials", "jaccard"]:
-        raise LongtailError(f"{path}: expected the columns trials,jaccard: rerun the estimate stage (`dvc repro`)")
-    try:
-        values = np.array([[float(a), float(b)] for a, b in rows[1:]]).reshape(-1, 2)
-    except ValueError:
-        raise LongtailError(f"{path}: trials and jaccard must be numbers on every row") from None
-    return values[:, 0].astype(int), values[:, 1]
-
-
-def most_influential(matrix: np.ndarray, max_influence: np.ndarray) -> list[tuple[int, list[tuple[int, float]]]]:
-    """The test examples with the largest single influence on them, each with its most influential
-    training examples (rows read one at a time: the matrix may be a memory map of gigabytes)."""
-    tests = np.argsort(-np.nan_to_num(max_influence, nan=-np.inf), kind="stable")[:TOP_TESTS]
-    rows = []
-    for i in tests:
-        row = np.nan_to_num(np.asarray(matrix[i], dtype=np.float64), nan=-np.inf)
-        top = np.argsort(-row, kind="stable")[:TOP_TRAIN]
-        rows.append((int(i), [(int(j), float(row[j])) for j in top]))
-    return rows
 
 
 @app.command()
@@ -72,18 +44,19 @@ def main(
         metrics = {name: load_json(metrics_dir / f"{name}.json")
                    for name in ("trials", "estimate", "compress", "cie", "ttest", "pie", "consistency")}
         ttest = {k: r for k, r in metrics["ttest"].items() if isinstance(r, dict)}
-        curve = read_stability(stability)
+        trials, jaccard = load_csv(stability, ["trials", "jaccard"], float).T
+        curve = trials.astype(int), jaccard
         images = (train["x"], train["y"], test["x"], test["y"])
 
         rows = influence.default_chunk_rows(matrix.shape[1])
         extremes = influence.extreme_pairs((matrix[s : s + rows] for s in range(0, len(matrix), rows)), PAIRS_SHOWN)
+        strongest = plots.most_influential(matrix, arrays["test_max_influence"], TOP_TESTS, TOP_TRAIN)
         statistic = metrics["ttest"]["statistic"]
         figures = {  # file name -> (caption, figure)
             "influence_pairs.png": ("Pairs at the most negative, near-zero and most positive influence (Figure 1)",
                                     plots.influence_pairs_figure(extremes, *images)),
             "most_influential.png": ("Test examples and their most influential training examples",
-                                     plots.most_influential_figure(most_influential(matrix, arrays["test_max_influence"]),
-                                                                   *images, arrays["memorization"])),
+                                     plots.most_influential_figure(strongest, *images, arrays["memorization"])),
             "test_mean_influence.png": ("Mean influence on each test example (Figure 3)", plots.histogram_figure(
                 arrays["test_mean_influence"], cfg.bins, xlabel="test_mean_influence",
                 title="Mean influence on each test example",

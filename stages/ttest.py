@@ -7,21 +7,11 @@ against agreeing examples of the same trial accuracy, longtail.matched). The qua
 
 from pathlib import Path
 
-import numpy as np
-
-from longtail import LongtailError, cli, matched, params, stats
+from longtail import LongtailError, cli, comparisons, params, stats
 from longtail.artifacts import load_json, load_npy, load_npz, load_prepared, outputs
 from longtail.cie import KINDS
 
 app = cli.app(__doc__)
-
-
-def groups(cie_masks: dict, pie: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each tested group with its comparison group: a CIE type against the examples where the two
-    models agree (docs/DESIGN.md), the PIEs against the examples where the populations agree."""
-    agree = ~cie_masks["cie"]
-    return {"cie": (cie_masks["cie"], agree), "cie_u": (cie_masks["cie_u"], agree),
-            "cie_c": (cie_masks["cie_c"], agree), "pie": (pie, ~pie)}
 
 
 @app.command()
@@ -36,7 +26,7 @@ def main(
     metrics: Path = Path("metrics/ttest.json"),
     plots_dir: Path = Path("plots"),
 ):
-    with cli.errors():
+    with cli.errors(), cli.warnings_said():
         p = params.read(params_file)
         params.check_statistic(p)
         cfg, seed = params.section(p, "ttest", params.Ttest), params.seed(p)
@@ -52,21 +42,7 @@ def main(
                 raise LongtailError(f"{name} cover {len(mask)} test examples, {stats.FILES[cfg.statistic]} "
                                     f"{len(values)}: rerun the pipeline (`dvc repro`)")
 
-        results = {}
-        for n, (kind, (group, comparison)) in enumerate(groups(cie_masks, pie).items()):
-            with cli.warnings_said(kind):
-                r = stats.two_sample_tests(values[group], values[comparison], bootstrap=cfg.bootstrap, seed=seed + n)
-            r["control"] = stats.random_control(values, int(group.sum()), comparison, r["t"],
-                                                draws=cfg.control_draws, seed=seed + n)
-            r["matched"] = matched.matched_test(values, group, comparison, difficulty, width=cfg.strata_width,
-                                                draws=cfg.matched_draws, seed=seed + n)
-            if rare is not None:  # the synthetic set knows its long tail: is it over-represented?
-                r["rare"] = stats.over_representation(group, rare)
-            results[kind] = r
-        for kind, adjusted in zip(results, stats.benjamini_hochberg([r["p"] for r in results.values()])):
-            results[kind]["p_bh"] = adjusted
-        for kind, adjusted in zip(results, stats.benjamini_hochberg([r["matched"]["p"] for r in results.values()])):
-            results[kind]["matched"]["p_bh"] = adjusted
+        results = comparisons.compare(values, comparisons.groups(cie_masks, pie), difficulty, rare, cfg, seed)
 
         with outputs() as out:
             out.json(metrics, {"statistic": cfg.statistic, "reliability": reliability} | results)

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from longtail import LongtailError, compression, models
+from longtail import LongtailError, compression, devices, models
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
@@ -94,8 +94,8 @@ def digits_reference():
     from longtail import data, training
 
     arrays = data.load("digits")
-    x, y = training.tensors(arrays["x_train"], arrays["y_train"], "cpu")
-    xt, yt = training.tensors(arrays["x_test"], arrays["y_test"], "cpu")
+    x, y = devices.tensors(arrays["x_train"], arrays["y_train"], "cpu")
+    xt, yt = devices.tensors(arrays["x_test"], arrays["y_test"], "cpu")
     torch.manual_seed(0)
     model = training.train(models.build("mlp", (1, 8, 8), 10), x, y, epochs=15, batch_size=64, lr=0.1,
                            generator=torch.Generator().manual_seed(0))

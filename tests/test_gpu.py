@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from longtail import compression, data, models, seeds, training, trials
+from longtail import compression, data, devices, models, seeds, training, trials
 
 pytestmark = pytest.mark.gpu
 
@@ -25,8 +25,8 @@ def test_trials_on_cuda_agree_with_the_same_trials_on_the_cpu(digits):
     masks = trials.sample_masks(8, len(digits["y_train"]), 0.7, seed=0)
     results = {}
     for device in ("cpu", "cuda"):
-        tensors = (*training.tensors(digits["x_train"], digits["y_train"], device),
-                   *training.tensors(digits["x_test"], digits["y_test"], device))
+        tensors = (*devices.tensors(digits["x_train"], digits["y_train"], device),
+                   *devices.tensors(digits["x_test"], digits["y_test"], device))
         results[device] = trials.run_chunk(*tensors, masks, range(8), arch="mlp", seed=0, **RECIPE)
     for cpu, cuda in zip(results["cpu"], results["cuda"]):
         assert (cpu == cuda).mean() >= 0.97  # bfloat16 autocast on CUDA: not bit-identical
@@ -35,8 +35,8 @@ def test_trials_on_cuda_agree_with_the_same_trials_on_the_cpu(digits):
 
 
 def test_reference_and_group_sparsity_on_cuda_keep_their_accuracy(digits):
-    x, y = training.tensors(digits["x_train"], digits["y_train"], "cuda")
-    xt, yt = training.tensors(digits["x_test"], digits["y_test"], "cuda")
+    x, y = devices.tensors(digits["x_train"], digits["y_train"], "cuda")
+    xt, yt = devices.tensors(digits["x_test"], digits["y_test"], "cuda")
     torch.manual_seed(0)
     model = models.build("cnn", tuple(x.shape[1:]), 10).cuda()
     training.train(model, x, y, generator=seeds.generator(0, 1), **RECIPE)

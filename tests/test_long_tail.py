@@ -6,13 +6,13 @@ import copy
 import numpy as np
 import torch
 
-from longtail import cie, compression, data, models, seeds, stats, training
+from longtail import cie, compression, data, devices, models, seeds, stats, training
 
 
 def test_cies_over_represent_the_rare_examples_of_the_synthetic_set():
     arrays = data.load("synthetic")
-    x, y = training.tensors(arrays["x_train"], arrays["y_train"], "cpu")
-    xt, yt = training.tensors(arrays["x_test"], arrays["y_test"], "cpu")
+    x, y = devices.tensors(arrays["x_train"], arrays["y_train"], "cpu")
+    xt, yt = devices.tensors(arrays["x_test"], arrays["y_test"], "cpu")
     torch.manual_seed(0)
     reference = models.build("mlp", tuple(x.shape[1:]), 10)
     training.train(reference, x, y, epochs=25, batch_size=64, lr=0.1, generator=seeds.generator(0, 0))

@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import stats
 
-from longtail import LongtailError, models, pie, training
+from longtail import LongtailError, devices, models, pie, training
 
 # Three reference models and two compressed ones on four examples of three classes.
 REFERENCE = np.array([[0, 1, 2, 1],
@@ -157,7 +157,7 @@ def test_populations_and_pie_stages_write_the_documented_arrays_and_metrics(root
         assert np.isnan(predictions["levels"]).all()
     assert not np.array_equal(predictions["reference"][0], predictions["reference"][1])  # members differ
     with np.load(workdir / "data/prepared/test.npz") as f:
-        x, _ = training.tensors(f["x"], f["y"], "cpu")
+        x, _ = devices.tensors(f["x"], f["y"], "cpu")
     for member, spec in enumerate(torch.load(workdir / "data/reference_population/models.pt", weights_only=True)):
         assert spec["arch"] == "mlp" and spec["num_classes"] == 10  # the saved members are the ones compressed
         np.testing.assert_array_equal(training.predict(models.restore(spec, "cpu"), x).numpy(),

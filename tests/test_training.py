@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from longtail import LongtailError, data, models, seeds, training
+from longtail import LongtailError, data, devices, models, seeds, training
 
 
 def test_zero_epochs_leave_the_model_untouched():
@@ -32,19 +32,19 @@ def test_seed_streams_are_independent():
 def test_device_auto_is_cpu_without_cuda_and_cuda_without_a_gpu_is_refused():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    assert training.pick_device("auto").type == "cpu"
+    assert devices.pick("auto").type == "cpu"
     with pytest.raises(LongtailError, match="CUDA is not available"):
-        training.pick_device("cuda")
+        devices.pick("cuda")
     with pytest.raises(LongtailError, match="unknown device 'gpu0'"):
-        training.pick_device("gpu0")
+        devices.pick("gpu0")
 
 
 def test_the_fast_path_bf16_and_channels_last_trains_as_well_as_float32():
     """What a CUDA run uses (bfloat16 autocast, channels_last), forced on the CPU: the model ends in
     channels_last and float32 weights, and learns digits as the float32 path does."""
     digits = data.split(*data.digits(), test_fraction=0.2, seed=0)
-    x, y = training.tensors(digits["x_train"], digits["y_train"], "cpu")
-    xt, yt = training.tensors(digits["x_test"], digits["y_test"], "cpu")
+    x, y = devices.tensors(digits["x_train"], digits["y_train"], "cpu")
+    xt, yt = devices.tensors(digits["x_test"], digits["y_test"], "cpu")
     accuracy, weights = {}, {}
     for fast in (False, True):
         torch.manual_seed(0)

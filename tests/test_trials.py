@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from longtail import LongtailError, data, engine, fit, training, trials
+from longtail import LongtailError, data, devices, engine, fit, training, trials
 
 
 def test_bernoulli_masks_keep_about_the_ratio_and_are_reproducible():
@@ -49,8 +49,8 @@ def test_trials_fit_their_subsets_and_rerun_identically(tiny):
     assert summary["subset_accuracy"] == 1.0 and summary["fit_fraction"] == 1.0
     # Trial k depends on (seed, k) only: rerunning the last trial by itself reproduces it (up to
     # floating-point order, since it no longer shares a chunk).
-    tensors = (*training.tensors(tiny["x_train"], tiny["y_train"], "cpu"),
-               *training.tensors(tiny["x_test"], tiny["y_test"], "cpu"))
+    tensors = (*devices.tensors(tiny["x_train"], tiny["y_train"], "cpu"),
+               *devices.tensors(tiny["x_test"], tiny["y_test"], "cpu"))
     again = trials.run_chunk(*tensors, masks, [3], arch="mlp", seed=0, **RECIPE)
     assert (again[0][0] == train_correct[3]).mean() >= 0.98
     assert (again[1][0] == test_correct[3]).mean() >= 0.98
@@ -125,7 +125,7 @@ def test_the_engine_follows_every_recipe_option_as_a_single_model_does(tiny, rec
     """Weights, not only predictions: the batched engine and training.train take the same steps
     under each schedule, momentum and last-batch rule (subsets of unequal sizes, so the partial
     batches and the idle steps differ between the models)."""
-    x, y = training.tensors(tiny["x_train"], tiny["y_train"], "cpu")
+    x, y = devices.tensors(tiny["x_train"], tiny["y_train"], "cpu")
     masks = trials.sample_masks(3, len(y), 0.7, seed=5)
     assert len(set(masks.sum(1) % 16)) > 1  # the partial batches differ in size
     subsets = [torch.from_numpy(np.flatnonzero(m)) for m in masks]

@@ -221,3 +221,24 @@ def _check(path, array, dtype, ndim) -> None:
         raise LongtailError(f"{path}: expected dtype {np.dtype(dtype)}, found {array.dtype}: {rerun}")
     if ndim is not None and array.ndim != ndim:
         raise LongtailError(f"{path}: expected {ndim} dimensions, found shape {list(array.shape)}: {rerun}")
+
+
+def load_csv(path, columns: list[str], kind: type) -> np.ndarray:
+    """The first len(columns) columns of a stage's CSV file, as `kind` [rows, len(columns)], with a
+    message that names the stage to run when it is missing or malformed; the header must start
+    with `columns`."""
+    path = Path(path)
+    if not path.exists():
+        raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows or rows[0][: len(columns)] != columns:
+        raise LongtailError(f"{path}: expected a CSV whose columns start with {','.join(columns)}, found "
+                            f"{','.join(rows[0]) if rows else 'an empty file'}: rerun the stage that writes it")
+    try:
+        values = [[kind(value) for value in row[: len(columns)]] for row in rows[1:]]
+        if any(len(row) != len(columns) for row in values):
+            raise ValueError
+    except ValueError:
+        raise LongtailError(f"{path}: {' and '.join(columns)} must be {kind.__name__}s on every row") from None
+    return np.array(values, dtype=np.float64 if kind is float else np.int64).reshape(-1, len(columns))

@@ -124,3 +124,15 @@ def most_influential_figure(rows: list[tuple[int, list[tuple[int, float]]]], x_t
 def save(fig, path) -> None:
     fig.savefig(path, format="png")
     plt.close(fig)
+
+
+def most_influential(matrix: np.ndarray, max_influence: np.ndarray, tests: int,
+                     train: int) -> list[tuple[int, list[tuple[int, float]]]]:
+    """The `tests` test examples with the largest single influence on them, each with its `train` most
+    influential training examples (rows read one at a time: the matrix may be a memory map of gigabytes)."""
+    rows = []
+    for i in np.argsort(-np.nan_to_num(max_influence, nan=-np.inf), kind="stable")[:tests]:
+        row = np.nan_to_num(np.asarray(matrix[i], dtype=np.float64), nan=-np.inf)
+        top = np.argsort(-row, kind="stable")[:train]
+        rows.append((int(i), [(int(j), float(row[j])) for j in top]))
+    return rows

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from longtail import params, training
+from longtail import devices, params
 from longtail.artifacts import load_prepared
 
 
@@ -21,11 +21,11 @@ class Preamble:
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x, y, x_test, y_test) on the device: inputs in [0, 1], int64 labels."""
-        return (*training.tensors(self.train["x"], self.train["y"], self.device),
-                *training.tensors(self.test["x"], self.test["y"], self.device))
+        return (*devices.tensors(self.train["x"], self.train["y"], self.device),
+                *devices.tensors(self.test["x"], self.test["y"], self.device))
 
 
 def preamble(params_file: Path, prepared: Path) -> Preamble:
     p = params.read(params_file)
-    seed, device = params.seed(p), training.pick_device(params.device(p))
+    seed, device = params.seed(p), devices.pick(params.device(p))
     return Preamble(p, seed, device, *load_prepared(prepared))

@@ -2,7 +2,6 @@
 
 from collections.abc import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -12,24 +11,6 @@ from longtail.losses import cross_entropy
 
 # loss(logits, labels, teacher_logits) -> scalar; teacher_logits is None when training has no teacher.
 Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
-
-
-def pick_device(spec: str = "auto") -> torch.device:
-    """`auto` picks CUDA when it is available, else the CPU; anything else is taken as given."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(spec)
-    except RuntimeError:
-        raise LongtailError(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise LongtailError(f"device {spec!r} asked for, but CUDA is not available here; use device: auto or cpu")
-    return device
-
-
-def tensors(x: np.ndarray, y: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 images [N, C, H, W] and int64 labels to float inputs in [0, 1] and labels, on the device."""
-    return torch.from_numpy(x).to(device).float().div_(255), torch.from_numpy(y).to(device)
 
 
 SCHEDULES = ("linear", "constant")

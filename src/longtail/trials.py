@@ -3,6 +3,8 @@ training set, and which examples each one classifies correctly.
 
 Trials run `models_per_step` at a time through the batched engine (engine.py). Trial k's
 initialisation and data order come from (seed, k) alone, so any trial can be rerun by itself.
+run_trials is the one loop the stage, the tests and the benchmarks call: with a store it keeps each
+finished chunk, resumes after an interruption, and trains shards apart for a later gather.
 """
 
 import hashlib
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from longtail import LongtailError, engine, models, seeds, training
+from longtail import LongtailError, devices, engine, models, seeds, training
 from longtail.artifacts import outputs
 
 MASKS = ("bernoulli", "fixed_size")
@@ -72,7 +74,7 @@ def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: in
     nets = init_models(arch, tuple(x.shape[1:]), num_classes, trial_ids, seed, x.device, init)
     subsets = [torch.from_numpy(np.flatnonzero(masks[k])).to(x.device) for k in trial_ids]
     state = engine.train_stacked(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids],
-                         compile=compile, select=select, x_test=xt, y_test=yt, **recipe)
+                                 compile=compile, select=select, x_test=xt, y_test=yt, **recipe)
     return ((engine.predict_stacked(nets, state, x) == y)[:n].cpu().numpy(),
             (engine.predict_stacked(nets, state, xt) == yt)[:n].cpu().numpy())
 
@@ -122,7 +124,7 @@ def run_trials(
     results = {c: r for c in mine if (r := _finished(path[c], len(groups[c]), len(y_train), len(y_test)))}
     todo = [c for c in mine if c not in results]
     if todo:
-        x, y, xt, yt = (*training.tensors(x_train, y_train, device), *training.tensors(x_test, y_test, device))
+        x, y, xt, yt = (*devices.tensors(x_train, y_train, device), *devices.tensors(x_test, y_test, device))
         done = sum(len(groups[c]) for c in results)
         with (progress or _silent)(sum(len(groups[c]) for c in todo), done) as advance:
             for c in todo:
@@ -166,7 +168,7 @@ def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed
     """The same trials, one model at a time with training.train: the reference the batched engine
     must match, and the baseline of benchmarks/trials.py."""
     _check_masks(masks, y_train)
-    x, y, xt, yt = (*training.tensors(x_train, y_train, device), *training.tensors(x_test, y_test, device))
+    x, y, xt, yt = (*devices.tensors(x_train, y_train, device), *devices.tensors(x_test, y_test, device))
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     train_correct = np.zeros(masks.shape, bool)
     test_correct = np.zeros((len(masks), len(y_test)), bool)
