@@ -31,7 +31,7 @@ $(LINT): .ci/package-lock.json
 test: install $(LINT)
 	python -m pytest
 
-# dvc.yaml's source deps from the code's imports (stages/deps.py); a test fails when they disagree.
+# dvc.yaml's source deps and params from the code (stages/deps.py); a test fails when they disagree.
 deps: install
 	python stages/deps.py
 
