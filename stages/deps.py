@@ -145,7 +145,7 @@ def rewrite(text: str, wanted: dict[str, tuple[list[str], list[str]]]) -> str:
     """dvc.yaml's text with each stage's `- src/longtail/...` deps replaced by its wanted deps, placed
     after the stage's script, and its params list by its wanted params (a params block added before
     its outs where it has none); every other line, comments included, as it was."""
-    out, stage, block = [], None, None
+    out, stage, block, has_params = [], None, None, False
 
     def params_block():
         if stage in wanted and wanted[stage][1]:
