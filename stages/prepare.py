@@ -1,4 +1,5 @@
-"""prepare: load `data.dataset` and write data/prepared/{train,test}.npz (x uint8 [N, C, H, W], y int64 [N]).
+"""prepare: load `data.dataset` and write data/prepared/{train,test}.npz (x uint8 [N, C, H, W], y int64 [N]);
+with `data.train_size` or `data.test_size`, a stratified subset of that many examples.
 
 train.npz also holds `flipped` (bool [n_train]): with `data.flip_labels` > 0 that share of the
 training labels is moved to another class (chosen by the seed), so that the pipeline can be checked
@@ -19,6 +20,8 @@ def main(params_file: Path = cli.PARAMS, out_dir: Path = Path("data/prepared")):
         cfg, seed = params.section(p, "data", params.Data), params.seed(p)
         arrays = data.load(cfg.dataset, root=cfg.root, download=cfg.download,
                            test_fraction=cfg.test_fraction, seed=seed)
+        for split, size in (("train", cfg.train_size), ("test", cfg.test_size)):
+            arrays = data.subset(arrays, split, size, seed, cfg.dataset)
         num_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
         arrays["y_train"], arrays["flipped_train"] = planted.flip_labels(arrays["y_train"], cfg.flip_labels,
                                                                          num_classes, seed)

@@ -3,6 +3,7 @@
 import gzip
 import pickle
 import struct
+import subprocess
 import tarfile
 
 import numpy as np
@@ -143,3 +144,49 @@ def test_mnist_style_gz_files_load_through_torchvision(tmp_path, dataset, folder
 def test_missing_mnist_names_the_files_and_the_mirror(tmp_path):
     with pytest.raises(LongtailError, match=r"place train-images-idx3-ubyte\.gz.* in .*MNIST/raw/ \(from https://"):
         data.load("mnist", root=tmp_path)
+
+
+def test_a_subset_keeps_each_class_share_is_seeded_and_keeps_the_dataset_order():
+    full = data.load("digits", seed=0)
+    cut = data.subset(full, "train", 500, seed=0, dataset="digits")
+    y, y_full = cut["y_train"], full["y_train"]
+    assert len(y) == len(cut["x_train"]) == 500
+    np.testing.assert_allclose(np.bincount(y) / 500, np.bincount(y_full) / len(y_full), atol=1 / 500 + 1e-9)
+    np.testing.assert_array_equal(cut["y_test"], full["y_test"])  # the other split untouched
+    # every image of the subset is one of the full set's, in the same order
+    rows = [np.flatnonzero((full["x_train"] == x).all(axis=(1, 2, 3)))[0] for x in cut["x_train"][:50]]
+    assert rows == sorted(rows)
+    again = data.subset(full, "train", 500, seed=0, dataset="digits")
+    np.testing.assert_array_equal(again["x_train"], cut["x_train"])
+    assert not np.array_equal(data.subset(full, "train", 500, seed=1, dataset="digits")["x_train"], cut["x_train"])
+    assert data.subset(full, "train", None, seed=0, dataset="digits") is full
+    odd = data.subset(full, "test", 37, seed=0, dataset="digits")  # shares that do not divide evenly
+    assert len(odd["y_test"]) == 37 and len(set(odd["y_test"])) == 10
+
+
+@pytest.mark.parametrize("size, message", [
+    (10 ** 6, r"data.train_size = 1000000 is more than the \d+ train examples of digits: lower it, or set it to null"),
+    (5, "data.train_size = 5 is fewer than the 10 classes of digits"),
+])
+def test_a_subset_larger_than_the_data_or_smaller_than_its_classes_is_refused(size, message):
+    with pytest.raises(LongtailError, match=message):
+        data.subset(data.load("digits"), "train", size, seed=0, dataset="digits")
+
+
+def test_prepare_cuts_real_mnist_files_to_the_asked_sizes(tmp_path, tiny_project):
+    write_mnist(tmp_path / "data/raw", n=60)
+    project = tiny_project(tmp_path, ("prepare",), data={"dataset": "mnist", "train_size": 30, "test_size": 20})
+    with np.load(project / "data/prepared/train.npz") as train, np.load(project / "data/prepared/test.npz") as test:
+        assert train["x"].shape == (30, 1, 28, 28) and len(test["y"]) == 20 and len(train["flipped"]) == 30
+
+
+@pytest.mark.parametrize("value, message", [(0, "data.train_size = 0 is out of range; it must satisfy 1 <= data.train_size"),
+                                            (-3, "data.train_size = -3 is out of range"),
+                                            (2.5, "data.train_size = 2.5 must be of type int"),
+                                            ("all", "data.train_size = 'all' must be of type int"),
+                                            (10 ** 6, "data.train_size = 1000000 is more than the")])
+def test_bad_subset_sizes_stop_prepare_with_what_to_fix(tmp_path, tiny_project, root, python, value, message):
+    project = tiny_project(tmp_path, (), data={"train_size": value})
+    result = subprocess.run([python, str(root / "stages/prepare.py")], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 2 and message in " ".join(result.stderr.split())
+    assert not (project / "data/prepared").exists()

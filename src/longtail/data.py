@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from longtail import LongtailError
+from longtail import LongtailError, seeds
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -37,6 +37,31 @@ def load(dataset: str, *, root="data/raw", download=False, test_fraction=0.2, se
         )
         return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     raise LongtailError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+
+
+def subset(arrays: dict[str, np.ndarray], split: str, size: int | None, seed: int, dataset: str) -> dict:
+    """`arrays` (as load returns them) with split `split` (train or test) cut to a stratified subset
+    of `size` examples, all of them where size is None: each class keeps its share (floors, the
+    remainder to the largest fractional parts), the examples drawn from (seed, SUBSET, 0 or 1),
+    kept in the dataset's order."""
+    if size is None:
+        return arrays
+    y = arrays[f"y_{split}"]
+    key = f"data.{split}_size"
+    if size > len(y):
+        raise LongtailError(f"{key} = {size} is more than the {len(y)} {split} examples of {dataset}: lower it, "
+                            "or set it to null to take them all")
+    classes, counts = np.unique(y, return_counts=True)
+    if size < len(classes):
+        raise LongtailError(f"{key} = {size} is fewer than the {len(classes)} classes of {dataset}: a stratified "
+                            f"subset needs at least one example of each; raise it")
+    quota = size * counts / len(y)
+    take = np.floor(quota).astype(int)
+    take[np.argsort(-(quota - take), kind="stable")[: size - take.sum()]] += 1
+    rng = np.random.default_rng([seed, seeds.SUBSET, 0 if split == "train" else 1])
+    chosen = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), k, replace=False)
+                                     for c, k in zip(classes, take)]))
+    return arrays | {k: v[chosen] for k, v in arrays.items() if k.endswith(f"_{split}")}
 
 
 def split(x, y, *, rare=None, test_fraction=0.2, seed=0) -> dict[str, np.ndarray]:

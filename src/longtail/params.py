@@ -51,6 +51,9 @@ class Data:
     root: str
     download: bool
     flip_labels: float  # share of training labels moved to another class (planted truth)
+    # a stratified, seeded subset of the loaded training and test sets; None: all of it
+    train_size: int | None = field(metadata={"kind": int, "optional": True})
+    test_size: int | None = field(metadata={"kind": int, "optional": True})
 
     def check(self, section):
         from longtail.data import DATASETS
@@ -58,6 +61,9 @@ class Data:
         choose(f"{section}.dataset", self.dataset, DATASETS)
         check_range(f"{section}.test_fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
         check_range(f"{section}.flip_labels", self.flip_labels, 0, 0.5)
+        for key in ("train_size", "test_size"):
+            if getattr(self, key) is not None:
+                check_range(f"{section}.{key}", getattr(self, key), 1)
 
 
 @dataclass(frozen=True)
@@ -377,8 +383,11 @@ def _typed(key: str, value, kind: type):
 
 
 def _value(key: str, value, field: dataclasses.Field):
-    """A param's value checked against its field's type; a field marked "list" also takes a list."""
+    """A param's value checked against its field's type; a field marked "list" also takes a list,
+    one marked "optional" also null (None)."""
     kind = field.metadata.get("kind", field.type)
+    if field.metadata.get("optional") and value is None:
+        return None
     if field.metadata.get("list") and isinstance(value, list):
         return tuple(_typed(f"{key}[{i}]", v, kind) for i, v in enumerate(value))
     return _typed(key, value, kind)

@@ -18,6 +18,8 @@ be replayed alone. A stream is the tuple after the seed; its first number names 
     (POPULATIONS, m)         PIE member m's seed, which then goes through     member
                              REFERENCE and COMPRESS as the pipeline's does
     (FLIPS)                  planted label flips (numpy)                      planted.flip_labels
+    (SUBSET, 0), (SUBSET, 1) the training and test subsets of data.train_size    data.subset
+                             and data.test_size (numpy)
 
 The seed itself, with no stream, seeds the few draws that are each a stage's only one: the
 digits and synthetic test split and the synthetic set (data.py), the split-half of the
@@ -27,7 +29,7 @@ ttest, group n's bootstrap, random control and permutations (seed + n).
 
 import numpy as np
 
-MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS, FLIPS = range(6)
+MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS, FLIPS, SUBSET = range(7)
 
 
 def derive(seed: int, *stream: int) -> int:
