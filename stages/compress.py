@@ -6,7 +6,9 @@ fine-tuned; metrics/compress.json gets one entry per level, and the last level g
 
 from pathlib import Path
 
-from longtail import cli, models, params
+import typer
+
+from longtail import cli, curves, models, params, training
 from longtail.artifacts import outputs
 from longtail.preamble import preamble
 from longtail.recipes.compress import compress
@@ -22,6 +24,7 @@ def main(
     model_path: Path = Path("data/reference/model.pt"),
     out_dir: Path = Path("data/compress"),
     metrics: Path = Path("metrics/compress.json"),
+    live: Path = typer.Option(Path("dvclive/compress"), help="DVCLive folder of the training curves"),
 ):
     with cli.errors():
         run = preamble(params_file, prepared)
@@ -31,13 +34,15 @@ def main(
         x, y, xt, yt = run.tensors()
         spec = models.saved(model_path)
         reference = models.restore(spec, run.device)
-        compressed = compress(reference, spec, cfg, reference_recipe, x, y, run.seed)
+        curve = curves.Curves(lambda model: training.accuracy(model, xt, yt))
+        compressed = compress(reference, spec, cfg, reference_recipe, x, y, run.seed, curve)
         summary, reference_pred, compressed_pred = measure(reference, compressed, xt, yt, method=cfg.method,
                                                            loss=cfg.loss)
         with outputs() as out:
             out.npy(out_dir / "reference_pred.npy", reference_pred)
             out.npy(out_dir / "compressed_pred.npy", compressed_pred)
             out.json(metrics, summary)
+            curves.write(out.path(live), curve.table())
         cli.say(f"{cfg.method} + {cfg.loss}: accuracy {summary['reference_accuracy']:.4f} -> "
                 f"{summary['compressed_accuracy']:.4f}, FLOPs x{summary['flops_ratio']:.2f}, "
                 f"nonzero parameters x{summary['parameters_ratio']:.2f}")

@@ -12,8 +12,9 @@ Writes data/populations/predictions.npz: `reference` int64 [m, n_test], `compres
 from pathlib import Path
 
 import numpy as np
+import typer
 
-from longtail import cli, models, params, seeds, training
+from longtail import cli, curves, models, params, seeds, training
 from longtail.artifacts import outputs
 from longtail.preamble import preamble
 from longtail.recipes.compress import compress
@@ -34,19 +35,22 @@ def main(
     references: Path = Path("data/reference_population/models.pt"),
     out_dir: Path = Path("data/populations"),
     metrics: Path = Path("metrics/populations.json"),
+    live: Path = typer.Option(Path("dvclive/populations"), help="DVCLive folder of the members' training "
+                                                                "curves (mean and std)"),
 ):
     with cli.errors():
         run = preamble(params_file, prepared)
         cfg = params.section(run.params, "compress", params.Compress)
         reference_recipe = params.section(run.params, "reference", params.Recipe).recipe()
-        x, y, xt, _ = run.tensors()
+        x, y, xt, yt = run.tensors()
+        curve = curves.Curves(lambda model: training.accuracy(model, xt, yt))
         specs = models.saved(references, "reference_population")
         reference_pred, compressed_pred = [], []  # [m, n], [m, L, n]
         with cli.progress(len(specs), f"compressed population ({cfg.method} + {cfg.loss}, on {run.device})") as advance:
             for m, spec in enumerate(specs):
                 reference = models.restore(spec, run.device)
                 reference_pred.append(training.predict(reference, xt).cpu().numpy())
-                compressed = compress(reference, spec, cfg, reference_recipe, x, y, seeds.member(run.seed, m))
+                compressed = compress(reference, spec, cfg, reference_recipe, x, y, seeds.member(run.seed, m), curve)
                 compressed_pred.append([c.predict(xt).cpu().numpy() for c in compressed])
                 advance()
         reference_pred = np.stack(reference_pred).astype(np.int64)
@@ -61,6 +65,7 @@ def main(
                     levels=np.array([np.nan if v is None else v for v in levels], np.float64),
                     labels=np.array([c.label for c in compressed]))
             out.json(metrics, summary)
+            curves.write(out.path(live), curve.table())
         cli.say(f"{len(specs)} references: accuracy {summary['reference']['accuracy_mean']:.4f}; compressed: "
                 + ", ".join(f"{k} {v['accuracy_mean']:.4f}" for k, v in summary["levels"].items()))
 

@@ -5,8 +5,9 @@ Its own stage, so that changing a compression param (or the compression code) ne
 from pathlib import Path
 
 import torch
+import typer
 
-from longtail import cli, models, params, training
+from longtail import cli, curves, models, params, training
 from longtail.artifacts import outputs
 from longtail.preamble import preamble
 from longtail.recipes.reference import reference_model
@@ -19,16 +20,20 @@ def main(
     params_file: Path = cli.PARAMS,
     prepared: Path = Path("data/prepared"),
     model_path: Path = Path("data/reference/model.pt"),
+    live: Path = typer.Option(Path("dvclive/reference"), help="DVCLive folder of the training curves"),
 ):
     with cli.errors():
         run = preamble(params_file, prepared)
         cfg = params.section(run.params, "reference", params.Reference)
-        x, y, _, _ = run.tensors()
+        x, y, xt, yt = run.tensors()
         num_classes = int(y.max()) + 1
-        model = reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, run.seed, cfg.init)
-        accuracy = (training.predict(model, x) == y).float().mean().item()
+        curve = curves.Curves(lambda model: training.accuracy(model, xt, yt))
+        model = reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, run.seed, cfg.init,
+                                on_epoch=curve.epoch("reference"))
+        accuracy = training.accuracy(model, x, y)
         with outputs() as out:
             torch.save(models.checkpoint(model, cfg.arch, tuple(x.shape[1:]), num_classes), out.path(model_path))
+            curves.write(out.path(live), curve.table())
         cli.say(f"reference {cfg.arch}: training accuracy {accuracy:.4f}")
 
 

@@ -11,8 +11,9 @@ index m, in the format of data/reference/model.pt."""
 from pathlib import Path
 
 import torch
+import typer
 
-from longtail import cli, models, params, seeds
+from longtail import cli, curves, models, params, seeds, training
 from longtail.artifacts import outputs
 from longtail.preamble import preamble
 from longtail.recipes.reference import reference_model
@@ -25,21 +26,26 @@ def main(
     params_file: Path = cli.PARAMS,
     prepared: Path = Path("data/prepared"),
     models_path: Path = Path("data/reference_population/models.pt"),
+    live: Path = typer.Option(Path("dvclive/reference_population"), help="DVCLive folder of the members' "
+                                                                         "training curves (mean and std)"),
 ):
     with cli.errors():
         run = preamble(params_file, prepared)
         size = params.section(run.params, "pie", params.Population).population
         cfg = params.section(run.params, "reference", params.Reference)
-        x, y, _, _ = run.tensors()
+        x, y, xt, yt = run.tensors()
         in_shape, num_classes = tuple(x.shape[1:]), int(y.max()) + 1
+        curve = curves.Curves(lambda model: training.accuracy(model, xt, yt))
         checkpoints = []
         with cli.progress(size, f"reference population ({cfg.arch}, on {run.device})") as advance:
             for m in range(size):
-                model = reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, seeds.member(run.seed, m), cfg.init)
+                model = reference_model(cfg.arch, cfg.recipe(), x, y, num_classes, seeds.member(run.seed, m), cfg.init,
+                                        on_epoch=curve.epoch("reference"))
                 checkpoints.append(models.checkpoint(model, cfg.arch, in_shape, num_classes))
                 advance()
         with outputs() as out:
             torch.save(checkpoints, out.path(models_path))
+            curves.write(out.path(live), curve.table())
 
 
 if __name__ == "__main__":

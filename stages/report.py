@@ -6,8 +6,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import typer
 
-from longtail import LongtailError, cli, influence, params, plots, report
+from longtail import LongtailError, cli, curves, influence, params, plots, report
 from longtail.artifacts import load_csv, load_json, load_npy, load_prepared, outputs
 
 app = cli.app(__doc__)
@@ -24,6 +25,8 @@ def main(
     metrics_dir: Path = Path("metrics"),
     plots_dir: Path = Path("plots"),
     stability: Path = Path("plots/memorization_stability.csv"),
+    live_dirs: list[Path] = typer.Option([Path("dvclive/reference"), Path("dvclive/compress")], "--live",
+                                         help="DVCLive folders whose training curves the report draws"),
     out: Path = Path("report.md"),
 ):
     with cli.errors():
@@ -52,6 +55,7 @@ def main(
         extremes = influence.extreme_pairs((matrix[s : s + rows] for s in range(0, len(matrix), rows)), PAIRS_SHOWN)
         strongest = plots.most_influential(matrix, arrays["test_max_influence"], TOP_TESTS, TOP_TRAIN)
         statistic = metrics["ttest"]["statistic"]
+        phases = {phase: table for folder in live_dirs for phase, table in curves.read(folder).items()}
         figures = {  # file name -> (caption, figure)
             "influence_pairs.png": ("Pairs at the most negative, near-zero and most positive influence (Figure 1)",
                                     plots.influence_pairs_figure(extremes, *images)),
@@ -73,6 +77,8 @@ def main(
                 note=f"* p <= {cfg.alpha}")),
             "memorization_stability.png": ("How the most memorized set settles as trials are added",
                                            plots.stability_figure(*curve, k=metrics["estimate"]["stability_k"])),
+            "training_curves.png": ("Training curves of the reference and of the compression (dvclive/)",
+                                    plots.curves_figure(phases)),
             "cie_counts.png": ("CIE and PIE counts (Figure 6)", plots.grouped_bars(
                 {"this run": {k: metrics["cie"][k] for k in ("cie", "cie_u", "cie_c", "cie_both_wrong")}
                  | {"pie": metrics["pie"]["pie"]}}, ylabel="test examples", title="Compression impacted exemplars")),

@@ -281,3 +281,21 @@ def test_an_edit_reruns_exactly_the_stages_that_read_it(repo, edit, expected):
         assert stale(repo) == expected
     finally:
         path.write_text(text)
+
+
+def test_training_curves_are_dvc_plots_and_their_last_values_metrics(repo):
+    repo, _ = repo
+    plots = json.loads(dvc(repo, "plots", "show", "--json"))
+    shown = json.dumps(plots)
+    for curve in ("dvclive/reference/plots/metrics/reference/train_loss.tsv",
+                  "dvclive/compress/plots/metrics/sparsify/test_accuracy.tsv",
+                  "dvclive/compress/plots/metrics/recovery/train_loss.tsv",
+                  "dvclive/populations/plots/metrics/recovery/test_accuracy_std.tsv"):
+        assert curve in shown, curve
+    metrics = json.loads(dvc(repo, "metrics", "show", "--json"))
+    found = json.dumps(metrics)
+    assert "dvclive/reference/metrics.json" in found and "dvclive/compress/metrics.json" in found
+    epochs = TINY["reference"]["epochs"]
+    with open(repo / "dvclive/reference/plots/metrics/reference/train_loss.tsv") as f:
+        assert len(f.read().split("\n")) - 2 == epochs  # a header and one row per epoch
+    assert "training_curves.png" in (repo / "report.md").read_text()

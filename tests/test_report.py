@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import yaml
 
-from longtail import LongtailError, compare, data, influence, matched, report, stats
+from longtail import LongtailError, compare, curves, data, influence, matched, report, stats
 
-FIGURES = ["influence_pairs.png", "most_influential.png", "test_mean_influence.png", "train_mean_influence.png",
+FIGURES = ["training_curves.png", "influence_pairs.png", "most_influential.png", "test_mean_influence.png", "train_mean_influence.png",
            "memorization.png", "ttest.png", "cie_counts.png", "memorization_stability.png"]
 RELIABILITY = {"split_seed": 0, "memorization": 0.91, "mean_influence": 0.05, "max_influence": 0.6,
                "top_memorization": 0.4, "memorization_se_median": 0.04, "trials_for_median_se": {"0.05": 26, "0.02": 160},
@@ -62,6 +62,10 @@ def artifacts(tmp_path, root):
     write("estimate", {"trials": 40, "n_train": n_train, "n_test": n_test, "memorization_mean": 0.1,
                        "high_memorization": 5, "high_influence_pairs": 3, "undefined_train_examples": 0,
                        "test_mean_influence_mean": 0.0, "reliability": RELIABILITY, "stability_k": 5})
+    # the training curves, as DVCLive writes them (curves.write)
+    curves.write(tmp_path / "dvclive/reference", {"reference": {m: np.linspace(0.9, 0.1, 5) for m in curves.METRICS}})
+    curves.write(tmp_path / "dvclive/compress", {p: {m: np.linspace(0.5, 0.2, 3) for m in curves.METRICS}
+                                                 for p in ("sparsify", "recovery")})
     (tmp_path / "plots").mkdir()
     (tmp_path / "plots/memorization_stability.csv").write_text("trials,jaccard\n8,0.2\n16,0.5\n32,0.8\n40,1.0\n")
     write("compress", {"method": "group_sparsity", "loss": "ce", "reference_accuracy": 0.9, "compressed_accuracy": 0.89,
@@ -290,3 +294,28 @@ def test_compare_draws_both_figures_and_the_table(root, python, tmp_path):
     assert "- ce: **CIEs (the two models disagree)** are no more influenced than" in table
     missing = run(root, python, "compare", "--from-json", "nothing.json", cwd=tmp_path)
     assert missing.returncode == 2 and "nothing.json not found" in missing.stderr
+
+
+def test_training_curves_round_trip_through_dvclive(tmp_path):
+    table = {"reference": {"train_loss": np.array([1.0, 0.5]), "train_accuracy": np.array([0.5, 0.9]),
+                           "test_accuracy": np.array([0.4, 0.8])}}
+    curves.write(tmp_path / "live", table)
+    assert json.loads((tmp_path / "live/metrics.json").read_text())["reference"] == {
+        "train_loss": 0.5, "train_accuracy": 0.9, "test_accuracy": 0.8}  # what `dvc exp show` lists
+    back = curves.read(tmp_path / "live")
+    assert back.keys() == table.keys() and all(np.allclose(back["reference"][k], v) for k, v in table["reference"].items())
+    assert not (tmp_path / "dvc.yaml").exists()  # DVCLive leaves dvc.yaml to the repository
+    with pytest.raises(LongtailError, match="missing input .*elsewhere/: run the stage that writes its training curves"):
+        curves.read(tmp_path / "elsewhere")
+
+
+def test_a_population_phase_logs_the_mean_and_spread_of_its_members():
+    record = curves.Curves(lambda model: 0.5)
+    for member, loss in enumerate((1.0, 3.0)):
+        on_epoch = record.epoch("reference")
+        for epoch in range(2):
+            on_epoch(epoch, None, {"loss": loss + epoch, "accuracy": 0.9})
+    table = record.table()["reference"]
+    np.testing.assert_allclose(table["train_loss"], [2.0, 3.0])
+    np.testing.assert_allclose(table["train_loss_std"], [np.sqrt(2), np.sqrt(2)])
+    assert np.all(table["test_accuracy"] == 0.5)

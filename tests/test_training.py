@@ -122,3 +122,21 @@ def test_each_recipe_option_changes_the_trained_model_as_torch_sgd_does():
             torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
         weights.append(torch.cat([p.detach().flatten() for p in mine.parameters()]))
     assert all(not torch.equal(a, b) for i, a in enumerate(weights) for b in weights[i + 1:])
+
+
+def test_recording_curves_changes_no_weight():
+    """The epoch callback evaluates the model (eval mode, BatchNorm frozen); training goes on in train mode."""
+    x, y = torch.rand(40, 3, 8, 8), torch.arange(40) % 3
+    seen = []
+
+    def fit(on_epoch):
+        torch.manual_seed(0)
+        model = models.build("resnet20", (3, 8, 8), 3)  # BatchNorm: eval mode would freeze its statistics
+        return training.train(model, x, y, epochs=3, batch_size=8, lr=0.1, generator=seeds.generator(0, 1),
+                              on_epoch=on_epoch)
+
+    plain = fit(None)
+    logged = fit(lambda epoch, model, stats: seen.append((epoch, training.accuracy(model, x, y), stats)))
+    for (name, a), b in zip(plain.state_dict().items(), logged.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert [e for e, _, _ in seen] == [0, 1, 2] and all(0 <= s["accuracy"] <= 1 and s["loss"] > 0 for _, _, s in seen)

@@ -60,3 +60,32 @@ def test_the_cpu_workflow_runs_make_test_like_ci(root):
     assert tests["jobs"]["test"]["runs-on"] == "ubuntu-latest"
     assert "make test" in commands(tests)
     assert re.search(r"^make test$", (root / ".ci/run").read_text(), re.M)
+
+
+def test_the_gpu_workflow_reproduces_a_chosen_preset_and_keeps_one_pull_request_comment(root):
+    text = (root / ".github/workflows/gpu.yml").read_text()
+    gpu = yaml.safe_load(text)
+    events = gpu[True] if True in gpu else gpu["on"]  # YAML 1.1 reads the key `on` as True
+    preset = events["workflow_dispatch"]["inputs"]["preset"]
+    assert preset["default"] == "" and preset["type"] == "string"
+    job = gpu["jobs"]["repro"]
+    assert job["env"]["PRESET"] == "${{ inputs.preset }}" and job["permissions"]["pull-requests"] == "write"
+    run = commands(gpu)
+    assert 'if [ -n "$PRESET" ]; then make preset P="$PRESET"; else make repro; fi' in run
+    comment = next(s for s in job["steps"] if s.get("name") == "Comment on the pull request")
+    assert comment["if"] == "github.event_name == 'pull_request'"
+    body = comment["run"]
+    for needed in ("dvc metrics diff origin/main --md", "dvc params diff origin/main --md", ".ci/md_table.py plots/ttest.csv",
+                   ".ci/md_table.py plots/cie_counts.csv", "gh api --method PATCH", "gh pr comment"):
+        assert needed in body, needed
+    readme = (root / "README.md").read_text()
+    for needed in ("make preset P=cifar10", "<!-- longtail: pipeline on GPU -->", "pull-requests: write", "`preset`"):
+        assert needed in readme, needed
+    assert "<!-- longtail: pipeline on GPU -->" in body
+
+
+def test_md_table_turns_a_csv_into_a_markdown_table(root, tmp_path, python):
+    (tmp_path / "t.csv").write_text("group,t,p\ncie,1.5,0.01\npie,,\n")
+    out = subprocess.run([python, str(root / ".ci/md_table.py"), str(tmp_path / "t.csv")], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.splitlines() == ["| group | t | p |", "| --- | --- | --- |", "| cie | 1.5 | 0.01 |", "| pie |  |  |"]

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import pickle
+import shutil
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -119,12 +120,17 @@ class Outputs:
 
     def commit(self) -> None:
         for tmp, target in self._pending:
+            if tmp.is_dir() and target.exists():  # a folder output replaces the old folder whole
+                shutil.rmtree(target)
             os.replace(tmp, target)
         self._pending.clear()
 
     def discard(self) -> None:
         for tmp, _ in self._pending:
-            tmp.unlink(missing_ok=True)
+            if tmp.is_dir():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink(missing_ok=True)
         self._pending.clear()
 
 

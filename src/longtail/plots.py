@@ -121,6 +121,27 @@ def most_influential_figure(rows: list[tuple[int, list[tuple[int, float]]]], x_t
     return fig
 
 
+def curves_figure(phases: dict[str, dict[str, np.ndarray]]):
+    """Each training phase's loss (on its training batches) and test accuracy by epoch, a line per
+    phase (the reference, then the compression's sparsify and recovery), one after the other."""
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.6), dpi=120)
+    start = 0
+    for name, metrics in phases.items():
+        epochs = start + np.arange(1, len(metrics["train_loss"]) + 1)
+        loss_ax.plot(epochs, metrics["train_loss"], marker=".", label=name)
+        acc_ax.plot(epochs, metrics["test_accuracy"], marker=".", label=name)
+        start = epochs[-1]
+    loss_ax.set(xlabel="epoch", ylabel="training loss", title="Loss by epoch")
+    acc_ax.set(xlabel="epoch", ylabel="test accuracy", title="Test accuracy by epoch")
+    for ax in (loss_ax, acc_ax):
+        if phases:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "nothing trained", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return fig
+
+
 def save(fig, path) -> None:
     fig.savefig(path, format="png")
     plt.close(fig)

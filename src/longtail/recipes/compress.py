@@ -32,31 +32,33 @@ def label(method: str, level: float | None) -> str:
     return method if level is None else f"sparsity_{level:g}".replace(".", "_")
 
 
-def recover(model, cfg, x, y, teacher, seed):
+def recover(model, cfg, x, y, teacher, seed, on_epoch=None):
     """Fine-tune `model` with the recovery loss (the reference as teacher where the loss uses one)."""
     return training.train(model, x, y, loss=losses.make(cfg.loss, cfg),
                           generator=seeds.generator(seed, seeds.COMPRESS, 1),
-                          teacher=teacher if cfg.loss in losses.USES_TEACHER else None, **cfg.recipe())
+                          teacher=teacher if cfg.loss in losses.USES_TEACHER else None, on_epoch=on_epoch,
+                          **cfg.recipe())
 
 
-def _levels(reference, spec, cfg, reference_recipe, x, y, seed):
+def _levels(reference, spec, cfg, reference_recipe, x, y, seed, curve):
     """(level, float model, model to evaluate) for each compressed model the params ask for: one per
     sparsity for magnitude (level = the sparsity), one otherwise (level None)."""
     in_shape = tuple(x.shape[1:])
     if cfg.method == "magnitude":
         for sparsity in cfg.sparsities:
             model = compression.magnitude_prune(copy.deepcopy(reference), sparsity)
-            model = compression.finalize(recover(model, cfg, x, y, reference, seed))
+            phase = "recovery" if len(cfg.sparsities) == 1 else f"recovery_{label(cfg.method, sparsity)}"
+            model = compression.finalize(recover(model, cfg, x, y, reference, seed, curve(phase)))
             yield sparsity, model, model
     elif cfg.method == "group_sparsity":
         model = copy.deepcopy(reference)
         groups = compression.channel_groups(model, in_shape)
         penalty = compression.group_lasso(groups)
         training.train(model, x, y, penalty=lambda: cfg.group_lambda * penalty(),
-                       generator=seeds.generator(seed, seeds.COMPRESS, 2),
+                       generator=seeds.generator(seed, seeds.COMPRESS, 2), on_epoch=curve("sparsify"),
                        **(cfg.recipe() | {"epochs": cfg.sparsify_epochs}))
         model = compression.remove_channels(model, in_shape, cfg.target_flops)
-        model = recover(model, cfg, x, y, reference, seed)
+        model = recover(model, cfg, x, y, reference, seed, curve("recovery"))
         yield None, model, model
     elif cfg.method == "quantize":
         order = torch.randperm(len(x), generator=seeds.generator(seed, seeds.COMPRESS, 3))
@@ -65,16 +67,20 @@ def _levels(reference, spec, cfg, reference_recipe, x, y, seed):
         torch.manual_seed(seeds.derive(seed, seeds.COMPRESS, 4))
         student = models.build(spec["arch"], in_shape, spec["num_classes"], width=cfg.width).to(x.device)
         training.train(student, x, y, loss=losses.make(cfg.loss, cfg), teacher=reference,
-                       generator=seeds.generator(seed, seeds.COMPRESS, 5), **reference_recipe)
+                       generator=seeds.generator(seed, seeds.COMPRESS, 5), on_epoch=curve("distill"),
+                       **reference_recipe)
         yield None, student, student
 
 
-def compress(reference: nn.Module, spec: dict, cfg, reference_recipe: dict, x, y, seed: int) -> list[Compressed]:
+def compress(reference: nn.Module, spec: dict, cfg, reference_recipe: dict, x, y, seed: int,
+             curves=None) -> list[Compressed]:
     """The compressed models `cfg` (params.Compress) asks for, from `reference` (whose checkpoint
     `spec` names its architecture), in order; the last one goes on. `reference_recipe` trains
-    distill's student. The reference is put in eval mode first: its copies start as a trained model
+    distill's student. curves (a curves.Curves): where each training phase's curve goes (sparsify,
+    recovery, or recovery_<level> for a sweep, distill). The reference is put in eval mode first: its copies start as a trained model
     (tracing the channel graph in train mode would move BatchNorm's running statistics)."""
     reference.eval()
-    made = list(_levels(reference, spec, cfg, reference_recipe, x, y, seed))
+    curve = (lambda phase: None) if curves is None else curves.epoch
+    made = list(_levels(reference, spec, cfg, reference_recipe, x, y, seed, curve))
     return [Compressed(label(cfg.method, level), level, measured, evaluated, goes_on=i == len(made) - 1)
             for i, (level, measured, evaluated) in enumerate(made)]

@@ -5,10 +5,12 @@ import torch
 from longtail import models, seeds, training
 
 
-def reference_model(arch: str, recipe: dict, x, y, num_classes: int, seed: int, init: str) -> torch.nn.Module:
+def reference_model(arch: str, recipe: dict, x, y, num_classes: int, seed: int, init: str,
+                    on_epoch=None) -> torch.nn.Module:
     """`arch` trained from scratch on all of (x, y) with `recipe` (params.Recipe.recipe()); its
     initialisation (`init`, one of models.INITS) and data order come from `seed` alone (the
-    REFERENCE streams; a PIE member passes seeds.member(seed, m))."""
+    REFERENCE streams; a PIE member passes seeds.member(seed, m)). on_epoch: training.train's."""
     torch.manual_seed(seeds.derive(seed, seeds.REFERENCE, 0))
     model = models.build(arch, tuple(x.shape[1:]), num_classes, init=init).to(x.device)
-    return training.train(model, x, y, generator=seeds.generator(seed, seeds.REFERENCE, 1), **recipe)
+    return training.train(model, x, y, generator=seeds.generator(seed, seeds.REFERENCE, 1),
+                          on_epoch=on_epoch, **recipe)

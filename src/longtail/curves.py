@@ -1,0 +1,76 @@
+"""Training curves: each epoch's loss and accuracy, on the training batches and on the test set,
+of every phase a stage trains (the reference; sparsify and recovery; each population member),
+written as a DVCLive directory (metrics.json, plots/metrics/<phase>/<metric>.tsv), so that
+`dvc plots show` draws them and `dvc exp show` lists their final values."""
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+METRICS = ("train_loss", "train_accuracy", "test_accuracy")
+
+
+class Curves:
+    """phase -> metric -> one value per epoch. A phase trained several times (a population's
+    members) keeps each run's curve: `write` logs their mean and standard deviation."""
+
+    def __init__(self, test_accuracy: Callable):
+        self.test_accuracy = test_accuracy  # model -> its accuracy on the test set
+        self.runs: dict[str, list[dict[str, list[float]]]] = defaultdict(list)
+
+    def epoch(self, phase: str):
+        """The on_epoch callback of training.train for a new run of `phase`."""
+        run = {name: [] for name in METRICS}
+        self.runs[phase].append(run)
+
+        def record(epoch: int, model, stats: dict) -> None:
+            run["train_loss"].append(stats["loss"])
+            run["train_accuracy"].append(stats["accuracy"])
+            run["test_accuracy"].append(self.test_accuracy(model))
+
+        return record
+
+    def table(self) -> dict[str, dict[str, np.ndarray]]:
+        """phase -> metric -> values [epochs]; with several runs, metric and metric_std over them."""
+        out = {}
+        for phase, runs in self.runs.items():
+            runs = [r for r in runs if r["train_loss"]]  # a phase of 0 epochs draws nothing
+            if not runs:
+                continue
+            values = {name: np.array([r[name] for r in runs]) for name in METRICS}
+            out[phase] = {name: v.mean(0) for name, v in values.items()}
+            if len(runs) > 1:
+                out[phase] |= {f"{name}_std": v.std(0, ddof=1) for name, v in values.items()}
+        return out
+
+
+def write(folder: Path, table: dict[str, dict[str, np.ndarray]]) -> None:
+    """The curves as a DVCLive directory (a fresh one: its files are the stage's output). DVCLive
+    neither edits dvc.yaml nor makes an experiment: dvc.yaml declares these files, and the stage
+    runs inside `dvc repro` or `dvc exp run`."""
+    from dvclive import Live
+
+    with Live(str(folder), save_dvc_exp=False, dvcyaml=False, report=None) as live:
+        for phase, metrics in table.items():
+            for step in range(len(metrics["train_loss"])):
+                live.step = step
+                for name, values in metrics.items():
+                    live.log_metric(f"{phase}/{name}", float(values[step]), plot=True)
+
+
+def read(folder: Path) -> dict[str, dict[str, np.ndarray]]:
+    """The table `write` wrote to a DVCLive directory (phase -> metric -> values by step); {} where
+    its stage trained nothing (quantize)."""
+    if not Path(folder).is_dir():
+        from longtail import LongtailError
+
+        raise LongtailError(f"missing input {folder}/: run the stage that writes its training curves (`dvc repro`)")
+    table = {}
+    for tsv in sorted((Path(folder) / "plots" / "metrics").glob("*/*.tsv")):
+        with open(tsv, newline="") as f:
+            rows = list(csv.reader(f, delimiter="\t"))
+        table.setdefault(tsv.parent.name, {})[tsv.stem] = np.array([float(r[1]) for r in rows[1:]])
+    return table
