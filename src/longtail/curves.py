@@ -4,6 +4,7 @@ written as a DVCLive directory (metrics.json, plots/metrics/<phase>/<metric>.tsv
 `dvc plots show` draws them and `dvc exp show` lists their final values."""
 
 import csv
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -62,15 +63,20 @@ def write(folder: Path, table: dict[str, dict[str, np.ndarray]]) -> None:
 
 
 def read(folder: Path) -> dict[str, dict[str, np.ndarray]]:
-    """The table `write` wrote to a DVCLive directory (phase -> metric -> values by step); {} where
-    its stage trained nothing (quantize)."""
-    if not Path(folder).is_dir():
+    """The table `write` wrote to a DVCLive directory (phase -> metric -> values by step), its phases
+    in the order they trained (metrics.json keeps the order they were logged in); {} where its stage
+    trained nothing (quantize)."""
+    folder = Path(folder)
+    if not (folder / "metrics.json").is_file():
         from longtail import LongtailError
 
-        raise LongtailError(f"missing input {folder}/: run the stage that writes its training curves (`dvc repro`)")
+        raise LongtailError(f"missing input {folder}/metrics.json: run the stage that writes its training curves "
+                            "(`dvc repro`)")
+    order = [key for key in json.loads((folder / "metrics.json").read_text()) if key != "step"]
     table = {}
-    for tsv in sorted((Path(folder) / "plots" / "metrics").glob("*/*.tsv")):
-        with open(tsv, newline="") as f:
-            rows = list(csv.reader(f, delimiter="\t"))
-        table.setdefault(tsv.parent.name, {})[tsv.stem] = np.array([float(r[1]) for r in rows[1:]])
+    for phase in order:
+        for tsv in sorted((folder / "plots" / "metrics" / phase).glob("*.tsv")):
+            with open(tsv, newline="") as f:
+                rows = list(csv.reader(f, delimiter="\t"))
+            table.setdefault(phase, {})[tsv.stem] = np.array([float(r[1]) for r in rows[1:]])
     return table
