@@ -118,6 +118,7 @@ def test_quantized_model_holds_int8_weights_and_keeps_its_accuracy(digits_refere
     assert quantized.int8_kernels
     assert any("onednn.qlinear" in str(n.target) for n in quantized.lowered.graph.nodes)
     assert quantized(xt[:3]).shape == (3, 10)  # a batch smaller than the compiled one
+    assert compression.quantize(model, x[:1])(xt[:3]).shape == (3, 10)  # compress.calibration_size: 1
     reference_accuracy = (training.predict(model, xt) == yt).float().mean().item()
     quantized_accuracy = (training.predict(quantized, xt) == yt).float().mean().item()
     assert reference_accuracy > 0.9

@@ -321,3 +321,15 @@ def test_a_population_phase_logs_the_mean_and_spread_of_its_members():
     np.testing.assert_allclose(table["train_loss"], [2.0, 3.0])
     np.testing.assert_allclose(table["train_loss_std"], [np.sqrt(2), np.sqrt(2)])
     assert np.all(table["test_accuracy"] == 0.5)
+
+
+def test_curves_are_written_in_a_git_repository_without_commits_and_outside_any(tmp_path, monkeypatch):
+    table = {"reference": {m: np.array([0.5, 0.6]) for m in curves.METRICS}}
+    for where, git in (("empty", True), ("plain", False)):
+        (tmp_path / where).mkdir()
+        if git:
+            subprocess.run(["git", "init", "-q"], cwd=tmp_path / where, check=True)
+        monkeypatch.chdir(tmp_path / where)
+        curves.write(tmp_path / where / "live", table)
+        assert curves.read(tmp_path / where / "live").keys() == {"reference"}
+        assert not (tmp_path / where / ".dvc").exists()  # no `dvc init` behind the user's back

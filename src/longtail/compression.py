@@ -256,7 +256,8 @@ def quantize(model: nn.Module, calibration: torch.Tensor, batch: int = 256) -> I
 
     model = copy.deepcopy(model).cpu().eval()
     calibration = calibration.cpu()
-    example = calibration[:2]  # a batch of two: export keeps the batch dimension dynamic
+    # a batch of two (export specializes a batch of one): the batch dimension stays dynamic
+    example = calibration[:1].repeat(2, *[1] * (calibration.dim() - 1))
     exported = torch.export.export(model, (example,), dynamic_shapes=({0: torch.export.Dim("batch")},)).module()
     quantizer = X86InductorQuantizer().set_global(get_default_x86_inductor_quantization_config())
     prepared = prepare_pt2e(exported, quantizer)

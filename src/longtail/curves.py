@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
+from longtail import LongtailError
+
 METRICS = ("train_loss", "train_accuracy", "test_accuracy")
 
 
 class Curves:
     """phase -> metric -> one value per epoch. A phase trained several times (a population's
-    members) keeps each run's curve: `write` logs their mean and standard deviation."""
+    members) keeps each run's curve, and `table` gives their mean and standard deviation."""
 
     def __init__(self, test_accuracy: Callable):
         self.test_accuracy = test_accuracy  # model -> its accuracy on the test set
@@ -50,11 +52,16 @@ class Curves:
 
 def write(folder: Path, table: dict[str, dict[str, np.ndarray]]) -> None:
     """The curves as a DVCLive directory (a fresh one: its files are the stage's output). DVCLive
-    neither edits dvc.yaml nor makes an experiment: dvc.yaml declares these files, and the stage
-    runs inside `dvc repro` or `dvc exp run`."""
+    writes the files alone: dvc.yaml declares them, and the stage runs inside `dvc repro` or `dvc
+    exp run`, so there is no dvc.yaml to edit and no experiment to save; its look for the repository
+    (which fails in a git repository without commits, and outside one runs `dvc init`) is skipped."""
     from dvclive import Live
 
-    with Live(str(folder), save_dvc_exp=False, dvcyaml=False, report=None) as live:
+    class Files(Live):
+        def _init_dvc(self):  # DVCLive's repository integration: see above
+            self._dvc_file = None
+
+    with Files(str(folder), save_dvc_exp=False, dvcyaml=False, report=None) as live:
         for phase, metrics in table.items():
             for step in range(len(metrics["train_loss"])):
                 live.step = step
@@ -68,8 +75,6 @@ def read(folder: Path) -> dict[str, dict[str, np.ndarray]]:
     trained nothing (quantize)."""
     folder = Path(folder)
     if not (folder / "metrics.json").is_file():
-        from longtail import LongtailError
-
         raise LongtailError(f"missing input {folder}/metrics.json: run the stage that writes its training curves "
                             "(`dvc repro`)")
     order = [key for key in json.loads((folder / "metrics.json").read_text()) if key != "step"]
