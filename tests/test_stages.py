@@ -99,6 +99,10 @@ def test_every_method_writes_predictions_and_measures_both_networks(root, python
         assert summary["sparsity"] == pytest.approx(0.9, abs=1e-3)
         assert set(summary["sweep"]) == {"sparsity_0_5", "sparsity_0_9"}
         assert summary["sweep"]["sparsity_0_9"]["compressed_accuracy"] == summary["compressed_accuracy"]
+    # the training curves of every phase, as dvc.yaml declares them (none for quantize, which trains nothing)
+    phases = {"group_sparsity": ["recovery", "sparsify"], "magnitude": ["recovery_sparsity_0_5", "recovery_sparsity_0_9"],
+              "quantize": [], "distill": ["distill"]}[settings["method"]]
+    assert sorted(p.name for p in (workdir / "dvclive/compress/plots/metrics").iterdir()) == phases
     if settings["method"] == "quantize":
         assert compressed["size_bytes"] < reference["size_bytes"] / 2
     if settings["method"] == "distill":

@@ -62,6 +62,8 @@ def write(folder: Path, table: dict[str, dict[str, np.ndarray]]) -> None:
             self._dvc_file = None
 
     with Files(str(folder), save_dvc_exp=False, dvcyaml=False, report=None) as live:
+        # dvc.yaml declares plots/metrics: a stage that trains nothing (quantize) leaves it empty
+        (Path(folder) / "plots" / "metrics").mkdir(parents=True, exist_ok=True)
         for phase, metrics in table.items():
             for step in range(len(metrics["train_loss"])):
                 live.step = step
