@@ -181,9 +181,7 @@ def test_prepare_cuts_real_mnist_files_to_the_asked_sizes(tmp_path, tiny_project
 
 
 @pytest.mark.parametrize("value, message", [(0, "data.train_size = 0 is out of range; it must satisfy 1 <= data.train_size"),
-                                            (-3, "data.train_size = -3 is out of range"),
                                             (2.5, "data.train_size = 2.5 must be of type int"),
-                                            ("all", "data.train_size = 'all' must be of type int"),
                                             (10 ** 6, "data.train_size = 1000000 is more than the")])
 def test_bad_subset_sizes_stop_prepare_with_what_to_fix(tmp_path, tiny_project, root, python, value, message):
     project = tiny_project(tmp_path, (), data={"train_size": value})

@@ -56,6 +56,8 @@ def test_seed_and_device_must_be_set(defaults):
     ("data", "flip_labels", 0.6, r"data.flip_labels = 0.6 is out of range; it must satisfy 0 <= data.flip_labels <= 0.5"),
     ("data", "flip_labels", -0.1, "data.flip_labels = -0.1 is out of range"),
     ("data", "flip_labels", "5%", "data.flip_labels = '5%' must be of type float"),
+    ("data", "train_size", -3, r"data.train_size = -3 is out of range; it must satisfy 1 <= data.train_size"),
+    ("data", "test_size", "all", "data.test_size = 'all' must be of type int"),
     ("trials", "schedule", "cosine", "unknown trials.schedule 'cosine'; choose one of: linear, constant"),
     ("trials", "nesterov", "yes", "trials.nesterov = 'yes' must be of type bool"),
     ("trials", "drop_last", 1, "trials.drop_last = 1 must be of type bool"),
