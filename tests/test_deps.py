@@ -42,19 +42,23 @@ def test_lazy_imports_inside_functions_count(root, tmp_path):
 
 
 
+def deps_cli(root, python, dvc_file, *args):
+    """stages/deps.py run on `dvc_file` as a user runs it; stderr with its line breaks folded."""
+    result = subprocess.run([python, str(root / "stages/deps.py"), *args, "--dvc-file", str(dvc_file)],
+                            capture_output=True, text=True)
+    return result.returncode, " ".join(result.stderr.split())
+
+
 def test_make_deps_rewrites_stale_lists_and_keeps_everything_else(root, python, tmp_path):
     text = (root / "dvc.yaml").read_text()
     stale = text.replace("      - src/longtail/matched.py\n", "", 1).replace(
         "      - stages/cie.py\n", "      - stages/cie.py\n      - src/longtail/engine.py\n", 1)
     (tmp_path / "dvc.yaml").write_text(stale)
-    check = subprocess.run([python, str(root / "stages/deps.py"), "--check", "--dvc-file", str(tmp_path / "dvc.yaml")],
-                           capture_output=True, text=True)
-    said = " ".join(check.stderr.split())
-    assert check.returncode == 1 and "ttest: missing ['src/longtail/matched.py']" in said
+    code, said = deps_cli(root, python, tmp_path / "dvc.yaml", "--check")
+    assert code == 1 and "ttest: missing ['src/longtail/matched.py']" in said
     assert "cie: missing none, not imported ['src/longtail/engine.py']" in said
-    fixed = subprocess.run([python, str(root / "stages/deps.py"), "--dvc-file", str(tmp_path / "dvc.yaml")],
-                           capture_output=True, text=True)
-    assert fixed.returncode == 0, fixed.stderr
+    code, said = deps_cli(root, python, tmp_path / "dvc.yaml")
+    assert code == 0, said
     assert (tmp_path / "dvc.yaml").read_text() == text  # comments, data deps and order as they were
 
 
@@ -90,12 +94,11 @@ def test_stale_params_lists_are_found_and_rewritten(root, python, tmp_path):
     stale = text.replace("      - trials.fit_threshold\n", "", 1).replace("      - pie\n", "      - pie\n      - ttest\n", 1)
     assert stale != text
     (tmp_path / "dvc.yaml").write_text(stale)
-    check = subprocess.run([python, str(root / "stages/deps.py"), "--check", "--dvc-file", str(tmp_path / "dvc.yaml")],
-                           capture_output=True, text=True)
-    said = " ".join(check.stderr.split())
-    assert check.returncode == 1 and "fit: params missing ['trials.fit_threshold'], not read none" in said
+    code, said = deps_cli(root, python, tmp_path / "dvc.yaml", "--check")
+    assert code == 1 and "fit: params missing ['trials.fit_threshold'], not read none" in said
     assert "pie: params missing none, not read ['ttest']" in said
-    subprocess.run([python, str(root / "stages/deps.py"), "--dvc-file", str(tmp_path / "dvc.yaml")], check=True)
+    code, said = deps_cli(root, python, tmp_path / "dvc.yaml")
+    assert code == 0, said
     assert (tmp_path / "dvc.yaml").read_text() == text
 
 
