@@ -101,7 +101,7 @@ def synthetic(count: int, seed: int, width: float, permutations: int, device: st
     split = data.load("synthetic", seed=seed)
     dev = devices.pick(device)
     masks = trials.sample_masks(count, len(split["y_train"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
-    c, d = trials.run_trials(split["x_train"], split["y_train"], split["x_test"], split["y_test"], masks,
+    c, d, _ = trials.run_trials(split["x_train"], split["y_train"], split["x_test"], split["y_test"], masks,
                              arch=cfg.arch, init=cfg.init, seed=seed, device=dev, models_per_step=cfg.models_per_step,
                              compile=cfg.compile, select=cfg.select, **cfg.recipe())
     values = uncertainty.estimates(masks, c, d)

@@ -67,7 +67,7 @@ def run(preset: str, steps: int, consistency: bool, device: str, compile: str):
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     _, warmup = timed(device, train, engine.STEPS_PER_CALL)
-    state, seconds = timed(device, train, steps)
+    (state, _), seconds = timed(device, train, steps)
     _, eval_seconds = timed(device, engine.predict_stacked, nets, state, x[:4096])
 
     per_step = seconds / steps

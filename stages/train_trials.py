@@ -17,7 +17,7 @@ from pathlib import Path
 
 import typer
 
-from longtail import cli, models, params, trials
+from longtail import cli, curves, models, params, trials
 from longtail.artifacts import outputs
 from longtail.preamble import preamble
 
@@ -31,6 +31,8 @@ def main(
     params_file: Path = cli.PARAMS,
     prepared: Path = Path("data/prepared"),
     out_dir: Path = Path("data/trials"),
+    live: Path = typer.Option(Path("dvclive/trials"), help="DVCLive folder of the trials' training curves "
+                                                           "(mean and std over the trials)"),
     shard: int = typer.Option(None, help="index of this shard, 0 <= shard < num-shards"),
     num_shards: int = typer.Option(1, help="how many processes share the trials"),
     arch: str = typer.Option(None, help="network of every trial, instead of trials.arch"),
@@ -50,19 +52,20 @@ def main(
         seed = trials.stream_seed(run.seed, stream)
         masks = trials.sample_masks(cfg.count, len(run.train["y"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
         what = f"trials ({cfg.arch} on {run.device}, {cfg.models_per_step} at a time"
-        correct = trials.run_trials(
+        outcome = trials.run_trials(
             run.train["x"], run.train["y"], run.test["x"], run.test["y"], masks, arch=cfg.arch, seed=seed,
             device=run.device, init=cfg.init, models_per_step=cfg.models_per_step, compile=cfg.compile,
             select=cfg.select, store=out_dir / "shards", shard=shard, num_shards=num_shards,
             progress=lambda total, done: cli.progress(total, what + (f", {done} already done)" if done else ")")),
             **cfg.recipe())
-        if correct is None:
+        if outcome is None:
             cli.say(f"shard {shard}/{num_shards} done in {out_dir / 'shards'}; run without --shard to gather them")
             return
         with outputs() as out:
             out.npy(out_dir / "masks.npy", masks)
-            out.npy(out_dir / "train_correct.npy", correct[0])
-            out.npy(out_dir / "test_correct.npy", correct[1])
+            out.npy(out_dir / "train_correct.npy", outcome.train_correct)
+            out.npy(out_dir / "test_correct.npy", outcome.test_correct)
+            curves.write(out.path(live), {"trials": curves.summary(outcome.curves)})
         shutil.rmtree(out_dir / "shards")  # gathered: the chunks were only for resuming
         cli.say(f"{cfg.count} trials of {cfg.arch} in {out_dir}; how well they fit: the fit stage")
 

@@ -28,8 +28,10 @@ def test_trials_on_cuda_agree_with_the_same_trials_on_the_cpu(digits):
         tensors = (*devices.tensors(digits["x_train"], digits["y_train"], device),
                    *devices.tensors(digits["x_test"], digits["y_test"], device))
         results[device] = trials.run_chunk(*tensors, masks, range(8), arch="mlp", seed=0, **RECIPE)
-    for cpu, cuda in zip(results["cpu"], results["cuda"]):
+    for cpu, cuda in zip(results["cpu"][:2], results["cuda"][:2]):
         assert (cpu == cuda).mean() >= 0.97  # bfloat16 autocast on CUDA: not bit-identical
+    for name in trials.CURVES:  # the curves come from the steps themselves on either device
+        np.testing.assert_allclose(results["cuda"].curves[name][:, -1], results["cpu"].curves[name][:, -1], atol=0.05)
     subset_accuracy = results["cuda"][0][masks].mean()
     assert subset_accuracy >= 0.99
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
+from longtail import curves
+
 STAGES = ["prepare", "train_trials", "fit", "estimate", "reference", "compress", "cie", "ttest", "reference_population",
           "populations", "pie", "consistency", "report", "compare", "dispatch"]
 
@@ -116,7 +118,10 @@ def test_a_missing_input_names_the_stage_to_run(root, python, workdir):
 
 
 def trial_arrays(path):
-    return {name: (path / "data/trials" / name).read_bytes() for name in ["masks.npy", "train_correct.npy", "test_correct.npy"]}
+    """The trial stage's outputs, its training curves included."""
+    live = sorted(p for p in (path / "dvclive/trials").rglob("*") if p.is_file())
+    return ({name: (path / "data/trials" / name).read_bytes() for name in ["masks.npy", "train_correct.npy", "test_correct.npy"]}
+            | {str(p.relative_to(path)): p.read_bytes() for p in live})
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +135,18 @@ def uninterrupted(tmp_path_factory, prepared, root, python):
     subprocess.run([python, str(root / "stages/train_trials.py")], cwd=path, check=True, capture_output=True)
     assert not (path / "data/trials/shards").exists()  # gathered and cleaned up
     return path
+
+
+def test_the_trials_log_their_mean_training_curves_for_dvc(uninterrupted):
+    table = curves.read(uninterrupted / "dvclive/trials")
+    assert list(table) == ["trials"] and sorted(table["trials"]) == sorted(
+        f"{name}{std}" for name in ("train_loss", "train_accuracy") for std in ("", "_std"))
+    trials_curve = table["trials"]
+    assert all(len(values) == 30 for values in trials_curve.values())  # one value per epoch
+    assert trials_curve["train_loss"][-1] < trials_curve["train_loss"][0] / 4  # they learn their subsets
+    assert trials_curve["train_accuracy"][-1] > 0.95 and (trials_curve["train_accuracy_std"] >= 0).all()
+    metrics = json.loads((uninterrupted / "dvclive/trials/metrics.json").read_text())  # what dvc exp show lists
+    assert metrics["trials"]["train_accuracy"] == pytest.approx(trials_curve["train_accuracy"][-1])
 
 
 def test_shards_run_apart_then_gathered_equal_one_uninterrupted_run(root, python, workdir, uninterrupted):

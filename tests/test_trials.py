@@ -42,7 +42,7 @@ def run(tiny, masks, seed=0, models_per_step=4, arch="mlp", run_trials=trials.ru
 
 def test_trials_fit_their_subsets_and_rerun_identically(tiny):
     masks = trials.sample_masks(4, len(tiny["y_train"]), 0.7, seed=0)
-    train_correct, test_correct = run(tiny, masks)
+    train_correct, test_correct, _ = run(tiny, masks)
     assert train_correct.shape == masks.shape and test_correct.shape == (4, len(tiny["y_test"]))
     assert train_correct.dtype == bool and test_correct.dtype == bool
     summary = fit.summary(masks, train_correct, test_correct, fit_threshold=0.99)
@@ -75,6 +75,9 @@ def test_models_trained_together_match_models_trained_alone(tiny, arch, mask):
     alone = run(tiny, masks, arch=arch, run_trials=trials.run_trials_sequential)
     assert (together[0] == alone[0]).mean() >= 0.99
     assert (together[1] == alone[1]).mean() >= 0.99
+    for name in trials.CURVES:  # and they learn along the same curves
+        assert together.curves[name].shape == (6, RECIPE["epochs"])
+        np.testing.assert_allclose(together.curves[name], alone.curves[name], atol=0.02)
 
 
 def test_chunks_are_fixed_by_count_and_models_per_step():
@@ -131,12 +134,18 @@ def test_the_engine_follows_every_recipe_option_as_a_single_model_does(tiny, rec
     subsets = [torch.from_numpy(np.flatnonzero(m)) for m in masks]
     options = dict(epochs=4, batch_size=16, lr=0.1, momentum=0.9, weight_decay=1e-3, **recipe)
     nets = trials.init_models("mlp", (1, 8, 8), 3, range(3), 0, "cpu", init="glorot_normal")
-    params, _ = engine.train_stacked(nets, x, y, subsets, generators=[trials.data_order(0, k) for k in range(3)], **options)
+    (params, _), curves = engine.train_stacked(nets, x, y, subsets, generators=[trials.data_order(0, k) for k in range(3)],
+                                               **options)
     for k in range(3):
         (alone,) = trials.init_models("mlp", (1, 8, 8), 3, [k], 0, "cpu", init="glorot_normal")
-        training.train(alone, x[subsets[k]], y[subsets[k]], generator=trials.data_order(0, k), **options)
+        logged = []
+        training.train(alone, x[subsets[k]], y[subsets[k]], generator=trials.data_order(0, k),
+                       on_epoch=lambda epoch, model, stats: logged.append(stats), **options)
         for name, p in alone.named_parameters():
             torch.testing.assert_close(params[name][k], p.detach(), rtol=1e-4, atol=1e-5)
+        # the curves the steps give are training.train's, epoch by epoch
+        np.testing.assert_allclose(curves["train_loss"][k], [s["loss"] for s in logged], rtol=1e-4)
+        np.testing.assert_allclose(curves["train_accuracy"][k], [s["accuracy"] for s in logged])
 
 
 def test_keeping_partial_batches_is_refused_for_batchnorm_networks_in_the_engine(tiny_rgb):

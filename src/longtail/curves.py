@@ -1,7 +1,8 @@
 """Training curves: each epoch's loss and accuracy, on the training batches and on the test set,
-of every phase a stage trains (the reference; sparsify and recovery; each population member),
-written as a DVCLive directory (metrics.json, plots/metrics/<phase>/<metric>.tsv), so that
-`dvc plots show` draws them and `dvc exp show` lists their final values."""
+of every phase a stage trains (the reference; sparsify and recovery; each population member; the
+trials, on their training batches only: a test pass per epoch would cost them a share of their
+training time), written as a DVCLive directory (metrics.json, plots/metrics/<phase>/<metric>.tsv),
+so that `dvc plots show` draws them and `dvc exp show` lists their final values."""
 
 import csv
 import json
@@ -41,13 +42,18 @@ class Curves:
         out = {}
         for phase, runs in self.runs.items():
             runs = [r for r in runs if r["train_loss"]]  # a phase of 0 epochs draws nothing
-            if not runs:
-                continue
-            values = {name: np.array([r[name] for r in runs]) for name in METRICS}
-            out[phase] = {name: v.mean(0) for name, v in values.items()}
-            if len(runs) > 1:
-                out[phase] |= {f"{name}_std": v.std(0, ddof=1) for name, v in values.items()}
+            if runs:
+                out[phase] = summary({name: np.array([r[name] for r in runs]) for name in METRICS})
         return out
+
+
+def summary(runs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """metric -> values [runs, epochs] to metric -> the mean over the runs [epochs], and with several
+    runs metric_std, their standard deviation: one phase of a `table`."""
+    out = {name: v.mean(0) for name, v in runs.items()}
+    if len(next(iter(runs.values()))) > 1:
+        out |= {f"{name}_std": v.std(0, ddof=1) for name, v in runs.items()}
+    return out
 
 
 def write(folder: Path, table: dict[str, dict[str, np.ndarray]]) -> None:

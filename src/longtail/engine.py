@@ -15,10 +15,11 @@ import copy
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, grad, stack_module_state, vmap
+from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from longtail import LongtailError, training
 
@@ -87,7 +88,11 @@ def train_stacked(
     y_test: torch.Tensor | None = None,
     compile: str = "off",
 ):
-    """Train models[k] on x[subsets[k]]; returns the stacked (parameters, buffers) for `predict_stacked`.
+    """Train models[k] on x[subsets[k]]; returns (state, curves): the stacked (parameters, buffers)
+    for `predict_stacked`, and each model's training curve, {"train_loss", "train_accuracy"} -> float
+    [K, epochs], as training.train's on_epoch gives them (the mean loss of an epoch's steps, the share of
+    its examples right in their batch). The curves come from the steps themselves, kept on the device
+    and read once at the end: they cost no extra pass and no synchronisation.
 
     augment: random crop (padding 4) and horizontal flip, drawn per example, applied batched on
     the device. select: `last` keeps the final weights; `best_test` keeps each model's weights from
@@ -118,16 +123,36 @@ def train_stacked(
     # so its weights stay (its momentum buffer drifts, but is never used again).
     lrs = training.learning_rate(schedule, lr, t, plan.steps.clamp_min(1)) * active
     grid = [_pad(part, len(t)) for part in (plan.index, plan.weight, plan.flip, plan.shift)]
-    best = None
+    best, losses, rights = None, [], []
     if select == "best_test":
         best = {"acc": torch.full((len(models),), -1.0, device=x.device), "state": None}
     for start in range(0, len(t), per_call):
         call = slice(start, start + per_call)
-        params, momentum_buffers = run(params, buffers, momentum_buffers, x, y,
-                                       *(part[call] for part in grid), active[call], lrs[call])
+        params, momentum_buffers, loss, right = run(params, buffers, momentum_buffers, x, y,
+                                                    *(part[call] for part in grid), active[call], lrs[call])
+        losses.append(loss)
+        rights.append(right)
         if best is not None and plan.epoch_end[start].any():
             _keep_best(best, plan.epoch_end[start], (params, buffers), models, x_test, y_test)
-    return best["state"] if best is not None else (params, buffers)
+    state = best["state"] if best is not None else (params, buffers)
+    if not losses:  # no model had a step to take
+        losses = rights = [torch.zeros(0, len(models))]
+    return state, epoch_curves(torch.cat(losses), torch.cat(rights), plan, epochs)
+
+
+def epoch_curves(loss: torch.Tensor, right: torch.Tensor, plan: Schedule, epochs: int) -> dict[str, np.ndarray]:
+    """Per-step batch losses and right counts [T, K] -> each model's per-epoch curves [K, epochs].
+    Model k's epochs are steps[k] / epochs steps each (its subset, hence its batches, is fixed)."""
+    loss, right, seen = (v.float().cpu().numpy() for v in (loss, right, plan.weight.sum(-1)))
+    out = {"train_loss": np.zeros((len(plan.steps), epochs)), "train_accuracy": np.zeros((len(plan.steps), epochs))}
+    for k, steps in enumerate(plan.steps.tolist()):
+        per = steps // epochs
+        if per == 0:  # an empty subset trains no step
+            out["train_loss"][k] = out["train_accuracy"][k] = np.nan
+            continue
+        out["train_loss"][k] = loss[:steps, k].reshape(epochs, per).mean(1)
+        out["train_accuracy"][k] = right[:steps, k].reshape(epochs, per).sum(1) / seen[:steps, k].reshape(epochs, per).sum(1)
+    return out
 
 
 def _pad(part: torch.Tensor, length: int) -> torch.Tensor:
@@ -158,13 +183,17 @@ def _steps_fn(base: nn.Module, momentum: float, weight_decay: float, nesterov: b
     step = _step_fn(base, momentum, weight_decay, nesterov, bf16)
 
     def run(params, buffers, momentum_buffers, x, y, index, weight, flip, shift, active, lrs):
+        losses, rights = [], []  # each step's batch loss and right count per model: the curves
         for s in range(len(index)):
             xb = training.crop_flip(x[index[s]], flip[s], shift[s]) if augment else x[index[s]]
             before = {name: b.clone() for name, b in buffers.items()}
-            params, momentum_buffers = step(params, buffers, momentum_buffers, xb, y[index[s]], weight[s], lrs[s])
+            params, momentum_buffers, loss, right = step(params, buffers, momentum_buffers, xb, y[index[s]],
+                                                         weight[s], lrs[s])
+            losses.append(loss)
+            rights.append(right)
             for name, b in buffers.items():  # an idle model's forward pass must not move its BatchNorm statistics
                 b.copy_(torch.where(active[s].view((-1,) + (1,) * (b.dim() - 1)), b, before[name]))
-        return params, momentum_buffers
+        return params, momentum_buffers, torch.stack(losses), torch.stack(rights)
 
     return run
 
@@ -176,23 +205,29 @@ def _step_fn(base: nn.Module, momentum: float, weight_decay: float, nesterov: bo
     several input channels per group), which channels_last can slow down many-fold; inductor's
     layout optimisation skips such graphs too (decide_layout_opt in torch/_inductor/graph.py)."""
 
-    def loss(p, b, xb, yb, wb):  # one model's mean loss over the real (weight 1) examples of its batch
+    def loss(p, b, xb, yb, wb):
+        """One model's mean loss over the real (weight 1) examples of its batch, and how many of them it
+        got right."""
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16):
             logits = functional_call(base, (p, b), (xb,))  # BatchNorm updates b in place
-        losses = F.cross_entropy(logits.float(), yb, reduction="none")
-        return (losses * wb).sum() / wb.sum().clamp_min(1)
+        logits = logits.float()
+        losses = F.cross_entropy(logits, yb, reduction="none")
+        mean = (losses * wb).sum() / wb.sum().clamp_min(1)
+        # right: its logit is the largest, the maximum cross-entropy's log-softmax takes anyway
+        right = logits.gather(-1, yb[:, None])[:, 0] >= logits.amax(-1)
+        return mean, (mean.detach(), (right * wb).sum())
 
     def model_step(p, b, buf, xb, yb, wb, lr):
         """training.train's update, torch.optim.SGD's: weight decay, then momentum, Nesterov's or
         plain (v = m v + g; p -= lr v, as Feldman & Zhang's optimizer); plain SGD at momentum 0."""
-        g = grad(loss)(p, b, xb, yb, wb)
+        g, (_, (value, right)) = grad_and_value(loss, has_aux=True)(p, b, xb, yb, wb)
         new_p, new_buf = {}, {}
         for name in p:
             g_name = g[name] + weight_decay * p[name]
             new_buf[name] = momentum * buf[name] + g_name
             direction = g_name + momentum * new_buf[name] if nesterov else new_buf[name]
             new_p[name] = p[name] - lr * direction
-        return new_p, new_buf
+        return new_p, new_buf, value, right
 
     return vmap(model_step)
 

@@ -12,6 +12,7 @@ import os
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -20,6 +21,16 @@ from longtail import LongtailError, devices, engine, models, seeds, training
 from longtail.artifacts import outputs
 
 MASKS = ("bernoulli", "fixed_size")
+CURVES = ("train_loss", "train_accuracy")  # engine.train_stacked's per-epoch curves, kept with each chunk
+STORE_FORMAT = 2  # in the fingerprint: a store of an older layout (2: chunks keep curves) is never read
+
+
+class Outcome(NamedTuple):
+    """What trials give: which examples each one classifies right, and its training curves."""
+
+    train_correct: np.ndarray  # C, bool [t, n_train]
+    test_correct: np.ndarray  # D, bool [t, n_test]
+    curves: dict[str, np.ndarray]  # CURVES -> float [t, epochs]: each trial's per-epoch loss and accuracy
 
 
 def sample_masks(trials: int, n: int, subset_ratio: float, *, kind: str = "bernoulli", seed: int = 0) -> np.ndarray:
@@ -61,8 +72,8 @@ def data_order(seed: int, k: int) -> torch.Generator:
 
 def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: int, init: str = "torch",
               pad_to: int = 0, compile: str = "off", select: str = "last", **recipe):
-    """Train the trials `trial_ids` (rows of `masks`) together with the batched engine; returns
-    (train_correct [K, n_train], test_correct [K, n_test]) as bool arrays.
+    """Train the trials `trial_ids` (rows of `masks`) together with the batched engine; returns their
+    Outcome (K rows).
 
     pad_to: when compiling, train copies of the last trial alongside (results dropped) up to this
     many models, so a short last chunk keeps the shape that torch.compile compiled for.
@@ -73,10 +84,11 @@ def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: in
     num_classes = int(max(y.max(), yt.max())) + 1
     nets = init_models(arch, tuple(x.shape[1:]), num_classes, trial_ids, seed, x.device, init)
     subsets = [torch.from_numpy(np.flatnonzero(masks[k])).to(x.device) for k in trial_ids]
-    state = engine.train_stacked(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids],
-                                 compile=compile, select=select, x_test=xt, y_test=yt, **recipe)
-    return ((engine.predict_stacked(nets, state, x) == y)[:n].cpu().numpy(),
-            (engine.predict_stacked(nets, state, xt) == yt)[:n].cpu().numpy())
+    state, curves = engine.train_stacked(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids],
+                                         compile=compile, select=select, x_test=xt, y_test=yt, **recipe)
+    return Outcome((engine.predict_stacked(nets, state, x) == y)[:n].cpu().numpy(),
+                   (engine.predict_stacked(nets, state, xt) == yt)[:n].cpu().numpy(),
+                   {name: curves[name][:n].astype(np.float32) for name in CURVES})
 
 
 def run_trials(
@@ -98,9 +110,9 @@ def run_trials(
     num_shards: int = 1,
     progress=None,
     **recipe,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """(train_correct C [t, n_train], test_correct D [t, n_test]), bool: the trials of `masks`,
-    trained `models_per_step` at a time (the groups of chunks()). `recipe` goes to engine.train_stacked.
+) -> Outcome | None:
+    """The Outcome of the trials of `masks` (one row each), trained `models_per_step` at a time (the
+    groups of chunks()). `recipe` goes to engine.train_stacked.
 
     store: a folder that keeps each finished chunk as it finishes, under a fingerprint of everything
     the chunk depends on, so that a rerun after an interruption trains only what is missing; an
@@ -118,10 +130,11 @@ def run_trials(
     device = torch.device(device)
     folder = None if store is None else Path(store) / fingerprint(
         masks, x_train, y_train, x_test, y_test, arch=arch, init=init, seed=seed, models_per_step=models_per_step,
-        compile=compile, select=select, device=device.type, **recipe)
+        compile=compile, select=select, device=device.type, store_format=STORE_FORMAT, **recipe)
     mine = [c for c in range(len(groups)) if shard is None or c % num_shards == shard]
     path = {c: None if folder is None else folder / f"chunk-{c:05d}.npz" for c in mine}
-    results = {c: r for c in mine if (r := _finished(path[c], len(groups[c]), len(y_train), len(y_test)))}
+    shapes = {"train_correct": len(y_train), "test_correct": len(y_test)} | dict.fromkeys(CURVES, recipe["epochs"])
+    results = {c: r for c in mine if (r := _finished(path[c], len(groups[c]), shapes))}
     todo = [c for c in mine if c not in results]
     if todo:
         x, y, xt, yt = (*devices.tensors(x_train, y_train, device), *devices.tensors(x_test, y_test, device))
@@ -132,11 +145,14 @@ def run_trials(
                                        pad_to=models_per_step, compile=compile, select=select, **recipe)
                 if folder is not None:
                     with outputs() as out:  # one finished chunk at a time, never half a file
-                        out.npz(path[c], train_correct=results[c][0], test_correct=results[c][1])
+                        out.npz(path[c], train_correct=results[c].train_correct,
+                                test_correct=results[c].test_correct, **results[c].curves)
                 advance(len(groups[c]))
     if shard is not None:
         return None
-    return tuple(np.concatenate([results[c][i] for c in mine]) for i in (0, 1))
+    gathered = [results[c] for c in mine]
+    return Outcome(np.concatenate([r.train_correct for r in gathered]), np.concatenate([r.test_correct for r in gathered]),
+                   {name: np.concatenate([r.curves[name] for r in gathered]) for name in CURVES})
 
 
 @contextmanager
@@ -144,41 +160,47 @@ def _silent(total: int, done: int):
     yield lambda n=1: None
 
 
-def _finished(chunk: Path | None, rows: int, n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _finished(chunk: Path | None, rows: int, columns: dict[str, int]) -> Outcome | None:
     """A chunk of an earlier run, or None when there is none to use. One that cannot be read (a crash
-    of the disk, not of training: chunks are written whole) is moved aside, with a warning."""
+    of the disk, not of training: chunks are written whole) is moved aside, with a warning.
+    columns: each array's name -> its number of columns."""
     if chunk is None or not chunk.exists():
         return None
     try:
         with np.load(chunk) as f:
-            parts = f["train_correct"], f["test_correct"]
-        for name, part, n in (("train_correct", parts[0], n_train), ("test_correct", parts[1], n_test)):
-            if part.dtype != bool or part.shape != (rows, n):
-                raise ValueError(f"{name} is {part.dtype} {part.shape}, expected bool {(rows, n)}")
+            parts = {name: f[name] for name in columns}
+        for name, part in parts.items():
+            dtype = bool if name.endswith("_correct") else np.float32
+            if part.dtype != dtype or part.shape != (rows, columns[name]):
+                raise ValueError(f"{name} is {part.dtype} {part.shape}, expected {np.dtype(dtype)} {(rows, columns[name])}")
     except Exception as e:  # noqa: BLE001 -- whatever makes it unreadable, the cure is to train it again
         aside = chunk.with_name(chunk.name + ".corrupt")
         os.replace(chunk, aside)
         warnings.warn(f"{chunk} cannot be read ({type(e).__name__}: {e}); moved to {aside.name}, training it again",
                       stacklevel=2)
         return None
-    return parts
+    return Outcome(parts["train_correct"], parts["test_correct"], {name: parts[name] for name in CURVES})
 
 
 def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed, device, init="torch", **recipe):
     """The same trials, one model at a time with training.train: the reference the batched engine
-    must match, and the baseline of benchmarks/trials.py."""
+    must match (its Outcome, curves included), and the baseline of benchmarks/trials.py."""
     _check_masks(masks, y_train)
     x, y, xt, yt = (*devices.tensors(x_train, y_train, device), *devices.tensors(x_test, y_test, device))
     num_classes = int(max(y_train.max(), y_test.max())) + 1
-    train_correct = np.zeros(masks.shape, bool)
-    test_correct = np.zeros((len(masks), len(y_test)), bool)
+    out = Outcome(np.zeros(masks.shape, bool), np.zeros((len(masks), len(y_test)), bool),
+                  {name: np.zeros((len(masks), recipe["epochs"]), np.float32) for name in CURVES})
     for k, mask in enumerate(masks):
         subset = torch.from_numpy(np.flatnonzero(mask)).to(device)
         (model,) = init_models(arch, tuple(x.shape[1:]), num_classes, [k], seed, device, init)
-        training.train(model, x[subset], y[subset], generator=data_order(seed, k), **recipe)
-        train_correct[k] = (training.predict(model, x) == y).cpu().numpy()
-        test_correct[k] = (training.predict(model, xt) == yt).cpu().numpy()
-    return train_correct, test_correct
+
+        def record(epoch, _, stats, k=k):
+            out.curves["train_loss"][k, epoch], out.curves["train_accuracy"][k, epoch] = stats["loss"], stats["accuracy"]
+
+        training.train(model, x[subset], y[subset], generator=data_order(seed, k), on_epoch=record, **recipe)
+        out.train_correct[k] = (training.predict(model, x) == y).cpu().numpy()
+        out.test_correct[k] = (training.predict(model, xt) == yt).cpu().numpy()
+    return out
 
 
 def _check_masks(masks, y_train):
