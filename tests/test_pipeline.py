@@ -290,11 +290,14 @@ def test_training_curves_are_dvc_plots_and_their_last_values_metrics(repo):
     for curve in ("dvclive/reference/plots/metrics/reference/train_loss.tsv",
                   "dvclive/compress/plots/metrics/sparsify/test_accuracy.tsv",
                   "dvclive/compress/plots/metrics/recovery/train_loss.tsv",
-                  "dvclive/populations/plots/metrics/recovery/test_accuracy_std.tsv"):
+                  "dvclive/populations/plots/metrics/recovery/test_accuracy_std.tsv",
+                  "dvclive/trials/plots/metrics/trials/train_accuracy.tsv",
+                  "dvclive/consistency_trials/plots/metrics/trials/train_loss_std.tsv"):
         assert curve in shown, curve
     metrics = json.loads(dvc(repo, "metrics", "show", "--json"))
     found = json.dumps(metrics)
-    assert "dvclive/reference/metrics.json" in found and "dvclive/compress/metrics.json" in found
+    for stage in ("reference", "compress", "trials", "consistency_trials"):
+        assert f"dvclive/{stage}/metrics.json" in found, stage
     epochs = TINY["reference"]["epochs"]
     with open(repo / "dvclive/reference/plots/metrics/reference/train_loss.tsv") as f:
         assert len(f.read().split("\n")) - 2 == epochs  # a header and one row per epoch
