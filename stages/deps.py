@@ -1,7 +1,8 @@
 """deps: dvc.yaml's source dependencies and params, derived from the code. For each stage:
 
 - deps: the modules of src/longtail its script imports, transitively, lazy imports inside functions
-  included, replace the `src/longtail/...` entries (data, metrics and the other deps stay as written);
+  included, and those that checking the params it reads imports (the registries of names, such as
+  models.ARCHS), replace the `src/longtail/...` entries (data, metrics and the other deps stay as written);
 - params: the keys it reads, found in its script and those modules: `params.section(p, "name",
   params.View)` reads the fields of View (the section's name alone where every key of the section
   is read), `params.seed` and `params.device` the top-level keys, and `${key}` in the command that
@@ -48,8 +49,13 @@ def module_file(name: str) -> Path | None:
 
 def imported(path: Path) -> set[Path]:
     """The package's files that `path` imports directly, at any depth of its code."""
+    return imported_in(ast.parse(path.read_text(), str(path)))
+
+
+def imported_in(tree: ast.AST) -> set[Path]:
+    """The package's files that the code `tree` imports, at any depth."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
         names = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -65,9 +71,10 @@ def imported(path: Path) -> set[Path]:
     return found
 
 
-def closure(script: Path) -> list[str]:
-    """Every package file `script` runs, transitively, as repository-relative paths, sorted."""
-    todo, seen = [script], set()
+def closure(script: Path, *more: Path) -> list[str]:
+    """Every package file `script` runs, transitively, as repository-relative paths, sorted; `more`:
+    package files it runs besides its imports (those checking its params import)."""
+    todo, seen = [script, *more], set(more)
     while todo:
         for dep in imported(todo.pop()) - seen:
             if dep.relative_to(ROOT).as_posix() not in EXEMPT:
@@ -131,13 +138,33 @@ def script_of(cmd: str) -> Path:
     return ROOT / match.group(1)
 
 
+def views(files: list[Path]) -> set[str]:
+    """The params views that `params.section` calls in `files` build."""
+    return {_literal_section(node, f"{path}:{node.lineno}")[1]
+            for path in files for node in ast.walk(ast.parse(path.read_text(), str(path)))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "section"
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == "params"}
+
+
+def checked_with(view: str) -> set[Path]:
+    """The package files that checking params view `view` imports: the registries its names are
+    checked against (models.ARCHS, losses.LOSSES, ...), imported inside the methods of its class and
+    its bases. params.py is exempt, but a stage runs these modules, so it lists them."""
+    tree = ast.parse((PACKAGE / "params.py").read_text())
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    return set().union(*(imported_in(classes[c.__name__]) for c in getattr(params, view).__mro__
+                         if c.__name__ in classes))
+
+
 def derived(dvc_yaml: dict) -> dict[str, tuple[list[str], list[str]]]:
-    """stage -> (its source deps, from its script's import closure; the params keys they read)."""
+    """stage -> (its source deps: its script's import closure and what checking its params runs;
+    the params keys they read)."""
     out = {}
     for name, stage in dvc_yaml["stages"].items():
         script = script_of(stage["cmd"])
-        deps = closure(script)
-        out[name] = deps, read_params([script, *(ROOT / d for d in deps)], stage["cmd"])
+        files = [script, *(ROOT / d for d in closure(script))]
+        deps = closure(script, *set().union(*(checked_with(view) for view in views(files))))
+        out[name] = deps, read_params(files, stage["cmd"])
     return out
 
 

@@ -27,7 +27,8 @@ def main(params_file: Path = cli.PARAMS, out_dir: Path = Path("data/prepared")):
                                                                          num_classes, seed)
         splits = {split: {key: arrays[f"{key}_{split}"] for key in ("x", "y", "rare", "flipped")
                           if f"{key}_{split}" in arrays} for split in ("train", "test")}
-        prepared.check(splits["train"], splits["test"], f"data.dataset {cfg.dataset} (in {cfg.root})",
+        where = f"data.dataset {cfg.dataset} (in {data.folder_of(cfg.dataset, cfg.root)})"
+        prepared.check(splits["train"], splits["test"], where,
                        classes=prepared.CLASSES[cfg.dataset])
         with outputs() as out:
             for split, split_arrays in splits.items():

@@ -2,6 +2,7 @@
 
 import gzip
 import pickle
+import shutil
 import struct
 import subprocess
 import tarfile
@@ -46,8 +47,10 @@ def test_unknown_dataset_names_the_choices():
 
 
 def write_cifar(root, name="cifar10", n=6, seed=0):
-    """Tiny CIFAR files in the real format: pickled dicts with 'data' [n, 3072] uint8 (RRR..GGG..BBB)."""
+    """Tiny CIFAR files in the real format, extracted in root/<name>/ (the dataset's folder): pickled
+    dicts with 'data' [n, 3072] uint8 (RRR..GGG..BBB)."""
     rng = np.random.default_rng(seed)
+    root = root / name
     if name == "cifar10":
         folder, label_key = root / "cifar-10-batches-py", "labels"
         batches = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
@@ -69,42 +72,56 @@ def write_cifar(root, name="cifar10", n=6, seed=0):
     return written
 
 
+def write_cifar_archive(root, name="cifar10", n=6, seed=0):
+    """The same files packed as the distributed archive, root/<name>/<archive name>, and nothing else."""
+    written = write_cifar(root / ".source", name, n, seed)
+    folder, (archive, inner) = root / name, {"cifar10": ("cifar-10-python.tar.gz", "cifar-10-batches-py"),
+                                             "cifar100": ("cifar-100-python.tar.gz", "cifar-100-python")}[name]
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(folder / archive, "w:gz") as tar:
+        tar.add(root / ".source" / name / inner, arcname=inner)
+    shutil.rmtree(root / ".source")
+    return written
+
+
 def test_cifar10_loads_from_the_extracted_folder_through_torchvision(tmp_path):
     written = write_cifar(tmp_path)
-    x, y = data.torchvision_split("cifar10", tmp_path, train=True, download=False)
+    (x, y), (xt, yt) = data.torchvision_splits("cifar10", tmp_path / "cifar10", download=False)
     assert x.shape == (30, 3, 32, 32) and x.dtype == np.uint8 and y.dtype == np.int64
     np.testing.assert_array_equal(x[:6], written["data_batch_1"][0])  # channels first, pixels intact
     assert y[:6].tolist() == written["data_batch_1"][1]
-    xt, yt = data.torchvision_split("cifar10", tmp_path, train=False, download=False)
     np.testing.assert_array_equal(xt, written["test_batch"][0])
 
 
-def test_cifar10_archive_is_extracted_when_only_the_tar_gz_is_there(tmp_path):
-    source = tmp_path / "source"
-    written = write_cifar(source)
-    root = tmp_path / "raw"
-    root.mkdir()
-    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz") as tar:
-        tar.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
-    arrays = data.load("cifar10", root=root)
+def test_a_cifar10_archive_is_read_as_it_is_never_extracted(tmp_path):
+    written = write_cifar_archive(tmp_path)
+    arrays = data.load("cifar10", root=tmp_path)
     np.testing.assert_array_equal(arrays["x_test"], written["test_batch"][0])
+    assert [p.name for p in (tmp_path / "cifar10").iterdir()] == ["cifar-10-python.tar.gz"]  # nothing written
+
+
+def test_the_archive_and_not_an_extracted_copy_beside_it_is_read(tmp_path):
+    # An extracted folder of another archive must never stand in for the archive the user placed.
+    write_cifar(tmp_path, seed=1)  # an old extraction
+    written = write_cifar_archive(tmp_path, seed=2)
+    np.testing.assert_array_equal(data.load("cifar10", root=tmp_path)["x_train"][:6], written["data_batch_1"][0])
 
 
 def test_cifar100_loads_fine_labels(tmp_path):
-    written = write_cifar(tmp_path, "cifar100")
-    x, y = data.torchvision_split("cifar100", tmp_path, train=True, download=False)
+    written = write_cifar_archive(tmp_path, "cifar100")
+    (x, y), _ = data.torchvision_splits("cifar100", tmp_path / "cifar100", download=False)
     np.testing.assert_array_equal(x, written["train"][0])
     assert y.tolist() == written["train"][1]
 
 
 def test_missing_cifar_names_the_file_and_where_it_comes_from(tmp_path):
-    with pytest.raises(LongtailError, match=r"place cifar-10-python\.tar\.gz in .* \(from https://www\.cs\.toronto\.edu"):
+    with pytest.raises(LongtailError, match=r"place cifar-10-python\.tar\.gz in .*/cifar10/ \(from https://www\.cs\.toronto\.edu"):
         data.load("cifar10", root=tmp_path)
 
 
 def test_an_incomplete_cifar_folder_names_the_missing_batch(tmp_path):
     write_cifar(tmp_path)
-    (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
+    (tmp_path / "cifar10/cifar-10-batches-py/data_batch_3").unlink()
     with pytest.raises(LongtailError, match="lacks data_batch_3"):
         data.load("cifar10", root=tmp_path)
 
@@ -119,9 +136,10 @@ def write_idx(path, array):
         f.write(header + array.astype(np.uint8).tobytes())
 
 
-def write_mnist(root, folder="MNIST", n=5, seed=0):
-    raw = root / folder / "raw"
-    raw.mkdir(parents=True)
+def write_mnist(root, dataset="mnist", n=5, seed=0):
+    """Tiny MNIST files in the real format (gzipped IDX, as distributed) in root/<dataset>/."""
+    raw = root / dataset
+    raw.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     written = {}
     for split in ("train", "t10k"):
@@ -132,9 +150,9 @@ def write_mnist(root, folder="MNIST", n=5, seed=0):
     return written
 
 
-@pytest.mark.parametrize("dataset, folder", [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
-def test_mnist_style_gz_files_load_through_torchvision(tmp_path, dataset, folder):
-    written = write_mnist(tmp_path, folder)
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_mnist_style_gz_files_load_through_torchvision(tmp_path, dataset):
+    written = write_mnist(tmp_path, dataset)
     arrays = data.load(dataset, root=tmp_path)
     assert arrays["x_train"].shape == (5, 1, 28, 28) and arrays["x_train"].dtype == np.uint8
     np.testing.assert_array_equal(arrays["x_train"][:, 0], written["train"][0])
@@ -142,7 +160,7 @@ def test_mnist_style_gz_files_load_through_torchvision(tmp_path, dataset, folder
 
 
 def test_missing_mnist_names_the_files_and_the_mirror(tmp_path):
-    with pytest.raises(LongtailError, match=r"place train-images-idx3-ubyte\.gz.* in .*MNIST/raw/ \(from https://"):
+    with pytest.raises(LongtailError, match=r"place train-images-idx3-ubyte\.gz.* in .*/mnist/ \(from https://"):
         data.load("mnist", root=tmp_path)
 
 

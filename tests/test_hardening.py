@@ -156,7 +156,7 @@ class Payload:
 def test_a_cifar_batch_carrying_code_is_refused_and_the_code_never_runs(tmp_path):
     write_cifar(tmp_path / "raw")
     marker = tmp_path / "ran"
-    with open(tmp_path / "raw/cifar-10-batches-py/data_batch_2", "wb") as f:
+    with open(tmp_path / "raw/cifar10/cifar-10-batches-py/data_batch_2", "wb") as f:
         pickle.dump({"data": Payload(marker), "labels": [0]}, f)
     with pytest.raises(LongtailError, match=r"data_batch_2 is refused: not a CIFAR batch \(it names posix.system"):
         data.load("cifar10", root=tmp_path / "raw")
@@ -166,7 +166,7 @@ def test_a_cifar_batch_carrying_code_is_refused_and_the_code_never_runs(tmp_path
 def test_the_prepare_stage_refuses_the_payload_too_and_writes_nothing(root, python, tmp_path):
     write_cifar(tmp_path / "data/raw")
     marker = tmp_path / "ran"
-    with open(tmp_path / "data/raw/cifar-10-batches-py/test_batch", "wb") as f:
+    with open(tmp_path / "data/raw/cifar10/cifar-10-batches-py/test_batch", "wb") as f:
         pickle.dump(Payload(marker), f, protocol=2)
     params = (root / "params.yaml").read_text().replace("  dataset: digits", "  dataset: cifar10", 1)
     (tmp_path / "params.yaml").write_text(params)
@@ -195,35 +195,36 @@ def tarball(path, members, root):
     ("link", "member 'cifar-10-batches-py/link' is not a plain file or folder"),
 ])
 def test_an_archive_member_outside_its_folder_or_a_link_is_refused_and_nothing_is_written(tmp_path, bad, message):
-    source = tmp_path / "source"
-    write_cifar(source)
+    write_cifar(tmp_path / "source")
+    source = tmp_path / "source/cifar10"
     raw = tmp_path / "data/raw"
-    raw.mkdir(parents=True)
+    (raw / "cifar10").mkdir(parents=True)
     extra = ("cifar-10-batches-py/link", None) if bad == "link" else (bad, source / "cifar-10-batches-py/batches.meta")
-    tarball(raw / "cifar-10-python.tar.gz", [("cifar-10-batches-py", source / "cifar-10-batches-py"), extra], source)
+    tarball(raw / "cifar10/cifar-10-python.tar.gz", [("cifar-10-batches-py", source / "cifar-10-batches-py"), extra],
+            source)
     with pytest.raises(LongtailError, match=message):
         data.load("cifar10", root=raw)
-    assert sorted(p.name for p in raw.iterdir()) == ["cifar-10-python.tar.gz"]  # no folder, no partial one
+    assert sorted(p.name for p in (raw / "cifar10").iterdir()) == ["cifar-10-python.tar.gz"]  # nothing extracted
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "source"]  # nothing beside data/
 
 
 @pytest.mark.parametrize("damage, message", [
-    (lambda b: b[: len(b) // 2], "cannot be extracted"),
-    (lambda b: b"this is not an archive", "cannot be extracted"),
-    (lambda b: gzip.decompress(b)[:5000], "cannot be extracted"),  # a truncated tar that is not gzipped
+    (lambda b: b[: len(b) // 2], "cannot be read"),
+    (lambda b: b"this is not an archive", "cannot be read"),
+    (lambda b: gzip.decompress(b)[:5000], "cannot be read"),  # a truncated tar that is not gzipped
 ])
 def test_a_broken_tarball_leaves_nothing_and_the_good_one_then_loads(tmp_path, damage, message):
-    source = tmp_path / "source"
-    written = write_cifar(source)
+    written = write_cifar(tmp_path / "source")
+    source = tmp_path / "source/cifar10"
     raw = tmp_path / "raw"
-    raw.mkdir()
-    archive = raw / "cifar-10-python.tar.gz"
+    (raw / "cifar10").mkdir(parents=True)
+    archive = raw / "cifar10/cifar-10-python.tar.gz"
     tarball(archive, [("cifar-10-batches-py", source / "cifar-10-batches-py")], source)
     good = archive.read_bytes()
     archive.write_bytes(damage(good))
     with pytest.raises(LongtailError, match=message):
         data.load("cifar10", root=raw)
-    assert sorted(p.name for p in raw.iterdir()) == ["cifar-10-python.tar.gz"]
+    assert sorted(p.name for p in (raw / "cifar10").iterdir()) == ["cifar-10-python.tar.gz"]
     archive.write_bytes(good)  # the user puts the original back: it just works
     np.testing.assert_array_equal(data.load("cifar10", root=raw)["x_test"], written["test_batch"][0])
 
@@ -245,16 +246,16 @@ def idx_bytes(array, magic=None) -> bytes:
 ])
 def test_broken_mnist_files_say_what_is_wrong(tmp_path, file, content, message):
     write_mnist(tmp_path)
-    (tmp_path / "MNIST/raw" / file).write_bytes(content)
+    (tmp_path / "mnist" / file).write_bytes(content)
     with pytest.raises(LongtailError, match=message):
         data.load("mnist", root=tmp_path)
-    assert sorted(p.name for p in (tmp_path / "MNIST/raw").iterdir()) == sorted(
+    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(
         f"{s}-{k}-idx{d}-ubyte.gz" for s in ("train", "t10k") for k, d in (("images", 3), ("labels", 1)))
 
 
 def test_unpacked_mnist_files_load_too(tmp_path):
     written = write_mnist(tmp_path)
-    for path in (tmp_path / "MNIST/raw").iterdir():
+    for path in (tmp_path / "mnist").iterdir():
         path.with_suffix("").write_bytes(gzip.decompress(path.read_bytes()))
         path.unlink()
     np.testing.assert_array_equal(data.load("mnist", root=tmp_path)["y_test"], written["t10k"][1])

@@ -5,6 +5,7 @@ cached arrays survive a push/pull round trip byte for byte."""
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,14 +31,14 @@ TINY = {
 }
 
 
-def sh(repo, *args):
-    result = subprocess.run(args, cwd=repo, capture_output=True, text=True, env=ENV)
+def sh(repo, *args, env=None):
+    result = subprocess.run(args, cwd=repo, capture_output=True, text=True, env=env or ENV)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
 
 
-def dvc(repo, *args):
-    return sh(repo, sys.executable, "-m", "dvc", *args)
+def dvc(repo, *args, env=None):
+    return sh(repo, sys.executable, "-m", "dvc", *args, env=env)
 
 
 ENV = os.environ | {
@@ -48,29 +49,97 @@ ENV = os.environ | {
 }
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    """A git repository holding a copy of this one's files, with tiny params, reproduced once."""
+def copy_of_this_repository(repo: Path, **sections) -> Path:
+    """A git repository in `repo` holding this one's files, its params.yaml's sections updated by
+    `sections`, no dvc.lock: nothing run yet."""
     root = Path(__file__).resolve().parents[1]
-    repo = tmp_path_factory.mktemp("longtail")
     tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
                              cwd=root, capture_output=True, text=True, check=True).stdout.split()
     for name in tracked:
         if (root / name).is_file():
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / name, repo / name)
-    ENV["PYTHONPATH"] = str(repo / "src")  # the stages import the copy's library
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    for section, values in TINY.items():
+    for section, values in sections.items():
         params[section] |= values
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (repo / "dvc.lock").unlink(missing_ok=True)
     sh(repo, "git", "init", "-q")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A copy of this repository with tiny params, reproduced once, every stage's opened files
+    logged (audited) beside it."""
+    repo = copy_of_this_repository(tmp_path_factory.mktemp("longtail"), **TINY)
+    ENV["PYTHONPATH"] = str(repo / "src")  # the stages import the copy's library
     dvc(repo, "remote", "add", "--local", "-d", "scratch", str(tmp_path_factory.mktemp("remote")))
-    log = dvc(repo, "repro")
+    log = dvc(repo, "repro", env=audited(audit_folder(repo), ENV))
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "tiny run")
     return repo, log
+
+
+# --- every file a stage opens is declared -------------------------------------------------------------
+
+AUDIT = Path(__file__).resolve().parent / "audit"  # its sitecustomize.py logs each stage's opened files
+# Folders a stage keeps for itself and removes when done: the trials' resume store (finished chunks,
+# under a fingerprint of every input, so a stale one is never read; gathered, then deleted).
+SCRATCH = {"train_trials": "data/trials/shards", "consistency_trials": "data/consistency/trials/shards"}
+
+
+def audit_folder(repo: Path) -> Path:
+    folder = repo.with_name(repo.name + "-audit")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def audited(folder: Path, env: dict) -> dict:
+    """`env` with every stage's opened files logged into `folder`."""
+    return env | {"PYTHONPATH": f"{env['PYTHONPATH']}{os.pathsep}{AUDIT}", "LONGTAIL_AUDIT": str(folder)}
+
+
+def undeclared(repo: Path, folder: Path) -> dict[str, set[str]]:
+    """stage -> the files inside `repo` its processes opened (the audit logs in `folder`) that
+    dvc.yaml, as DVC renders it, does not declare for that stage: not a dep (a params file is one),
+    not an output or an output's temporary sibling (artifacts.outputs' `.name.tmpPID`). Python's
+    bytecode caches, the modules stages/deps.py exempts and SCRATCH are the only others allowed."""
+    from dvc.repo import Repo
+
+    sys.path.insert(0, str(repo / "stages"))
+    from deps import EXEMPT  # noqa: PLC0415 -- stages/deps.py, beside the stage scripts
+
+    with Repo(str(repo)) as dvc_repo:
+        declared = {stage.name: [Path(item.fs_path) for item in (*stage.deps, *stage.outs)]
+                    for stage in dvc_repo.index.stages if hasattr(stage, "name")}  # dvc.yaml's, not .dvc files
+    allowed_always = {repo / name for name in EXEMPT}
+
+    def allowed(path: Path, stage: str) -> bool:
+        if not path.is_relative_to(repo) or path.is_dir() or "__pycache__" in path.parts or path in allowed_always:
+            return True  # a folder opened (to fsync a rename) reads no data
+        if stage in SCRATCH and path.is_relative_to(repo / SCRATCH[stage]):
+            return True
+        # An output is written as its temporary sibling first (artifacts.outputs: `.name.tmpPID`, a
+        # file, or a folder such as a DVCLive directory), then renamed into place.
+        path = Path(*(re.sub(r"^\.(.+)\.tmp\d+$", r"\1", part) for part in path.parts))
+        return any(path == item or path.is_relative_to(item) for item in declared[stage])
+
+    found = {}
+    for log in folder.glob("*.log"):
+        stage = log.name.split(".")[0]
+        opened = {Path(line) for line in log.read_text().splitlines()}
+        if bad := {str(p.relative_to(repo)) for p in opened if not allowed(p, stage)}:
+            found.setdefault(stage, set()).update(bad)
+    return found
+
+
+def test_every_file_a_stage_opens_in_the_project_is_declared_in_dvc_yaml(repo):
+    repo, log = repo
+    folder = audit_folder(repo)
+    assert {p.name.split(".")[0] for p in folder.glob("*.log")} == set(ran(log))  # every stage was audited
+    found = undeclared(repo, folder)
+    assert found == {}, "\n".join(f"{stage}: {sorted(paths)}" for stage, paths in found.items())
 
 
 def ran(log):
@@ -267,7 +336,8 @@ def stale(repo) -> set[str]:
     (("src/longtail/matched.py", "", "# edited\n"), {"ttest"}),  # a ttest-only module
     (("src/longtail/fit.py", "", "# edited\n"), {"fit", "consistency_fit", "report"}),
     (("src/longtail/losses.py", "", "# edited\n"), {"train_trials", "consistency_trials", "reference",
-                                                     "reference_population", "compress", "populations"}),
+                                                     "reference_population", "compress", "populations",
+                                                     "report"}),  # report checks trials' names (training.py)
     (("src/longtail/compression.py", "", "# edited\n"), {"compress", "populations"}),
 ])
 def test_an_edit_reruns_exactly_the_stages_that_read_it(repo, edit, expected):

@@ -1,15 +1,14 @@
 """Datasets as uint8 images [N, C, H, W] and int64 labels [N].
 
 `digits` (scikit-learn's bundled 8x8 digits) and `synthetic` need no files. The torchvision sets
-read data/raw/ and download only when asked.
+are read from their own folder, data/raw/<dataset>/, and downloaded there only when asked.
 """
 
 import gzip
 import hashlib
+import io
 import math
-import os
 import pickle
-import shutil
 import struct
 import tarfile
 import zlib
@@ -32,9 +31,7 @@ def load(dataset: str, *, root="data/raw", download=False, test_fraction=0.2, se
         # Stratify on subpopulations (rare ones included) so each rare group lands in both splits.
         return split(x, y, rare=rare, test_fraction=test_fraction, seed=seed)
     if dataset in TORCHVISION:
-        (x_train, y_train), (x_test, y_test) = (
-            torchvision_split(dataset, Path(root), train=t, download=download) for t in (True, False)
-        )
+        (x_train, y_train), (x_test, y_test) = torchvision_splits(dataset, folder_of(dataset, root), download=download)
         return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     raise LongtailError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
 
@@ -126,36 +123,65 @@ TORCHVISION = {
 DATASETS = ("digits", "synthetic", *TORCHVISION)
 
 
-def torchvision_split(dataset: str, root: Path, *, train: bool, download: bool) -> Split:
+def folder_of(dataset: str, root) -> Path:
+    """Where a dataset's files live: a folder of its own under data.root (data/raw/cifar10/, ...),
+    which dvc.yaml lists as prepare's dependency (`${data.root}/${data.dataset}`): a replaced file
+    reruns prepare, and DVC's run-cache never serves arrays made from other files."""
+    return Path(root) / dataset
+
+
+def torchvision_splits(dataset: str, folder: Path, *, download: bool) -> tuple[Split, Split]:
+    """(train, test) of a torchvision dataset, read from its files in `folder` by this module (the
+    file names, mirrors and checksums are torchvision's)."""
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, TORCHVISION[dataset])
+    folder = Path(folder)
     if dataset.startswith("cifar"):
-        return _cifar(cls, root, train=train, download=download)
-    return _mnist(cls, root, train=train, download=download)
+        return _cifar(cls, folder, download=download)
+    return _mnist(cls, folder, download=download)
 
 
-def _mnist(cls, root: Path, *, train: bool, download: bool) -> Split:
-    """MNIST and Fashion-MNIST from their IDX files (gzipped as distributed, or unpacked), read and
-    checked here: magic numbers, sizes, labels 0..9 and as many as the images."""
-    raw = root / cls.__name__ / "raw"
-    if download:
-        cls(str(root), train=train, download=True)  # fetches and verifies the official files
+def _download(urls: list[str], folder: Path, filename: str, md5: str | None) -> None:
+    """The file from the first of `urls` that serves it, md5 verified, into folder/."""
+    from torchvision.datasets.utils import download_url
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for url in urls:
+        try:
+            download_url(url, str(folder), filename, md5)
+            return
+        except Exception as e:  # noqa: BLE001 -- a mirror that fails: the next one
+            error = e
+    raise LongtailError(f"{filename} could not be downloaded ({type(error).__name__}: {error}): place it in {folder}/")
+
+
+def _mnist(cls, folder: Path, *, download: bool) -> tuple[Split, Split]:
+    """MNIST and Fashion-MNIST from their IDX files in folder/ (gzipped as distributed, or unpacked),
+    read and checked here: magic numbers, sizes, labels 0..9 and as many as the images."""
     names = [name.removesuffix(".gz") for name, _md5 in cls.resources]
-    found = {name: next((p for p in (raw / f"{name}.gz", raw / name) if p.exists()), None) for name in names}
+    found = {name: next((p for p in (folder / f"{name}.gz", folder / name) if p.exists()), None) for name in names}
+    if download:
+        for (filename, md5), name in zip(cls.resources, names):
+            if found[name] is None:
+                _download([mirror + filename for mirror in cls.mirrors], folder, filename, md5)
+                found[name] = folder / filename
     if missing := [f"{name}.gz" for name, path in found.items() if path is None]:
         raise LongtailError(
-            f"{cls.__name__} files not found: place {', '.join(missing)} in {raw}/ "
+            f"{cls.__name__} files not found: place {', '.join(missing)} in {folder}/ "
             f"(from {cls.mirrors[0]}), or set data.download: true to fetch them"
         )
-    prefix = "train" if train else "t10k"
-    images = idx(found[f"{prefix}-images-idx3-ubyte"], dims=3)
-    labels = idx(found[f"{prefix}-labels-idx1-ubyte"], dims=1)
-    if len(images) != len(labels):
-        raise LongtailError(f"{raw}: {prefix} has {len(images)} images and {len(labels)} labels; they must be as many")
-    if labels.size and labels.max() > 9:
-        raise LongtailError(f"{found[f'{prefix}-labels-idx1-ubyte']}: labels must be 0..9, found {labels.max()}")
-    return images[:, None], labels.astype(np.int64)
+    splits = []
+    for prefix in ("train", "t10k"):
+        images = idx(found[f"{prefix}-images-idx3-ubyte"], dims=3)
+        labels = idx(found[f"{prefix}-labels-idx1-ubyte"], dims=1)
+        if len(images) != len(labels):
+            raise LongtailError(f"{folder}: {prefix} has {len(images)} images and {len(labels)} labels; "
+                                "they must be as many")
+        if labels.size and labels.max() > 9:
+            raise LongtailError(f"{found[f'{prefix}-labels-idx1-ubyte']}: labels must be 0..9, found {labels.max()}")
+        splits.append((images[:, None], labels.astype(np.int64)))
+    return tuple(splits)
 
 
 def idx(path: Path, dims: int) -> np.ndarray:
@@ -190,72 +216,76 @@ class _CifarUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def cifar_batch(path: Path) -> dict:
-    """One CIFAR batch (a Python 2 or 3 pickle), loaded without running any code from it."""
+def cifar_batch(raw: bytes, name: str) -> dict:
+    """One CIFAR batch (a Python 2 or 3 pickle, `name` in messages), loaded without running any code
+    from it."""
     try:
-        with open(path, "rb") as f:
-            batch = _CifarUnpickler(f, encoding="latin1").load()
+        batch = _CifarUnpickler(io.BytesIO(raw), encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
-        raise LongtailError(f"{path} is refused: not a CIFAR batch ({e}); put the original file back") from None
+        raise LongtailError(f"{name} is refused: not a CIFAR batch ({e}); put the original file back") from None
     if not isinstance(batch, dict):
-        raise LongtailError(f"{path} is refused: a CIFAR batch is a dict, this holds {type(batch).__name__}")
+        raise LongtailError(f"{name} is refused: a CIFAR batch is a dict, this holds {type(batch).__name__}")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
 
 
-def _cifar(cls, root: Path, *, train: bool, download: bool) -> Split:
-    folder = root / cls.base_folder
-    archive = root / cls.filename
-    if download and not folder.exists():
-        cls(str(root), train=train, download=True)  # fetches the official archive, md5 verified
-    if not folder.exists():
-        if not archive.exists():
-            raise LongtailError(
-                f"{cls.__name__} not found: place {cls.filename} in {root}/ (from {cls.url}), "
-                f"or its extracted folder {folder}/, or set data.download: true to fetch it"
-            )
-        extract(archive, root, cls.base_folder)
-        if _md5(archive) == cls.tgz_md5:  # the official archive: every file it held must be intact
-            for name, md5 in cls.train_list + cls.test_list:
-                if _md5(folder / name) != md5:
-                    shutil.rmtree(folder)
-                    raise LongtailError(f"{folder / name} does not match the official md5 of {cls.filename}: the "
-                                        "extraction is corrupt; check the disk and run again")
-    listed = cls.train_list if train else cls.test_list
+def _cifar(cls, folder: Path, *, download: bool) -> tuple[Split, Split]:
+    """CIFAR-10 or -100 from its archive in folder/, read as it is (never extracted to disk, so no
+    extracted copy can stand in for another archive), or from its extracted folder where only that is
+    there."""
+    archive, extracted = folder / cls.filename, folder / cls.base_folder
+    if download and not archive.exists() and not extracted.exists():
+        _download([cls.url], folder, cls.filename, cls.tgz_md5)
     names = [name for name, _md5 in cls.train_list + cls.test_list] + [cls.meta["filename"]]
-    if missing := [n for n in names if not (folder / n).exists()]:
-        raise LongtailError(f"{cls.__name__} folder {folder}/ lacks {', '.join(missing)}: re-extract {cls.filename}")
+    if archive.exists():
+        files = archive_members(archive, cls.base_folder, names)
+        if _md5(archive.read_bytes()) == cls.tgz_md5:  # the official archive: every batch it holds must be intact
+            for name, md5 in cls.train_list + cls.test_list:
+                if _md5(files[name]) != md5:
+                    raise LongtailError(f"{archive}: its {name} does not match the official md5: the archive is "
+                                        "corrupt; put the original back")
+        where = lambda name: f"{archive}:{cls.base_folder}/{name}"  # noqa: E731
+    elif extracted.is_dir():
+        if missing := [n for n in names if not (extracted / n).exists()]:
+            raise LongtailError(f"{cls.__name__} folder {extracted}/ lacks {', '.join(missing)}: put the complete "
+                                f"folder back, or {cls.filename} beside it")
+        files = {name: (extracted / name).read_bytes() for name in names}
+        where = lambda name: str(extracted / name)  # noqa: E731
+    else:
+        raise LongtailError(
+            f"{cls.__name__} not found: place {cls.filename} in {folder}/ (from {cls.url}), "
+            f"or its extracted folder {extracted}/, or set data.download: true to fetch it"
+        )
+    return tuple(_cifar_split([name for name, _md5 in listed], files, where)
+                 for listed in (cls.train_list, cls.test_list))
+
+
+def _cifar_split(names: list[str], files: dict[str, bytes], where) -> Split:
     xs, ys = [], []
-    for name, _md5sum in listed:
+    for name in names:
         # Any file in the format is admitted (a re-pickled copy, a test fixture), official or not:
         # the restricted unpickler, not the checksum, keeps code out.
-        path = folder / name
-        batch = cifar_batch(path)
+        batch = cifar_batch(files[name], where(name))
         key = "labels" if "labels" in batch else "fine_labels"
         if "data" not in batch or key not in batch:
-            raise LongtailError(f"{path}: a CIFAR batch holds 'data' and 'labels' (or 'fine_labels'); found "
+            raise LongtailError(f"{where(name)}: a CIFAR batch holds 'data' and 'labels' (or 'fine_labels'); found "
                                 f"{sorted(map(str, batch))}")
         images, labels = np.asarray(batch["data"]), np.asarray(batch[key])
         if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 3072 or len(images) != len(labels):
-            raise LongtailError(f"{path}: expected uint8 data [n, 3072] and n labels, found {images.dtype} "
+            raise LongtailError(f"{where(name)}: expected uint8 data [n, 3072] and n labels, found {images.dtype} "
                                 f"{list(images.shape)} and {len(labels)} labels")
         xs.append(images.reshape(-1, 3, 32, 32))
         ys.append(labels.astype(np.int64))
     return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _md5(raw: bytes) -> str:
+    return hashlib.md5(raw).hexdigest()
 
 
-def extract(archive: Path, root: Path, folder: str) -> None:
-    """Extract `folder` of the tar archive into root/: only regular files and folders, none outside
-    the target (no absolute paths, no `..`, no links, no devices), into a temporary folder renamed
-    into place when complete, so a failed extraction leaves nothing behind."""
-    tmp = root / f".{folder}.partial{os.getpid()}"
+def archive_members(archive: Path, folder: str, names: list[str]) -> dict[str, bytes]:
+    """The files folder/<name> of a tar archive, read in memory. The archive must hold only regular
+    files and folders inside `folder` (no absolute paths, no `..`, no links, no devices): anything
+    else is not a dataset's archive."""
     try:
         with tarfile.open(archive) as tar:
             members = tar.getmembers()
@@ -265,12 +295,10 @@ def extract(archive: Path, root: Path, folder: str) -> None:
                     raise LongtailError(f"{archive} is refused: member {m.name!r} is "
                                         + ("not a plain file or folder" if not (m.isfile() or m.isdir())
                                            else f"outside {folder}/") + "; a CIFAR archive holds only its folder")
-            tar.extractall(tmp, members=members, filter="data")
-        if not (tmp / folder).is_dir():
-            raise LongtailError(f"{archive} does not hold {folder}/: is it the right archive?")
-        os.replace(tmp / folder, root / folder)
+            files = {Path(m.name).relative_to(folder).as_posix(): m for m in members if m.isfile()}
+            if missing := [n for n in names if n not in files]:
+                raise LongtailError(f"{archive} lacks {folder}/{', '.join(missing)}: is it the right archive?")
+            return {name: tar.extractfile(files[name]).read() for name in names}
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        raise LongtailError(f"{archive} cannot be extracted ({type(e).__name__}: {e}): it is not a complete "
+        raise LongtailError(f"{archive} cannot be read ({type(e).__name__}: {e}): it is not a complete "
                             f"tar.gz archive; put the original {archive.name} back") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
