@@ -6,6 +6,7 @@ import shutil
 import struct
 import subprocess
 import tarfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,3 +207,27 @@ def test_bad_subset_sizes_stop_prepare_with_what_to_fix(tmp_path, tiny_project, 
     result = subprocess.run([python, str(root / "stages/prepare.py")], cwd=project, capture_output=True, text=True)
     assert result.returncode == 2 and message in " ".join(result.stderr.split())
     assert not (project / "data/prepared").exists()
+
+
+def test_download_fills_the_dataset_folder_and_a_failed_one_leaves_nothing(tmp_path, monkeypatch):
+    # No network here: torchvision's download_url is replaced by a server of local files in the real
+    # format, whose first mirror fails midway (a partial file written, then an error).
+    import torchvision.datasets.utils as utils
+
+    served = write_mnist(tmp_path / "server")
+
+    def download_url(url, root, filename, md5=None, mirror_works=lambda url: "ossci" not in url):
+        (Path(root) / filename).write_bytes(b"partial")
+        if not mirror_works(url):
+            raise OSError("connection reset")
+        shutil.copy(tmp_path / "server/mnist" / filename, Path(root) / filename)
+
+    monkeypatch.setattr(utils, "download_url", download_url)
+    arrays = data.load("mnist", root=tmp_path, download=True)  # the first mirror fails, the second serves
+    np.testing.assert_array_equal(arrays["y_test"], served["t10k"][1])
+    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(
+        f"{s}-{k}-idx{d}-ubyte.gz" for s in ("train", "t10k") for k, d in (("images", 3), ("labels", 1)))
+    monkeypatch.setattr(utils, "download_url", lambda *args, **kw: download_url(*args, mirror_works=lambda url: False))
+    with pytest.raises(LongtailError, match=r"train-images-idx3-ubyte.gz could not be downloaded \(OSError: connection"):
+        data.load("mnist", root=tmp_path / "offline", download=True)
+    assert list((tmp_path / "offline/mnist").iterdir()) == []  # no partial file, no temporary folder

@@ -8,9 +8,11 @@ import gzip
 import hashlib
 import io
 import math
+import os
 import pickle
 import struct
 import tarfile
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -143,16 +145,20 @@ def torchvision_splits(dataset: str, folder: Path, *, download: bool) -> tuple[S
 
 
 def _download(urls: list[str], folder: Path, filename: str, md5: str | None) -> None:
-    """The file from the first of `urls` that serves it, md5 verified, into folder/."""
+    """The file from the first of `urls` that serves it, md5 verified, into folder/: fetched into a
+    temporary folder and moved into place whole, so a failed download leaves nothing."""
     from torchvision.datasets.utils import download_url
 
     folder.mkdir(parents=True, exist_ok=True)
-    for url in urls:
-        try:
-            download_url(url, str(folder), filename, md5)
-            return
-        except Exception as e:  # noqa: BLE001 -- a mirror that fails: the next one
-            error = e
+    error = None
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".download") as tmp:
+        for url in urls:
+            try:
+                download_url(url, tmp, filename, md5)
+                os.replace(Path(tmp) / filename, folder / filename)
+                return
+            except Exception as e:  # noqa: BLE001 -- a mirror that fails: the next one
+                error = e
     raise LongtailError(f"{filename} could not be downloaded ({type(error).__name__}: {error}): place it in {folder}/")
 
 
