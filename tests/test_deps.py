@@ -31,6 +31,15 @@ def test_a_module_reruns_the_stages_that_run_it_and_no_others(root):
     assert not users("params.py") and not users("cli.py")  # validation and messages: no output changes
 
 
+def test_the_registries_that_check_a_stages_params_are_its_deps(root):
+    # params.py is exempt, but checking trials.arch imports models.ARCHS: a stage reading trials runs
+    # models/, so it lists it (the audit of tests/test_pipeline.py sees the stage open those files).
+    tool = deps_tool(root)
+    assert root / "src/longtail/models/__init__.py" in tool.checked_with("TrialSet")
+    assert {"src/longtail/models/__init__.py", "src/longtail/engine.py"} <= set(tool.derived(
+        yaml.safe_load((root / "dvc.yaml").read_text()))["report"][0])
+
+
 def test_lazy_imports_inside_functions_count(root, tmp_path):
     tool = deps_tool(root)
     script = tmp_path / "stage.py"
