@@ -243,8 +243,8 @@ def _cifar(cls, folder: Path, *, download: bool) -> tuple[Split, Split]:
         _download([cls.url], folder, cls.filename, cls.tgz_md5)
     names = [name for name, _md5 in cls.train_list + cls.test_list] + [cls.meta["filename"]]
     if archive.exists():
-        files = archive_members(archive, cls.base_folder, names)
-        if _md5(archive.read_bytes()) == cls.tgz_md5:  # the official archive: every batch it holds must be intact
+        files, digest = archive_members(archive, cls.base_folder, names)
+        if digest == cls.tgz_md5:  # the official archive: every batch it holds must be intact
             for name, md5 in cls.train_list + cls.test_list:
                 if _md5(files[name]) != md5:
                     raise LongtailError(f"{archive}: its {name} does not match the official md5: the archive is "
@@ -288,12 +288,13 @@ def _md5(raw: bytes) -> str:
     return hashlib.md5(raw).hexdigest()
 
 
-def archive_members(archive: Path, folder: str, names: list[str]) -> dict[str, bytes]:
-    """The files folder/<name> of a tar archive, read in memory. The archive must hold only regular
-    files and folders inside `folder` (no absolute paths, no `..`, no links, no devices): anything
-    else is not a dataset's archive."""
+def archive_members(archive: Path, folder: str, names: list[str]) -> tuple[dict[str, bytes], str]:
+    """The files folder/<name> of a tar archive, read in memory, and the archive's md5 (from the
+    same single read). The archive must hold only regular files and folders inside `folder` (no
+    absolute paths, no `..`, no links, no devices): anything else is not a dataset's archive."""
     try:
-        with tarfile.open(archive) as tar:
+        raw = archive.read_bytes()
+        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
             members = tar.getmembers()
             for m in members:
                 inside = Path(m.name).parts[:1] == (folder,) and ".." not in Path(m.name).parts
@@ -304,7 +305,7 @@ def archive_members(archive: Path, folder: str, names: list[str]) -> dict[str, b
             files = {Path(m.name).relative_to(folder).as_posix(): m for m in members if m.isfile()}
             if missing := [n for n in names if n not in files]:
                 raise LongtailError(f"{archive} lacks {folder}/{', '.join(missing)}: is it the right archive?")
-            return {name: tar.extractfile(files[name]).read() for name in names}
+            return {name: tar.extractfile(files[name]).read() for name in names}, _md5(raw)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         raise LongtailError(f"{archive} cannot be read ({type(e).__name__}: {e}): it is not a complete "
                             f"tar.gz archive; put the original {archive.name} back") from None

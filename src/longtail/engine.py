@@ -23,6 +23,7 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from longtail import LongtailError, training
 
+CURVES = ("train_loss", "train_accuracy")  # train_stacked's per-epoch curves of each model
 STEPS_PER_CALL = 4  # compiled steps per call: 4 measured best on digits (8 compiles twice as long for no gain)
 
 # trials.compile -> torch.compile's mode (CUDA graphs stay off: BatchNorm updates buffers in place).
@@ -144,7 +145,7 @@ def epoch_curves(loss: torch.Tensor, right: torch.Tensor, plan: Schedule, epochs
     """Per-step batch losses and right counts [T, K] -> each model's per-epoch curves [K, epochs].
     Model k's epochs are steps[k] / epochs steps each (its subset, hence its batches, is fixed)."""
     loss, right, seen = (v.float().cpu().numpy() for v in (loss, right, plan.weight.sum(-1)))
-    out = {"train_loss": np.zeros((len(plan.steps), epochs)), "train_accuracy": np.zeros((len(plan.steps), epochs))}
+    out = {name: np.zeros((len(plan.steps), epochs)) for name in CURVES}
     for k, steps in enumerate(plan.steps.tolist()):
         per = steps // epochs
         if per == 0:  # an empty subset trains no step

@@ -21,7 +21,7 @@ from longtail import LongtailError, devices, engine, models, seeds, training
 from longtail.artifacts import outputs
 
 MASKS = ("bernoulli", "fixed_size")
-CURVES = ("train_loss", "train_accuracy")  # engine.train_stacked's per-epoch curves, kept with each chunk
+CURVES = engine.CURVES  # the per-epoch curves of each trial, kept with each chunk
 STORE_FORMAT = 2  # in the fingerprint: a store of an older layout (2: chunks keep curves) is never read
 
 
