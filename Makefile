@@ -28,8 +28,10 @@ $(LINT): .ci/package-lock.json
 	npm ci --prefix .ci --silent --no-audit --no-fund
 	touch $@
 
+# The test files run in parallel, one per core (-n auto), each file's tests in order in one process
+# (--dist loadfile: a module's fixtures, such as test_pipeline's reproduced repository, are built once).
 test: install $(LINT)
-	python -m pytest
+	python -m pytest -n auto --dist loadfile
 
 # dvc.yaml's source deps and params from the code (stages/deps.py); a test fails when they disagree.
 deps: install

@@ -19,6 +19,7 @@ editing them reruns nothing."""
 import ast
 import dataclasses
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -101,22 +102,27 @@ def replaced(script: Path, cmd: str) -> set[str]:
     return set()
 
 
+def params_calls(files: list[Path]) -> Iterator[tuple[str, ast.Call, str]]:
+    """Every `params.<name>(...)` call in `files`: (name, the call, "path:line" to name it by)."""
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "params":
+                yield node.func.attr, node, f"{path}:{node.lineno}"
+
+
 def read_params(files: list[Path], cmd: str) -> list[str]:
     """The params keys read by the stage whose script is files[0], its modules files[1:], and its
     command `cmd`; in params.yaml's order: seed, device, then section by section."""
     found = []
-    for path in files:
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "params"):
-                continue
-            if node.func.attr == "section":
-                section, view = _literal_section(node, f"{path}:{node.lineno}")
-                fields = [f.name for f in dataclasses.fields(getattr(params, view))]
-                whole = set(fields) == set(params.keys(section))
-                found += [section] if whole else [f"{section}.{key}" for key in fields]
-            elif node.func.attr in ("seed", "device"):
-                found.append(node.func.attr)
+    for name, call, where in params_calls(files):
+        if name == "section":
+            section, view = _literal_section(call, where)
+            fields = [f.name for f in dataclasses.fields(getattr(params, view))]
+            whole = set(fields) == set(params.keys(section))
+            found += [section] if whole else [f"{section}.{key}" for key in fields]
+        elif name in ("seed", "device"):
+            found.append(name)
     found = [key for key in found if key not in replaced(files[0], cmd)]
     found += re.findall(r"\$\{([\w.]+)\}", cmd)
     # A section all of whose keys are read (by one view or by several) is listed by its name.
@@ -140,10 +146,7 @@ def script_of(cmd: str) -> Path:
 
 def views(files: list[Path]) -> set[str]:
     """The params views that `params.section` calls in `files` build."""
-    return {_literal_section(node, f"{path}:{node.lineno}")[1]
-            for path in files for node in ast.walk(ast.parse(path.read_text(), str(path)))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "section"
-            and isinstance(node.func.value, ast.Name) and node.func.value.id == "params"}
+    return {_literal_section(call, where)[1] for name, call, where in params_calls(files) if name == "section"}
 
 
 def checked_with(view: str) -> set[Path]:

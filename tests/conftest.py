@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,15 @@ def tiny_project(root, python):
         return path
 
     return make
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (make test runs a test file per core), each worker, and the stages it
+    starts, gets its share of the cores. Torch's default, a thread per core in every process, runs
+    two threads per core with two workers, and a spinning thread waits for its core."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // workers))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -19,7 +19,7 @@ ARRAYS = ["masks.npy", "train_correct.npy", "test_correct.npy"]
 def single(tmp_path_factory, tiny_project):
     """Tiny params, prepared data, and the trials of one uninterrupted process."""
     return tiny_project(tmp_path_factory.mktemp("single"), ("prepare", "train_trials"),
-                        trials={"count": 8, "epochs": 40, "models_per_step": 2, "compile": "off"})
+                        trials={"count": 8, "epochs": 20, "models_per_step": 2, "compile": "off"})
 
 
 @pytest.fixture

@@ -237,21 +237,6 @@ def test_cie_masks_and_t_tests_agree_with_predictions_and_scipy(repo):
     assert ttest["cie"]["n"] == len(group)
 
 
-def test_an_experiment_on_the_loss_reruns_only_what_compression_touches(repo):
-    repo, _ = repo
-    log = dvc(repo, "exp", "run", "-S", "compress.loss=focal")
-    assert set(ran(log)) == {"compress", "cie", "populations", "pie", "ttest", "report"}
-    params = json.loads(dvc(repo, "params", "diff", "--json"))
-    assert params["params.yaml"]["compress.loss"] == {"old": "ce", "new": "focal"}
-    metrics = json.loads(dvc(repo, "metrics", "diff", "--all", "--json"))
-    for key in ["cie", "cie_u", "cie_c", "cie.t", "cie_u.p", "cie_c.welch_t"]:
-        file = "metrics/cie.json" if "." not in key else "metrics/ttest.json"
-        assert key in metrics[file]
-    assert metrics["metrics/compress.json"]["loss"]["new"] == "focal"
-    sh(repo, "git", "checkout", "--", ".")  # back to the committed run for the other tests
-    dvc(repo, "checkout")
-
-
 def test_flipping_labels_is_a_change_to_prepare_that_estimate_reads(repo):
     # `dvc exp run -S data.flip_labels=0.05` (the README's check of a recipe) must rerun everything from
     # prepare on, estimate included, which reads the flipped marks. The stages themselves write and
@@ -270,13 +255,13 @@ def test_flipping_labels_is_a_change_to_prepare_that_estimate_reads(repo):
     sh(repo, "git", "checkout", "--", "params.yaml")
 
 
-def test_a_queued_loss_comparison_lists_every_experiment_with_cies_and_both_tests(repo):
-    # The README's five-loss workflow with two of them (a teacher's and the adaptive one; the
-    # workspace's ce is the baseline): the queue, `dvc exp show` and compare are the same for any
+def test_a_queued_loss_comparison_reruns_only_what_compression_touches_and_lists_cies_and_both_tests(repo):
+    # The README's five-loss workflow with two of them (focal, and softadapt, which reads the teacher;
+    # the workspace's ce is the baseline): the queue, `dvc exp show` and compare are the same for any
     # number, and two workers run two at once; each loss trains in test_stages.py.
     repo, _ = repo
     dvc(repo, "exp", "remove", "--all-commits")  # only this comparison's experiments below
-    dvc(repo, "exp", "run", "--queue", "-S", "compress.loss=kd,softadapt")
+    dvc(repo, "exp", "run", "--queue", "-S", "compress.loss=focal,softadapt")
     dvc(repo, "queue", "start", "-j", "2")
     for _ in range(600):  # the workers run in the background; wait for the queue to drain
         status = dvc(repo, "queue", "status")
@@ -285,10 +270,12 @@ def test_a_queued_loss_comparison_lists_every_experiment_with_cies_and_both_test
         time.sleep(1)
     assert "Failed" not in status, status
     baseline = json.loads(dvc(repo, "exp", "show", "--json"))[1]
-    runs = [rev["data"] for exp in baseline["experiments"] for rev in exp["revs"]]
-    losses = sorted(run["params"]["params.yaml"]["data"]["compress"]["loss"] for run in runs)
-    assert losses == ["kd", "softadapt"]
-    for run in runs:
+    runs = {rev["data"]["params"]["params.yaml"]["data"]["compress"]["loss"]: (exp["name"], rev["data"])
+            for exp in baseline["experiments"] for rev in exp["revs"]}
+    assert sorted(runs) == ["focal", "softadapt"]
+    for name, run in runs.values():
+        # a loss reruns compression and what reads it, never the trials or the reference
+        assert set(ran(dvc(repo, "queue", "logs", name))) == {"compress", "cie", "populations", "pie", "ttest", "report"}
         cie = run["metrics"]["metrics/cie.json"]["data"]
         ttest = run["metrics"]["metrics/ttest.json"]["data"]
         assert isinstance(cie["cie"], int) and set(ttest) >= {"cie", "cie_u", "cie_c"}
@@ -296,8 +283,20 @@ def test_a_queued_loss_comparison_lists_every_experiment_with_cies_and_both_test
     assert "compress.loss" in dvc(repo, "exp", "show", "--md")
     sh(repo, sys.executable, "stages/compare.py")  # side by side, from the real `dvc exp show`
     table = (repo / "compare.md").read_text()
-    assert all(f"| {loss} |" in table for loss in ["kd", "softadapt"]) and "## At equal difficulty" in table
+    assert all(f"| {loss} |" in table for loss in runs) and "## At equal difficulty" in table
     assert (repo / "plots/compare_ttest.png").stat().st_size > 0 and (repo / "plots/compare_counts.png").stat().st_size > 0
+
+    # An experiment in the workspace (as `dvc exp run` leaves it) diffs against the baseline.
+    dvc(repo, "exp", "apply", runs["focal"][0])
+    params = json.loads(dvc(repo, "params", "diff", "--json"))
+    assert params["params.yaml"]["compress.loss"] == {"old": "ce", "new": "focal"}
+    metrics = json.loads(dvc(repo, "metrics", "diff", "--all", "--json"))
+    for key in ["cie", "cie_u", "cie_c", "cie.t", "cie_u.p", "cie_c.welch_t"]:
+        file = "metrics/cie.json" if "." not in key else "metrics/ttest.json"
+        assert key in metrics[file]
+    assert metrics["metrics/compress.json"]["loss"]["new"] == "focal"
+    sh(repo, "git", "checkout", "--", ".")  # back to the committed run for the other tests
+    dvc(repo, "checkout")
 
 
 def test_push_then_pull_restores_byte_identical_arrays(repo):

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from test_data import write_cifar_archive, write_mnist
 from test_pipeline import ENV, audit_folder, audited, copy_of_this_repository, dvc, sh, undeclared
 
@@ -28,35 +29,41 @@ def prepared(repo):
         return f["x"]
 
 
-@pytest.mark.parametrize("dataset", ["cifar10", "mnist"])
-def test_a_replaced_dataset_file_reruns_prepare_and_no_cache_serves_the_other_files_arrays(tmp_path, dataset):
-    repo = copy_of_this_repository(tmp_path / "repo", data={"dataset": dataset})
+def test_a_replaced_dataset_file_reruns_prepare_and_no_cache_serves_the_other_files_arrays(tmp_path):
+    # Both formats in one repository: CIFAR-10's archive, then MNIST's four files.
+    repo = copy_of_this_repository(tmp_path / "repo")
     env = ENV | {"PYTHONPATH": str(repo / "src")}
     folder = audit_folder(repo)
-    files = [f"data/raw/{dataset}/{name}" for name in FILES[dataset]]
+    for dataset in FILES:
+        params = yaml.safe_load((repo / "params.yaml").read_text())
+        params["data"]["dataset"] = dataset
+        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        files = [f"data/raw/{dataset}/{name}" for name in FILES[dataset]]
 
-    a = place(repo, dataset, seed=1, n=20)
-    dvc(repo, "add", *files, env=env)  # as the README says: DVC tracks the raw files, git their .dvc files
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "dataset A", env=env)
-    log = dvc(repo, "repro", "prepare", env=audited(folder, env))
-    assert "Running stage 'prepare'" in log
-    np.testing.assert_array_equal(prepared(repo), a)
+        a = place(repo, dataset, seed=1, n=20)
+        dvc(repo, "add", *files, env=env)  # as the README says: DVC tracks the raw files, git their .dvc files
+        sh(repo, "git", "add", "-A")
+        sh(repo, "git", "commit", "-qm", f"{dataset} A", env=env)
+        log = dvc(repo, "repro", "prepare", env=audited(folder, env))
+        assert "Running stage 'prepare'" in log
+        np.testing.assert_array_equal(prepared(repo), a)
 
-    b = place(repo, dataset, seed=2, n=12)  # other images, and fewer
-    dvc(repo, "add", *files, env=env)
-    status = json.loads(dvc(repo, "status", "prepare", "--json", env=env))
-    assert f"data/raw/{dataset}" in json.dumps(status["prepare"])  # prepare's dependency changed
-    log = dvc(repo, "repro", "prepare", env=audited(folder, env))
-    assert "Running stage 'prepare'" in log  # not restored from A's run in the run-cache
-    np.testing.assert_array_equal(prepared(repo), b)
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "commit", "-qm", "dataset B", env=env)
+        b = place(repo, dataset, seed=2, n=12)  # other images, and fewer
+        dvc(repo, "add", *files, env=env)
+        status = json.loads(dvc(repo, "status", "prepare", "--json", env=env))
+        assert f"data/raw/{dataset}" in json.dumps(status["prepare"])  # prepare's dependency changed
+        log = dvc(repo, "repro", "prepare", env=audited(folder, env))
+        assert "Running stage 'prepare'" in log  # not restored from A's run in the run-cache
+        np.testing.assert_array_equal(prepared(repo), b)
+        sh(repo, "git", "add", "-A")
+        sh(repo, "git", "commit", "-qm", f"{dataset} B", env=env)
+        assert undeclared(repo, folder) == {}  # prepare opened this dataset's files, all declared
+        for log in folder.glob("*.log"):
+            log.unlink()  # the next dataset's dvc.yaml declares its own files, not these
 
-    # An experiment on A's files: the run-cache may serve A's arrays (they are A's), never B's.
+    # An experiment on A's files: the run-cache may serve A's arrays (they are A's), never B's. (The
+    # cache keys on the folder's hash, the same for either format: the last one stands for both.)
     place(repo, dataset, seed=1, n=20)
     dvc(repo, "add", *files, env=env)
     dvc(repo, "exp", "run", "prepare", env=env)
     np.testing.assert_array_equal(prepared(repo), a)
-
-    assert undeclared(repo, folder) == {}  # prepare opened its dataset's files, all declared

@@ -130,7 +130,7 @@ def uninterrupted(tmp_path_factory, prepared, root, python):
     shutil.copytree(prepared, path, dirs_exist_ok=True)
     set_param(path, "trials", "count", 8)
     set_param(path, "trials", "models_per_step", 2)
-    set_param(path, "trials", "epochs", 30)
+    set_param(path, "trials", "epochs", 15)
     set_param(path, "trials", "compile", "off")  # compilation would dominate a run this small
     subprocess.run([python, str(root / "stages/train_trials.py")], cwd=path, check=True, capture_output=True)
     assert not (path / "data/trials/shards").exists()  # gathered and cleaned up
@@ -142,7 +142,7 @@ def test_the_trials_log_their_mean_training_curves_for_dvc(uninterrupted):
     assert list(table) == ["trials"] and sorted(table["trials"]) == sorted(
         f"{name}{std}" for name in ("train_loss", "train_accuracy") for std in ("", "_std"))
     trials_curve = table["trials"]
-    assert all(len(values) == 30 for values in trials_curve.values())  # one value per epoch
+    assert all(len(values) == 15 for values in trials_curve.values())  # one value per epoch
     assert trials_curve["train_loss"][-1] < trials_curve["train_loss"][0] / 4  # they learn their subsets
     assert trials_curve["train_accuracy"][-1] > 0.95 and (trials_curve["train_accuracy_std"] >= 0).all()
     metrics = json.loads((uninterrupted / "dvclive/trials/metrics.json").read_text())  # what dvc exp show lists
