@@ -18,6 +18,7 @@ editing them reruns nothing."""
 
 import ast
 import dataclasses
+import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,9 +49,20 @@ def module_file(name: str) -> Path | None:
     return None
 
 
+def parsed(path: Path) -> ast.Module:
+    """The syntax tree of `path`: each stage reads its modules several times (imports, views, params)
+    and the stages share most of them, so a file is parsed once per content."""
+    return _parse(path.read_text(), str(path))
+
+
+@functools.cache
+def _parse(source: str, filename: str) -> ast.Module:
+    return ast.parse(source, filename)
+
+
 def imported(path: Path) -> set[Path]:
     """The package's files that `path` imports directly, at any depth of its code."""
-    return imported_in(ast.parse(path.read_text(), str(path)))
+    return imported_in(parsed(path))
 
 
 def imported_in(tree: ast.AST) -> set[Path]:
@@ -96,7 +108,7 @@ def _literal_section(call: ast.Call, where: str) -> tuple[str, str]:
 
 def replaced(script: Path, cmd: str) -> set[str]:
     """The params keys `cmd` replaces by options of `script` (its module-level REPLACES dict)."""
-    for node in ast.parse(script.read_text()).body:
+    for node in parsed(script).body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "REPLACES" for t in node.targets):
             return {key for option, key in ast.literal_eval(node.value).items() if re.search(rf"{option}\b", cmd)}
     return set()
@@ -105,7 +117,7 @@ def replaced(script: Path, cmd: str) -> set[str]:
 def params_calls(files: list[Path]) -> Iterator[tuple[str, ast.Call, str]]:
     """Every `params.<name>(...)` call in `files`: (name, the call, "path:line" to name it by)."""
     for path in files:
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        for node in ast.walk(parsed(path)):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                     and isinstance(node.func.value, ast.Name) and node.func.value.id == "params":
                 yield node.func.attr, node, f"{path}:{node.lineno}"
@@ -153,7 +165,7 @@ def checked_with(view: str) -> set[Path]:
     """The package files that checking params view `view` imports: the registries its names are
     checked against (models.ARCHS, losses.LOSSES, ...), imported inside the methods of its class and
     its bases. params.py is exempt, but a stage runs these modules, so it lists them."""
-    tree = ast.parse((PACKAGE / "params.py").read_text())
+    tree = parsed(PACKAGE / "params.py")
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     return set().union(*(imported_in(classes[c.__name__]) for c in getattr(params, view).__mro__
                          if c.__name__ in classes))
