@@ -243,7 +243,7 @@ def idx_bytes(array, magic=None) -> bytes:
     ("train-labels-idx1-ubyte.gz", b"plain text, not gzip", "is not a readable gzip file"),
     ("train-labels-idx1-ubyte.gz", gzip.compress(idx_bytes(np.zeros(3))), "train has 5 images and 3 labels"),
     ("train-labels-idx1-ubyte.gz", gzip.compress(idx_bytes(np.array([0, 1, 200, 3, 4]))), "labels must be 0..9, found 200"),
-])
+], ids=["labels' magic for images", "truncated", "empty gzip", "empty file", "not gzip", "counts disagree", "label 200"])
 def test_broken_mnist_files_say_what_is_wrong(tmp_path, file, content, message):
     write_mnist(tmp_path)
     (tmp_path / "mnist" / file).write_bytes(content)
