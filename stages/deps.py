@@ -161,6 +161,9 @@ def views(files: list[Path]) -> set[str]:
     return {_literal_section(call, where)[1] for name, call, where in params_calls(files) if name == "section"}
 
 
+ALL_VIEWS = {cls.__name__ for classes in params.SECTIONS.values() for cls in classes}
+
+
 def checked_with(view: str) -> set[Path]:
     """The package files that checking params view `view` imports: the registries its names are
     checked against (models.ARCHS, losses.LOSSES, ...), imported inside the methods of its class and
@@ -178,8 +181,11 @@ def derived(dvc_yaml: dict) -> dict[str, tuple[list[str], list[str]]]:
     for name, stage in dvc_yaml["stages"].items():
         script = script_of(stage["cmd"])
         files = [script, *(ROOT / d for d in closure(script))]
-        deps = closure(script, *set().union(*(checked_with(view) for view in views(files))))
-        out[name] = deps, read_params(files, stage["cmd"])
+        # A stage that depends on params.yaml whole (check) runs every view's checks and lists no keys.
+        whole = "params.yaml" in stage.get("deps", [])
+        checked = ALL_VIEWS if whole else views(files)
+        deps = closure(script, *set().union(*(checked_with(view) for view in checked)))
+        out[name] = deps, [] if whole else read_params(files, stage["cmd"])
     return out
 
 

@@ -39,9 +39,7 @@ def main(name: str = typer.Argument(..., help="a preset: the name of a file in p
                 raise LongtailError(f"presets/{name}.yaml: {section!r} is not a params section of: "
                                     f"{', '.join(params.SECTIONS)}")
             merged[section] = merged.get(section, {}) | values
-        for section, classes in params.SECTIONS.items():
-            for cls in classes:  # the whole run's params must be valid before it starts
-                params.section(merged, section, cls)
+        params.check_all(merged)  # the whole run's params must be valid before it starts
         print(" ".join(f"-S {arg}" for arg in overrides(preset)))
 
 

@@ -24,8 +24,11 @@ SELECT = ("last", "best_test")
 
 
 def choose(key: str, value: str, choices) -> None:
+    """Raise unless `value` is one of `choices`, naming them all and the nearest one."""
     if value not in choices:
-        raise LongtailError(f"unknown {key} {value!r}; choose one of: {', '.join(choices)}")
+        near = difflib.get_close_matches(str(value), list(choices), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        raise LongtailError(f"unknown {key} {value!r}; choose one of: {', '.join(choices)}{hint}")
 
 
 def check_range(key: str, value, low=None, high=None, *, low_open=False, high_open=False) -> None:
@@ -431,4 +434,19 @@ def seed(params: dict) -> int:
 
 
 def device(params: dict) -> str:
-    return _top(params, "device", str)
+    value = _top(params, "device", str)
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", value):
+        raise LongtailError(f"unknown device {value!r}; use auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
+def check_all(params: dict) -> None:
+    """Every section as the stages read it, the top-level keys and the cross-section rule: what
+    stages/check.py runs before any stage of the pipeline, so that a misspelt name or a bad value
+    stops the run before DVC removes a single output."""
+    seed(params)
+    device(params)
+    for name, classes in SECTIONS.items():
+        for cls in classes:
+            section(params, name, cls)
+    check_statistic(params)
