@@ -281,3 +281,80 @@ def test_a_trial_array_of_the_wrong_kind_names_the_stage_to_rerun(tmp_path, arra
     np.save(path, array, allow_pickle=True)
     with pytest.raises(LongtailError, match=message):
         load_npy(path, dtype=bool, ndim=2)
+
+
+def rewrite_batch(path, protocol=pickle.HIGHEST_PROTOCOL, **changes):
+    """The CIFAR batch at `path` pickled again with `changes` to its entries."""
+    with open(path, "rb") as f:
+        batch = pickle.load(f)
+    with open(path, "wb") as f:
+        pickle.dump(batch | changes, f, protocol=protocol)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"labels": [0, 1, 2, 10, 4, 5]}, r"data_batch_3: labels must be whole numbers in 0..9, one per image, found 0..10"),
+    ({"labels": [0, 1, -1, 3, 4, 5]}, r"data_batch_3: labels must be whole numbers in 0..9, one per image, found -1..5"),
+    ({"labels": [0.5] * 6}, r"labels must be whole numbers in 0..9, one per image, found float64 \[6\]"),
+    ({"labels": ["cat"] * 6}, r"labels must be whole numbers in 0..9, one per image, found <U3 \[6\]"),
+    ({"data": np.zeros((6, 3000), np.uint8)}, r"data_batch_3: expected uint8 data \[n, 3072\] and n labels, found "
+                                              r"uint8 \[6, 3000\] and 6 labels"),
+    ({"data": [[0] * 3072] * 5 + [[0] * 3071]}, r"data_batch_3: its 'data' is not a rectangular array"),
+    ({"data": np.zeros((5, 3072), np.uint8)}, r"found uint8 \[5, 3072\] and 6 labels"),
+], ids=["label 10", "label -1", "fractional labels", "text labels", "short rows", "ragged rows", "counts disagree"])
+def test_a_cifar_batch_of_the_wrong_content_names_the_file_and_what_is_wrong(tmp_path, changes, message):
+    write_cifar(tmp_path)
+    rewrite_batch(tmp_path / "cifar10/cifar-10-batches-py/data_batch_3", **changes)
+    with pytest.raises(LongtailError, match=message):
+        data.load("cifar10", root=tmp_path)
+
+
+def test_a_cifar100_label_beyond_its_100_classes_is_refused(tmp_path):
+    write_cifar(tmp_path, "cifar100")
+    rewrite_batch(tmp_path / "cifar100/cifar-100-python/test", fine_labels=[0, 99, 100, 1, 2, 3])
+    with pytest.raises(LongtailError, match=r"test: fine_labels must be whole numbers in 0..99, one per image, found 0..100"):
+        data.load("cifar100", root=tmp_path)
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 5])
+def test_a_cifar_batch_repacked_at_any_protocol_with_numpy_labels_loads(tmp_path, protocol):
+    # Python 3 pickles bytes at protocols 0 to 2 through _codecs.encode, and numpy scalars through
+    # multiarray.scalar: neither runs code, and a user who repacks a subset so must be able to read it.
+    written = write_cifar(tmp_path)
+    labels = [np.int64(v) for v in written["data_batch_2"][1]]
+    rewrite_batch(tmp_path / "cifar10/cifar-10-batches-py/data_batch_2", protocol=protocol, labels=labels,
+                  batch_label=b"training batch 2 of 5")
+    arrays = data.load("cifar10", root=tmp_path)
+    np.testing.assert_array_equal(arrays["x_train"][6:12], written["data_batch_2"][0])
+    assert arrays["y_train"][6:12].tolist() == written["data_batch_2"][1]
+
+
+def test_an_idx_header_that_counts_more_images_than_it_holds_is_refused(tmp_path):
+    write_mnist(tmp_path)
+    images = idx_bytes(np.zeros((5, 28, 28)))
+    claimed = images[:4] + struct.pack(">3I", 6, 28, 28) + images[16:]  # says 6 images, holds 5
+    (tmp_path / "mnist/train-images-idx3-ubyte.gz").write_bytes(gzip.compress(claimed))
+    with pytest.raises(LongtailError, match=r"holds 3920 bytes of data where its header \[6, 28, 28\] says 4704"):
+        data.load("mnist", root=tmp_path)
+
+
+def test_after_a_refused_file_the_good_one_gives_prepare_the_bytes_of_a_run_that_never_failed(root, python, tmp_path):
+    def prepare(folder):
+        result = subprocess.run([python, str(root / "stages/prepare.py")], cwd=folder, capture_output=True, text=True)
+        return result.returncode, " ".join(result.stderr.split())
+
+    params = (root / "params.yaml").read_text().replace("  dataset: digits", "  dataset: cifar10", 1)
+    clean, failed = tmp_path / "clean", tmp_path / "failed"
+    for folder in (clean, failed):
+        write_cifar(folder / "data/raw")
+        (folder / "params.yaml").write_text(params)
+    assert prepare(clean)[0] == 0
+    batch = failed / "data/raw/cifar10/cifar-10-batches-py/test_batch"
+    good = batch.read_bytes()
+    rewrite_batch(batch, labels=[0, 1, 2, 3, 4, 11])
+    code, said = prepare(failed)
+    assert code == 2 and said.count("error: ") == 1 and "labels must be whole numbers in 0..9" in said, said
+    assert not (failed / "data/prepared").exists()
+    batch.write_bytes(good)
+    assert prepare(failed)[0] == 0
+    for name in ("train.npz", "test.npz"):
+        assert (failed / "data/prepared" / name).read_bytes() == (clean / "data/prepared" / name).read_bytes()

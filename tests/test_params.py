@@ -197,3 +197,34 @@ def test_a_section_lacking_a_key_is_refused_so_no_default_of_the_code_reaches_an
     partial = defaults | {"trials": {k: v for k, v in defaults["trials"].items() if k not in ("lr", "init")}}
     with pytest.raises(LongtailError, match="params section 'trials' lacks lr, init: every knob is set in params.yaml"):
         params.section(partial, "trials", params.Trials)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("device", "gpu0", "unknown device 'gpu0'; use auto, cpu, cuda, cuda:N or mps"),
+    ("device", "cuda:x", "unknown device 'cuda:x'"),
+    ("seed", -1, "seed = -1 is out of range"),
+])
+def test_check_all_refuses_a_bad_top_level_key(defaults, key, value, message):
+    with pytest.raises(LongtailError, match=message):
+        params.check_all(defaults | {key: value})
+
+
+def test_check_all_checks_every_section_and_the_cross_section_rule(defaults):
+    params.check_all(defaults)
+    for name in params.SECTIONS:  # a misspelt knob in any section
+        first = params.keys(name)[0]
+        bad = defaults | {name: defaults[name] | {first + "x": 1}}
+        with pytest.raises(LongtailError, match=f"unknown param {name}.{first}x; did you mean '{first}'"):
+            params.check_all(bad)
+    rule = defaults | {"trials": defaults["trials"] | {"mask": "fixed_size"},
+                       "ttest": defaults["ttest"] | {"statistic": "mean_influence"}}
+    with pytest.raises(LongtailError, match="mean_influence cannot be tested with trials.mask fixed_size"):
+        params.check_all(rule)
+
+
+def test_an_unknown_name_is_answered_with_every_name_and_the_nearest_one():
+    with pytest.raises(LongtailError, match=r"^unknown compress.loss 'fcoal'; choose one of: ce, focal, kd "
+                                            r"\(did you mean 'focal'\?\)$"):
+        params.choose("compress.loss", "fcoal", ("ce", "focal", "kd"))
+    with pytest.raises(LongtailError, match=r"choose one of: ce, focal, kd$"):  # nothing near: no guess
+        params.choose("compress.loss", "zzzzzz", ("ce", "focal", "kd"))

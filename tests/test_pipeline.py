@@ -148,7 +148,7 @@ def ran(log):
 
 def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
     repo, log = repo
-    assert set(ran(log)) == {"prepare", "train_trials", "fit", "estimate", "consistency_trials", "consistency_fit", "consistency_estimate",
+    assert set(ran(log)) == {"check", "prepare", "train_trials", "fit", "estimate", "consistency_trials", "consistency_fit", "consistency_estimate",
                              "consistency", "reference", "compress", "cie", "reference_population", "populations",
                              "pie", "ttest", "report"}
     with np.load(repo / "data/prepared/train.npz") as f:
@@ -324,22 +324,54 @@ def test_the_cifar10_preset_stops_at_once_saying_where_to_put_cifar10(repo):
     dvc(repo, "checkout")
 
 
+def outputs_digest(repo) -> dict[str, str]:
+    """Every file of the workspace but .git's and DVC's own, by content."""
+    return {str(p.relative_to(repo)): hashlib.sha256(p.read_bytes()).hexdigest() for p in repo.rglob("*")
+            if p.is_file() and not {".git", ".dvc"} & set(p.relative_to(repo).parts)}
+
+
+@pytest.mark.parametrize("key, value, names", [
+    ("data.dataset", "imagenet-xyz", "digits, synthetic, mnist"),
+    ("trials.arch", "mlpp", "did you mean 'mlp'?"),
+    ("consistency.arch", "mlp5112", "did you mean 'mlp512'?"),
+    ("compress.loss", "fcoal", "did you mean 'focal'?"),
+    ("compress.method", "magnitde", "did you mean 'magnitude'?"),
+    ("ttest.statistic", "max_influense", "did you mean 'max_influence'?"),
+])
+def test_a_misspelt_name_stops_dvc_exp_run_at_the_check_with_one_line_and_touches_no_output(repo, key, value, names):
+    repo, _ = repo
+    before = outputs_digest(repo)
+    result = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "-S", f"{key}={value}"], cwd=repo,
+                            capture_output=True, text=True, env=ENV)
+    said = result.stdout + result.stderr
+    try:
+        assert result.returncode != 0 and "Traceback" not in said
+        assert ran(said) == ["check"], said  # stopped before DVC removed any stage's outputs
+        [line] = [line for line in said.splitlines() if line.startswith("error: ")]
+        assert line.startswith(f"error: unknown {key} {value!r}; choose one of: ") and names in line
+        after = outputs_digest(repo)
+        assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == {"params.yaml"}
+    finally:
+        sh(repo, "git", "checkout", "--", "params.yaml")
+    assert outputs_digest(repo) == before
+
+
 def stale(repo) -> set[str]:
     """The stages `dvc repro` would rerun first: those whose own deps changed."""
     return set(json.loads(dvc(repo, "status", "--json")))
 
 
 @pytest.mark.parametrize("edit, expected", [
-    (("params.yaml", "  strata_width: 0.02", "  strata_width: 0.03"), {"ttest", "report"}),  # a ttest knob
-    (("params.yaml", "  fit_threshold: 0.99", "  fit_threshold: 0.95"), {"fit", "consistency_fit", "report"}),
-    (("params.yaml", "  population: 2", "  population: 3"), {"reference_population", "pie"}),
-    (("params.yaml", "  alpha: 0.05\n  bootstrap", "  alpha: 0.01\n  bootstrap"), {"ttest", "report"}),
+    (("params.yaml", "  strata_width: 0.02", "  strata_width: 0.03"), {"check", "ttest", "report"}),  # a ttest knob
+    (("params.yaml", "  fit_threshold: 0.99", "  fit_threshold: 0.95"), {"check", "fit", "consistency_fit", "report"}),
+    (("params.yaml", "  population: 2", "  population: 3"), {"check", "reference_population", "pie"}),
+    (("params.yaml", "  alpha: 0.05\n  bootstrap", "  alpha: 0.01\n  bootstrap"), {"check", "ttest", "report"}),
     (("src/longtail/matched.py", "", "# edited\n"), {"ttest"}),  # a ttest-only module
     (("src/longtail/fit.py", "", "# edited\n"), {"fit", "consistency_fit", "report"}),
-    (("src/longtail/losses.py", "", "# edited\n"), {"train_trials", "consistency_trials", "reference",
+    (("src/longtail/losses.py", "", "# edited\n"), {"check", "train_trials", "consistency_trials", "reference",
                                                      "reference_population", "compress", "populations",
                                                      "report"}),  # report checks trials' names (training.py)
-    (("src/longtail/compression.py", "", "# edited\n"), {"compress", "populations"}),
+    (("src/longtail/compression.py", "", "# edited\n"), {"check", "compress", "populations"}),
 ])
 def test_an_edit_reruns_exactly_the_stages_that_read_it(repo, edit, expected):
     repo, _ = repo

@@ -12,7 +12,7 @@ import yaml
 
 from longtail import curves
 
-STAGES = ["prepare", "train_trials", "fit", "estimate", "reference", "compress", "cie", "ttest", "reference_population",
+STAGES = ["check", "prepare", "train_trials", "fit", "estimate", "reference", "compress", "cie", "ttest", "reference_population",
           "populations", "pie", "consistency", "report", "compare", "dispatch"]
 
 
@@ -74,6 +74,34 @@ def test_bad_params_stop_before_any_output(root, python, workdir, stage, section
     assert message in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
     assert files(workdir) == before  # nothing new, nothing half-written
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("data", "dataset", "imagenet-xyz", "unknown data.dataset 'imagenet-xyz'; choose one of: digits, synthetic, mnist"),
+    ("trials", "arch", "resnet2O", "unknown trials.arch 'resnet2O'; choose one of: mlp, mlp512, cnn, resnet20"),
+    ("trials", "epoch", 3, "unknown param trials.epoch; did you mean 'epochs'?"),
+    ("ttest", "statistic", "max_influense", "(did you mean 'max_influence'?)"),
+    ("data", "root", "data/rawx", "data.dataset synthetic: its folder data/rawx/synthetic/ is missing"),
+])
+def test_the_check_stage_refuses_a_bad_name_in_any_section_and_writes_nothing(root, python, workdir, section, key,
+                                                                               value, message):
+    (workdir / "data/raw/synthetic").mkdir(parents=True)
+    before = files(workdir)
+    set_param(workdir, section, key, value)
+    result = run_stage(root, python, "check", cwd=workdir)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 2 and "Traceback" not in result.stderr and said.count("error: ") == 1, said
+    assert message in said
+    assert files(workdir) == before
+
+
+def test_the_check_stage_passes_good_params_with_an_output_that_never_changes(root, python, workdir):
+    (workdir / "data/raw/synthetic").mkdir(parents=True)
+    assert run_stage(root, python, "check", cwd=workdir).returncode == 0
+    first = (workdir / "data/params.checked").read_bytes()
+    set_param(workdir, "ttest", "alpha", 0.01)
+    assert run_stage(root, python, "check", cwd=workdir).returncode == 0
+    assert (workdir / "data/params.checked").read_bytes() == first == (root / "data/params.checked").read_bytes()
 
 
 @pytest.mark.parametrize("settings", [

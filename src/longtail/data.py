@@ -212,9 +212,13 @@ class _CifarUnpickler(pickle.Unpickler):
     """CIFAR batches are pickled dicts of bytes, lists, ints and numpy arrays: any other global a
     pickle names (os.system, say) would run code, so none is admitted."""
 
-    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
-               ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.numeric", "_frombuffer"),
-               ("numpy._core.numeric", "_frombuffer")}
+    # numpy's arrays and scalars as any protocol pickles them; _codecs.encode is how Python 3 writes
+    # bytes at protocols 0 to 2 (a text-to-bytes codec call that runs no code; PyTorch's weights-only
+    # unpickler admits it too), so a batch re-pickled at protocol 2 loads.
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+               *((f"numpy.{core}.{module}", name) for core in ("core", "_core")
+                 for module, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"),
+                                      ("numeric", "_frombuffer")))}
 
     def find_class(self, module, name):
         if (module, name) not in self.ALLOWED:
@@ -261,11 +265,12 @@ def _cifar(cls, folder: Path, *, download: bool) -> tuple[Split, Split]:
             f"{cls.__name__} not found: place {cls.filename} in {folder}/ (from {cls.url}), "
             f"or its extracted folder {extracted}/, or set data.download: true to fetch it"
         )
-    return tuple(_cifar_split([name for name, _md5 in listed], files, where)
+    classes = 100 if cls.__name__ == "CIFAR100" else 10
+    return tuple(_cifar_split([name for name, _md5 in listed], files, where, classes)
                  for listed in (cls.train_list, cls.test_list))
 
 
-def _cifar_split(names: list[str], files: dict[str, bytes], where) -> Split:
+def _cifar_split(names: list[str], files: dict[str, bytes], where, classes: int) -> Split:
     xs, ys = [], []
     for name in names:
         # Any file in the format is admitted (a re-pickled copy, a test fixture), official or not:
@@ -275,13 +280,30 @@ def _cifar_split(names: list[str], files: dict[str, bytes], where) -> Split:
         if "data" not in batch or key not in batch:
             raise LongtailError(f"{where(name)}: a CIFAR batch holds 'data' and 'labels' (or 'fine_labels'); found "
                                 f"{sorted(map(str, batch))}")
-        images, labels = np.asarray(batch["data"]), np.asarray(batch[key])
+        images, labels = _array(batch["data"], where(name), "data"), _array(batch[key], where(name), key)
         if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 3072 or len(images) != len(labels):
             raise LongtailError(f"{where(name)}: expected uint8 data [n, 3072] and n labels, found {images.dtype} "
-                                f"{list(images.shape)} and {len(labels)} labels")
+                                f"{list(images.shape)} and {len(labels)} labels; put the original file back")
+        whole = labels.dtype.kind in "iu" and labels.ndim == 1
+        if not whole or (labels.size and not 0 <= labels.min() <= labels.max() < classes):
+            found = f"{labels.min()}..{labels.max()}" if whole else f"{labels.dtype} {list(labels.shape)}"
+            raise LongtailError(f"{where(name)}: {key} must be whole numbers in 0..{classes - 1}, one per image, found "
+                                f"{found}; put the original file back")
         xs.append(images.reshape(-1, 3, 32, 32))
         ys.append(labels.astype(np.int64))
     return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)
+
+
+def _array(value, where: str, key: str) -> np.ndarray:
+    """A batch's entry as an array; ragged rows (lists of unequal length) or objects are refused."""
+    try:
+        array = np.asarray(value)
+    except ValueError as e:
+        raise LongtailError(f"{where}: its {key!r} is not a rectangular array ({e}); put the original file back") \
+            from None
+    if array.dtype == object:
+        raise LongtailError(f"{where}: its {key!r} holds Python objects, not numbers; put the original file back")
+    return array
 
 
 def _md5(raw: bytes) -> str:
