@@ -1,50 +1,83 @@
-"""dispatch: train_trials' shards as Ray tasks, one per shard (one GPU each where the cluster has
-GPUs), retried when a task or its worker dies; then the usual gather.
+"""dispatch: a trials stage's shards as Ray tasks, one per shard (one GPU each where the cluster has
+GPUs), retried when a task or its worker dies. It trains, and leaves the gather to `dvc repro`.
 
-Each task runs `python stages/train_trials.py --shard i --num-shards n`, which saves every finished
-chunk of trials as it goes, so a retried shard resumes where it stopped and nothing finished is
-trained again. The gathered arrays are those of a single-process run with the same seed.
+Each task runs the stage's own command from dvc.yaml (`--stage train_trials`, or
+`consistency_trials`), its params filled in as DVC fills them, plus `--shard i --num-shards n`. A
+shard saves every finished chunk of trials as it goes, so a retried shard resumes where it stopped
+and nothing finished is trained again. Then `dvc repro` runs the stage, which finds every chunk done,
+trains nothing and gathers them into the arrays DVC records: those of a single-process run with the
+same seed. (Outside DVC, run the stage's command as dvc.yaml gives it to gather.)
 
-    python stages/dispatch.py                       # a local Ray: one worker per GPU (or per 2 CPUs)
-    python stages/dispatch.py --address auto        # the Ray cluster this machine belongs to
+    python stages/dispatch.py && dvc repro                  # a local Ray: one worker per GPU (or per 2 CPUs)
+    python stages/dispatch.py --address auto && dvc repro   # the Ray cluster this machine belongs to
+    python stages/dispatch.py --stage consistency_trials    # the second architecture's trials
 
-Options after `--` go to train_trials (e.g. `-- --arch mlp512 --stream 1 --out-dir ...`)."""
+Not a pipeline stage."""
 
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import typer
+import yaml
 
-from longtail import LongtailError, cli
+from longtail import LongtailError, cli, params
 
 app = cli.app(__doc__)
 
-TRAIN_TRIALS = Path(__file__).with_name("train_trials.py")
+TRAIN_TRIALS = "stages/train_trials.py"  # as dvc.yaml's commands name it
+SCRIPT = Path(__file__).with_name("train_trials.py")
+
+
+def stage_args(dvc_file: Path, stage: str, params_file: Path) -> list[str]:
+    """The arguments train_trials gets from `stage`'s command in `dvc_file`, its `${section.key}`
+    filled in from `params_file` as DVC fills them: the shards train exactly the trials that `dvc
+    repro` will look for."""
+    if not dvc_file.exists():
+        raise LongtailError(f"{dvc_file} not found: run from the repository root or pass --dvc-file")
+    stages = (yaml.safe_load(dvc_file.read_text()) or {}).get("stages", {})
+    trials = [name for name, s in stages.items() if TRAIN_TRIALS in str(s.get("cmd", ""))]
+    if stage not in trials:
+        raise LongtailError(f"--stage {stage!r} is not a stage of {dvc_file} that trains trials; choose one of: "
+                            f"{', '.join(trials)}")
+    p = params.read(params_file)
+
+    def value(match):
+        section, _, key = match.group(1).partition(".")
+        found = p.get(section, {}).get(key) if key else p.get(section)
+        if found is None:
+            raise LongtailError(f"{dvc_file}: stage {stage} names ${{{match.group(1)}}}, which {params_file} lacks")
+        return str(found)
+
+    words = shlex.split(re.sub(r"\$\{([\w.]+)\}", value, stages[stage]["cmd"]))
+    return [*words[words.index(TRAIN_TRIALS) + 1:], "--params", str(params_file)]
 
 
 def run_shard(args: list[str], shard: int, num_shards: int) -> int:
     """One shard in its own process (Ray sets CUDA_VISIBLE_DEVICES to the task's GPU)."""
-    subprocess.run([sys.executable, str(TRAIN_TRIALS), *args, "--shard", str(shard), "--num-shards", str(num_shards)],
+    subprocess.run([sys.executable, str(SCRIPT), *args, "--shard", str(shard), "--num-shards", str(num_shards)],
                    check=True)
     return shard
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@app.command()
 def main(
-    ctx: typer.Context,
+    stage: str = typer.Option("train_trials", help="the dvc.yaml stage whose trials to train"),
     params_file: Path = cli.PARAMS,
+    dvc_file: Path = typer.Option(Path("dvc.yaml"), help="the pipeline that names the stage"),
     num_shards: int = typer.Option(0, help="shards (0: one per GPU in the cluster, else one per 2 CPUs)"),
     address: str = typer.Option(None, help="Ray cluster to join ('auto', or host:port); default: start a local one"),
     num_cpus: int = typer.Option(None, help="CPUs of the local Ray (default: all)"),
     retries: int = typer.Option(3, help="times a failed shard is tried again"),
 ):
     with cli.errors():
-        import ray
-
         if retries < 0:
             raise LongtailError(f"--retries {retries} must be >= 0")
-        args = ["--params", str(params_file), *ctx.args]
+        args = stage_args(dvc_file, stage, params_file)
+        import ray
+
         ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,
                  log_to_driver=True)
         resources = ray.cluster_resources()
@@ -61,10 +94,7 @@ def main(
                                 f"resume: {e.cause}") from None
         finally:
             ray.shutdown()
-        cli.say(f"shards {done} done; gathering")
-        gather = subprocess.run([sys.executable, str(TRAIN_TRIALS), *args])
-        if gather.returncode != 0:
-            raise LongtailError("the gather (train_trials without --shard) failed; see its message above")
+        cli.say(f"shards {done} of {stage} done; `dvc repro` gathers them and trains nothing")
 
 
 if __name__ == "__main__":

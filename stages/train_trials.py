@@ -67,7 +67,12 @@ def main(
             out.npy(out_dir / "test_correct.npy", outcome.test_correct)
             curves.write(out.path(live), {"trials": curves.summary(outcome.curves)})
         shutil.rmtree(out_dir / "shards")  # gathered: the chunks were only for resuming
-        cli.say(f"{cfg.count} trials of {cfg.arch} in {out_dir}; how well they fit: the fit stage")
+        cli.say(f"{cfg.count} trials of {cfg.arch} in {out_dir} ({outcome.trained} trained now, "
+                f"{cfg.count - outcome.trained} from finished chunks; trained on {' and '.join(outcome.trained_on)}); "
+                "how well they fit: the fit stage")
+        if len(outcome.trained_on) > 1:
+            cli.warn(f"the chunks were trained on {' and '.join(outcome.trained_on)}: the same trials of the same "
+                     "recipe, equal in distribution but not bit for bit to a run on one of them")
 
 
 if __name__ == "__main__":

@@ -142,3 +142,22 @@ def test_constant_values_give_null_statistics_and_a_warning_not_nan():
 def test_a_constant_group_against_a_spread_one_still_gets_a_t_and_g():
     got = stats.two_sample_tests(np.ones(5), np.random.default_rng(0).normal(size=50), bootstrap=200)
     assert got["t"] > 0 and got["hedges_g"] > 0
+
+
+def test_the_random_set_control_is_uniform_on_a_null_and_small_for_a_shifted_set():
+    # The observed set is itself a random set (the null): its as_extreme must fall at or below 0.05
+    # about 5% of the time; a set shifted by one standard deviation must be as extreme as few random sets.
+    rng = np.random.default_rng(0)
+    size, n = 8, 200
+    null_p, shifted_p = [], []
+    for replicate in range(60):
+        values = rng.normal(size=n)
+        chosen = np.zeros(n, bool)
+        chosen[rng.choice(n, size, replace=False)] = True
+        for shift, out in ((0.0, null_p), (1.0, shifted_p)):
+            v = values + shift * chosen
+            t = scipy_stats.ttest_ind(v[chosen], v[~chosen]).statistic
+            out.append(stats.random_control(v, size, ~chosen, t, draws=200, seed=replicate)["as_extreme"])
+    null_p, shifted_p = np.array(null_p), np.array(shifted_p)
+    assert np.mean(null_p <= 0.05) <= 0.12 and 0.35 <= np.median(null_p) <= 0.65
+    assert np.median(shifted_p) <= 0.02

@@ -231,3 +231,43 @@ def test_download_fills_the_dataset_folder_and_a_failed_one_leaves_nothing(tmp_p
     with pytest.raises(LongtailError, match=r"train-images-idx3-ubyte.gz could not be downloaded \(OSError: connection"):
         data.load("mnist", root=tmp_path / "offline", download=True)
     assert list((tmp_path / "offline/mnist").iterdir()) == []  # no partial file, no temporary folder
+
+
+@pytest.fixture
+def mnist_server(tmp_path):
+    """A local HTTP server of MNIST-format files (tmp_path/server/mnist/): its address, and the files."""
+    import functools
+    import http.server
+    import threading
+
+    served = write_mnist(tmp_path / "server")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "server/mnist"))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", served
+    server.shutdown()
+
+
+def test_a_download_is_md5_checked_and_a_file_that_fails_it_is_refused_leaving_nothing(tmp_path, mnist_server,
+                                                                                      monkeypatch):
+    # torchvision's own download_url against a local server: the md5 of each file is checked.
+    import hashlib
+
+    import torchvision.datasets as tvd
+
+    url, served = mnist_server
+    files = sorted((tmp_path / "server/mnist").iterdir())
+    md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in files}
+    monkeypatch.setattr(tvd.MNIST, "mirrors", [url])
+    monkeypatch.setattr(tvd.MNIST, "resources", [(name, md5[name]) for name, _ in tvd.MNIST.resources])
+    arrays = data.load("mnist", root=tmp_path / "good", download=True)
+    np.testing.assert_array_equal(arrays["y_test"], served["t10k"][1])
+    # The server now holds a file whose md5 is not the published one (a corrupt mirror, a swapped file).
+    labels = tmp_path / "server/mnist/t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(gzip.compress(gzip.decompress(labels.read_bytes())[:-1] + b"\x09"))
+    with pytest.raises(LongtailError, match=r"t10k-labels-idx1-ubyte.gz could not be downloaded \(RuntimeError: File "
+                                            r"not found or corrupted"):
+        data.load("mnist", root=tmp_path / "bad", download=True)
+    assert "t10k-labels-idx1-ubyte.gz" not in [p.name for p in (tmp_path / "bad/mnist").iterdir()]
+    assert not list((tmp_path / "bad/mnist").glob(".download*"))  # no temporary folder left

@@ -1,14 +1,13 @@
-"""Trials on Ray (stages/dispatch.py), with a local Ray of two workers on the CPU: the gathered arrays
-equal a single-process run with the same seed, and a shard killed mid-run is retried without
-training its finished chunks again."""
+"""Trials on Ray (stages/dispatch.py), with a local Ray of two workers on the CPU: a shard killed
+mid-run is retried without training its finished chunks again, and the gather (what `dvc repro`
+runs next) trains nothing and gives the arrays of a single-process run with the same seed."""
 
-import os
 import shutil
-import signal
 import subprocess
-import time
 
 import pytest
+
+from test_stages import killed_at_chunk
 
 pytestmark = pytest.mark.slow
 
@@ -23,9 +22,10 @@ def single(tmp_path_factory, tiny_project):
 
 
 @pytest.fixture
-def workdir(tmp_path, single):
+def workdir(tmp_path, single, root):
     shutil.copytree(single / "data/prepared", tmp_path / "data/prepared")
     shutil.copy(single / "params.yaml", tmp_path)
+    shutil.copy(root / "dvc.yaml", tmp_path)  # dispatch takes the stage's command from it
     return tmp_path
 
 
@@ -33,27 +33,29 @@ def arrays(path):
     return {name: (path / "data/trials" / name).read_bytes() for name in ARRAYS}
 
 
-def test_two_ray_workers_with_a_killed_shard_retried_give_the_arrays_of_one_process(root, python, workdir, single):
-    # One run checks both: two shards on two Ray workers gather the single process's arrays, and a
-    # shard killed mid-run is retried without training its finished chunks again.
-    process = subprocess.Popen([python, str(root / "stages/dispatch.py"), "--num-shards", "2", "--num-cpus", "2"],
-                               cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 300
-    while not list(workdir.rglob("chunk-*.npz")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    first = {p: p.stat().st_mtime_ns for p in workdir.rglob("chunk-*.npz")}
-    assert first, "no chunk finished in time"
-    # Kill the train_trials process of a shard that has finished a chunk (chunk c is shard c % 2's):
-    # an application failure, which Ray retries.
-    shard = int(min(first).stem.split("-")[1]) % 2
-    victims = subprocess.run(["pgrep", "-f", f"train_trials.py --params params.yaml --shard {shard} "],
-                             capture_output=True, text=True).stdout.split()
-    assert victims, "the shard's process is gone already"
-    os.kill(int(victims[0]), signal.SIGKILL)
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output[-3000:]
-    assert "dispatching 2 shards on Ray" in output
+def test_two_ray_workers_with_a_killed_shard_retried_then_the_gather_trains_nothing(root, python, workdir, single):
+    # Each shard has two chunks; the first process to start its second chunk is SIGKILLed there (an
+    # application failure, which Ray retries), after its first chunk was saved.
+    result = subprocess.run([python, str(root / "stages/dispatch.py"), "--num-shards", "2", "--num-cpus", "2"],
+                            cwd=workdir, capture_output=True, text=True, env=killed_at_chunk(2, workdir / "killed"))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 0, output[-3000:]
+    assert (workdir / "killed").exists(), "no shard was killed"
+    assert "dispatching 2 shards on Ray" in output and "`dvc repro` gathers them and trains nothing" in output
+    # The retry found the killed shard's first chunk done and trained only its second.
+    assert "2 already done" in output
+    assert not (workdir / "data/trials/masks.npy").exists()  # dispatch trains; the stage gathers
+    assert len(list((workdir / "data/trials/shards").rglob("chunk-*.npz"))) == 4
+    gather = subprocess.run([python, str(root / "stages/train_trials.py")], cwd=workdir, capture_output=True, text=True)
+    assert gather.returncode == 0, gather.stderr
+    assert "(0 trained now, 8 from finished chunks" in " ".join(gather.stderr.split())
     assert arrays(workdir) == arrays(single)
     assert not (workdir / "data/trials/shards").exists()  # gathered and cleaned up
-    # The chunks finished before the kill were not trained again: the retry found them done.
-    assert "already done" in output
+
+
+def test_a_stage_that_trains_no_trials_is_refused_naming_those_that_do(root, python, workdir):
+    result = subprocess.run([python, str(root / "stages/dispatch.py"), "--stage", "estimate"], cwd=workdir,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert ("error: --stage 'estimate' is not a stage of dvc.yaml that trains trials; choose one of: train_trials, "
+            "consistency_trials") in " ".join(result.stderr.split())

@@ -1,10 +1,13 @@
 """The stage scripts as a user runs them: --help, and bad inputs that stop with a message, exit
 status 2 and no output written."""
 
+import hashlib
 import json
+import os
 import shutil
-import time
+import signal
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,8 +50,10 @@ def set_param(workdir, section, key, value):
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
 
 
-def files(path):
-    return sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+def files(path) -> dict[str, str]:
+    """Every file under `path`, by content: an output rewritten in place differs, not only a new one."""
+    return {p.relative_to(path).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("stage, section, key, value, message", [
@@ -69,6 +74,7 @@ def files(path):
 def test_bad_params_stop_before_any_output(root, python, workdir, stage, section, key, value, message):
     before = files(workdir)
     set_param(workdir, section, key, value)
+    before["params.yaml"] = files(workdir)["params.yaml"]  # the edit; nothing else may change
     result = run_stage(root, python, stage, cwd=workdir)
     assert result.returncode == 2
     assert message in " ".join(result.stderr.split())
@@ -88,6 +94,7 @@ def test_the_check_stage_refuses_a_bad_name_in_any_section_and_writes_nothing(ro
     (workdir / "data/raw/synthetic").mkdir(parents=True)
     before = files(workdir)
     set_param(workdir, section, key, value)
+    before["params.yaml"] = files(workdir)["params.yaml"]
     result = run_stage(root, python, "check", cwd=workdir)
     said = " ".join(result.stderr.split())
     assert result.returncode == 2 and "Traceback" not in result.stderr and said.count("error: ") == 1, said
@@ -185,25 +192,55 @@ def test_shards_run_apart_then_gathered_equal_one_uninterrupted_run(root, python
         assert not (workdir / "data/trials/masks.npy").exists()  # a shard alone gathers nothing
     assert len(list((workdir / "data/trials/shards").rglob("chunk-*.npz"))) == 4
     result = run_stage(root, python, "train_trials", cwd=workdir)
-    assert result.returncode == 0 and "already done" not in result.stderr  # nothing left to train
+    assert result.returncode == 0, result.stderr
+    assert "(0 trained now, 8 from finished chunks; trained on cpu, torch" in " ".join(result.stderr.split())
     assert trial_arrays(workdir) == trial_arrays(uninterrupted)
 
 
-def test_a_killed_run_resumes_from_its_finished_chunks_and_ends_identical(root, python, workdir, uninterrupted):
+def killed_at_chunk(n: int, once) -> dict:
+    """The environment of a process that SIGKILLs itself as it starts its n-th chunk (tests/crash)."""
+    crash = Path(__file__).resolve().parent / "crash"
+    return os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(crash), os.environ.get("PYTHONPATH")])),
+                         "LONGTAIL_KILL_AT_CHUNK": str(n), "LONGTAIL_KILL_ONCE": str(once)}
+
+
+@pytest.mark.parametrize("compile", ["off", "default"])
+def test_a_killed_run_resumes_from_its_finished_chunks_and_ends_identical(root, python, workdir, uninterrupted,
+                                                                          compile):
     shutil.copy(uninterrupted / "params.yaml", workdir / "params.yaml")
-    process = subprocess.Popen([python, str(root / "stages/train_trials.py")], cwd=workdir,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not list((workdir / "data/trials").rglob("chunk-*.npz")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.kill()  # SIGKILL: no cleanup runs
-    process.wait()
-    finished = list((workdir / "data/trials").rglob("chunk-*.npz"))
-    assert 1 <= len(finished) < 4, "the run should have been killed midway"
+    if compile == "default":  # the default mode, resumed against a reference trained the same way
+        set_param(workdir, "trials", "compile", "default")
+        reference = workdir.with_name(workdir.name + "-reference")
+        shutil.copytree(workdir, reference)
+        assert run_stage(root, python, "train_trials", cwd=reference).returncode == 0
+    else:
+        reference = uninterrupted
+    killed = subprocess.run([python, str(root / "stages/train_trials.py")], cwd=workdir, capture_output=True,
+                            env=killed_at_chunk(3, workdir / "killed"))
+    assert killed.returncode == -signal.SIGKILL
+    assert len(list((workdir / "data/trials").rglob("chunk-*.npz"))) == 2  # the chunks before the kill
     result = run_stage(root, python, "train_trials", cwd=workdir)
     assert result.returncode == 0, result.stderr
-    assert "already done" in " ".join(result.stderr.split())
-    assert trial_arrays(workdir) == trial_arrays(uninterrupted)
+    assert "(4 trained now, 4 from finished chunks" in " ".join(result.stderr.split())
+    assert trial_arrays(workdir) == trial_arrays(reference)
+
+
+@pytest.mark.parametrize("change", ["labels", "lr", "epochs"])
+def test_finished_chunks_of_another_recipe_or_data_are_never_reused(root, python, workdir, uninterrupted, change):
+    shutil.copy(uninterrupted / "params.yaml", workdir / "params.yaml")
+    killed = subprocess.run([python, str(root / "stages/train_trials.py")], cwd=workdir, capture_output=True,
+                            env=killed_at_chunk(3, workdir / "killed"))
+    assert killed.returncode == -signal.SIGKILL
+    if change == "labels":  # other data, as a rerun prepare would leave it
+        with np.load(workdir / "data/prepared/train.npz") as f:
+            train = dict(f)
+        np.savez_compressed(workdir / "data/prepared/train.npz", **train | {"y": np.roll(train["y"], 1)})
+    else:  # another recipe
+        set_param(workdir, "trials", change, {"lr": 0.1, "epochs": 14}[change])
+    result = run_stage(root, python, "train_trials", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "(8 trained now, 0 from finished chunks" in " ".join(result.stderr.split())
+    assert trial_arrays(workdir)["train_correct.npy"] != trial_arrays(uninterrupted)["train_correct.npy"]
 
 
 def test_unreadable_finished_chunks_are_moved_aside_and_trained_again(root, python, workdir, uninterrupted):

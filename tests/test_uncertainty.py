@@ -66,11 +66,17 @@ def test_reliability_tells_a_real_signal_from_noise():
     assert abs(uncertainty.split_half(masks, noise, test_correct, seed=0)["memorization"]) < 0.2
 
 
-def test_stability_ends_at_one_and_follows_doubling_trials(trial_arrays):
-    masks, train_correct, _ = trial_arrays
-    ms, jaccard = uncertainty.stability(masks, train_correct, k=5, min_trials=8)
-    assert ms.tolist() == [8, 16, 32, 60]
-    assert jaccard[-1] == 1.0 and ((0 <= jaccard) & (jaccard <= 1)).all()
+def test_stability_follows_doubling_trials_and_tells_a_settled_top_set_from_noise():
+    rng = np.random.default_rng(1)
+    masks = rng.random((64, 300)) < 0.7
+    planted = np.arange(300) < 10  # right only when trained on: memorization 1, the clear top 10
+    settled = np.where(planted, masks, rng.random((64, 300)) < 0.9)
+    noise = rng.random((64, 300)) < 0.9  # correctness ignores the masks: the top 10 is chance
+    ms, jaccard = uncertainty.stability(masks, settled, k=10, min_trials=8)
+    assert ms.tolist() == [8, 16, 32, 64]
+    assert (jaccard == 1).all()  # the planted ten from the first 8 trials on
+    _, chance = uncertainty.stability(masks, noise, k=10, min_trials=8)
+    assert chance[:3].max() < 0.5  # a top set of noise is not stable
 
 
 def test_correlation_is_undefined_without_spread():

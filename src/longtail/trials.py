@@ -22,7 +22,9 @@ from longtail.artifacts import outputs
 
 MASKS = ("bernoulli", "fixed_size")
 CURVES = engine.CURVES  # the per-epoch curves of each trial, kept with each chunk
-STORE_FORMAT = 2  # in the fingerprint: a store of an older layout (2: chunks keep curves) is never read
+# In the fingerprint: a store of an older layout is never read (2: chunks keep curves; 3: chunks say
+# where they were trained, and the device and torch version left the fingerprint).
+STORE_FORMAT = 3
 
 
 class Outcome(NamedTuple):
@@ -31,6 +33,8 @@ class Outcome(NamedTuple):
     train_correct: np.ndarray  # C, bool [t, n_train]
     test_correct: np.ndarray  # D, bool [t, n_test]
     curves: dict[str, np.ndarray]  # CURVES -> float [t, epochs]: each trial's per-epoch loss and accuracy
+    trained: int = 0  # how many of the trials this call trained; the others were finished chunks of a store
+    trained_on: tuple[str, ...] = ()  # where the chunks were trained ("cpu, torch 2.14.1"), each once
 
 
 def sample_masks(trials: int, n: int, subset_ratio: float, *, kind: str = "bernoulli", seed: int = 0) -> np.ndarray:
@@ -115,8 +119,12 @@ def run_trials(
     groups of chunks()). `recipe` goes to engine.train_stacked.
 
     store: a folder that keeps each finished chunk as it finishes, under a fingerprint of everything
-    the chunk depends on, so that a rerun after an interruption trains only what is missing; an
-    unreadable chunk is moved aside (with a warning) and trained again. shard: train only the chunks
+    the chunk's trials are defined by (data, masks, seed, arch, init, recipe, models_per_step,
+    compile, select), so that a rerun after an interruption trains only what is missing; an
+    unreadable chunk is moved aside (with a warning) and trained again. The device and the torch
+    version are not in it: chunks trained on GPUs are gathered by a process on a CPU (a SLURM gather
+    job), and each chunk records where it was trained (Outcome.trained_on). Chunks of two devices or
+    torch versions are the same trials, equal in distribution, not bit for bit. shard: train only the chunks
     c with c % num_shards == shard into the store and return None (several processes or machines
     share the work); a run without shard trains whatever is missing and gathers them all.
     progress(total, done): a context manager yielding advance(n), for the `total` trials to train
@@ -130,12 +138,14 @@ def run_trials(
     device = torch.device(device)
     folder = None if store is None else Path(store) / fingerprint(
         masks, x_train, y_train, x_test, y_test, arch=arch, init=init, seed=seed, models_per_step=models_per_step,
-        compile=compile, select=select, device=device.type, store_format=STORE_FORMAT, **recipe)
+        compile=compile, select=select, store_format=STORE_FORMAT, **recipe)
+    here = f"{device.type}, torch {torch.__version__}"
     mine = [c for c in range(len(groups)) if shard is None or c % num_shards == shard]
     path = {c: None if folder is None else folder / f"chunk-{c:05d}.npz" for c in mine}
     shapes = {"train_correct": len(y_train), "test_correct": len(y_test)} | dict.fromkeys(CURVES, recipe["epochs"])
     results = {c: r for c in mine if (r := _finished(path[c], len(groups[c]), shapes))}
     todo = [c for c in mine if c not in results]
+    where = {c: results[c].trained_on[0] for c in results} | dict.fromkeys(todo, here)
     if todo:
         x, y, xt, yt = (*devices.tensors(x_train, y_train, device), *devices.tensors(x_test, y_test, device))
         done = sum(len(groups[c]) for c in results)
@@ -146,13 +156,14 @@ def run_trials(
                 if folder is not None:
                     with outputs() as out:  # one finished chunk at a time, never half a file
                         out.npz(path[c], train_correct=results[c].train_correct,
-                                test_correct=results[c].test_correct, **results[c].curves)
+                                test_correct=results[c].test_correct, trained_on=np.array(here), **results[c].curves)
                 advance(len(groups[c]))
     if shard is not None:
         return None
     gathered = [results[c] for c in mine]
     return Outcome(np.concatenate([r.train_correct for r in gathered]), np.concatenate([r.test_correct for r in gathered]),
-                   {name: np.concatenate([r.curves[name] for r in gathered]) for name in CURVES})
+                   {name: np.concatenate([r.curves[name] for r in gathered]) for name in CURVES},
+                   trained=sum(len(groups[c]) for c in todo), trained_on=tuple(dict.fromkeys(where[c] for c in mine)))
 
 
 @contextmanager
@@ -169,6 +180,7 @@ def _finished(chunk: Path | None, rows: int, columns: dict[str, int]) -> Outcome
     try:
         with np.load(chunk) as f:
             parts = {name: f[name] for name in columns}
+            trained_on = str(f["trained_on"])
         for name, part in parts.items():
             dtype = bool if name.endswith("_correct") else np.float32
             if part.dtype != dtype or part.shape != (rows, columns[name]):
@@ -179,7 +191,8 @@ def _finished(chunk: Path | None, rows: int, columns: dict[str, int]) -> Outcome
         warnings.warn(f"{chunk} cannot be read ({type(e).__name__}: {e}); moved to {aside.name}, training it again",
                       stacklevel=2)
         return None
-    return Outcome(parts["train_correct"], parts["test_correct"], {name: parts[name] for name in CURVES})
+    return Outcome(parts["train_correct"], parts["test_correct"], {name: parts[name] for name in CURVES},
+                   trained_on=(trained_on,))
 
 
 def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed, device, init="torch", **recipe):
@@ -222,5 +235,4 @@ def fingerprint(*arrays: np.ndarray, **settings) -> str:
         h.update(str((a.dtype, a.shape)).encode())
         h.update(np.ascontiguousarray(a).tobytes())
     h.update(repr(sorted(settings.items())).encode())
-    h.update(torch.__version__.encode())
     return h.hexdigest()[:16]
