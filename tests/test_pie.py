@@ -223,7 +223,7 @@ def test_pies_of_magnitude_pruning_over_represent_the_rare_examples(root, python
     assert level["compressed_accuracy"] > level["reference_accuracy"] - 0.1
 
 
-def populations(rng, recall, members=10, per_class=30):
+def sampled_population(rng, recall, members=10, per_class=30):
     """Predictions of `members` models on `per_class` test examples of each class: each model gets an
     example of class c right with probability recall[c] (an example-level coin), else says c + 1."""
     num_classes = len(recall)
@@ -241,9 +241,9 @@ def test_the_per_class_recall_tests_reject_about_alpha_on_a_null_and_find_a_plan
     dropped[3] = 0.75
     rejected, found = [], []
     for _ in range(40):
-        reference, y = populations(rng, recall)
-        null, _ = populations(rng, recall)
-        planted, _ = populations(rng, dropped)
+        reference, y = sampled_population(rng, recall)
+        null, _ = sampled_population(rng, recall)
+        planted, _ = sampled_population(rng, dropped)
         rejected.append(len(pie.recall_tests(reference, null, y, 10, alpha=0.05)["affected"]))
         found.append(3 in pie.recall_tests(reference, planted, y, 10, alpha=0.05)["affected"])
     assert 0.02 <= np.sum(rejected) / (40 * 10) <= 0.09  # 400 class tests on the null

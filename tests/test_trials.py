@@ -42,7 +42,8 @@ def run(tiny, masks, seed=0, models_per_step=4, arch="mlp", run_trials=trials.ru
 
 def test_trials_fit_their_subsets_and_rerun_identically(tiny):
     masks = trials.sample_masks(4, len(tiny["y_train"]), 0.7, seed=0)
-    train_correct, test_correct, _ = run(tiny, masks)
+    outcome = run(tiny, masks)
+    train_correct, test_correct = outcome.train_correct, outcome.test_correct
     assert train_correct.shape == masks.shape and test_correct.shape == (4, len(tiny["y_test"]))
     assert train_correct.dtype == bool and test_correct.dtype == bool
     summary = fit.summary(masks, train_correct, test_correct, fit_threshold=0.99)

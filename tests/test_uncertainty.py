@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from longtail import influence, uncertainty
+from longtail import influence, seeds, uncertainty
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +82,13 @@ def test_stability_follows_doubling_trials_and_tells_a_settled_top_set_from_nois
 def test_correlation_is_undefined_without_spread():
     assert uncertainty.correlation(np.ones(10), np.arange(10.0)) is None
     assert uncertainty.correlation(np.array([1.0, np.nan, 2, 3]), np.array([1.0, 5, 2, np.nan])) is None
+
+
+def test_the_spread_of_a_reliability_is_that_of_further_seeded_splits(trial_arrays):
+    masks, train_correct, test_correct = trial_arrays
+    spread = uncertainty.split_half_spread(masks, train_correct, test_correct, seed=3, splits=5, chunk_rows=4)
+    rs = [uncertainty.split_half(masks, train_correct, test_correct, seeds.derive(3, seeds.SPLITS, i))["memorization"]
+          for i in range(5)]
+    assert spread["splits"] == 5
+    assert spread["memorization"] == pytest.approx({"sd": np.std(rs, ddof=1), "low": min(rs), "high": max(rs)})
+    assert spread["memorization"]["sd"] > 0 and len(set(rs)) == 5  # the splits differ

@@ -190,6 +190,7 @@ def _label(statistic: str) -> str:
 
 def _uncertainty(estimate: dict) -> list[str]:
     r = estimate.get("reliability")
+    spread_of = estimate.get("reliability_spread", {})
     if not r:
         return []
 
@@ -208,13 +209,22 @@ def _uncertainty(estimate: dict) -> list[str]:
         f"{r['split_seed']}), each estimate computed on each half, and the correlation of the two across "
         "examples. Near 1 the estimate describes the examples; near 0 it is noise of the trials. It is the "
         "reliability of half the trials; all of them do better (Spearman-Brown: 2r / (1 + r)).",
-        table(["estimate", "split-half reliability"],
-              [[name, number(r[name], ".3f")] for name in ("memorization", *STATISTIC)]),
+        f"The spread column is that of {spread_of.get('splits', 0)} further random splits of the same trials "
+        "(standard deviation, and the range): a reliability that moves this much between splits moves as much "
+        "between two runs of the trials, on two machines say.",
+        table(["estimate", "split-half reliability", "spread: sd (range)"],
+              [[name, number(r[name], ".3f"), _spread(spread_of.get(name))] for name in ("memorization", *STATISTIC)]),
         "Each memorization estimate has a binomial standard error, from the two proportions it subtracts "
         "(`memorization_se.npy`); it shrinks as 1/√trials. Its median over all training examples is "
         f"{spread('')}. Over the {estimate['high_memorization']} high-memorization examples it is "
         f"{spread('_high')}.",
     ]
+
+
+def _spread(spread: dict | None) -> str:
+    if not spread or spread["sd"] is None:
+        return "n/a"
+    return f"{spread['sd']:.3f} ({spread['low']:.3f} to {spread['high']:.3f})"
 
 
 def _planted(found: dict | None, share: float) -> list[str]:

@@ -20,6 +20,8 @@ be replayed alone. A stream is the tuple after the seed; its first number names 
     (FLIPS)                  planted label flips (numpy)                      planted.flip_labels
     (SUBSET, 0), (SUBSET, 1) the training and test subsets of data.train_size    data.subset
                              and data.test_size (numpy)
+    (SPLITS, i)              the i-th further split-half of the reliabilities'   uncertainty.split_half_spread
+                             spread (numpy)
 
 The seed itself, with no stream, seeds the few draws that are each a stage's only one: the
 digits and synthetic test split and the synthetic set (data.py), the split-half of the
@@ -29,7 +31,7 @@ ttest, group n's bootstrap, random control and permutations (seed + n).
 
 import numpy as np
 
-MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS, FLIPS, SUBSET = range(7)
+MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS, FLIPS, SUBSET, SPLITS = range(8)
 
 
 def derive(seed: int, *stream: int) -> int:

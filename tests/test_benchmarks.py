@@ -1,0 +1,51 @@
+"""Every benchmark runs, at its smallest setting: a benchmark the README quotes must be re-measurable
+(benchmarks/trials.py once crashed on a field added to the trials' Outcome, and nothing noticed)."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SMALLEST = {
+    "trials": ["--workload", "digits", "--models-per-step", "2", "--batched-trials", "2", "--sequential-trials", "1",
+               "--compile-modes", "off", "--rounds", "1"],
+    "engine_ab": ["--before", "HEAD", "--models-per-step", "2", "--chunks", "1", "--epochs", "1", "--rounds", "1",
+                  "--compile", "off", "--device", "cpu"],
+    "estimate_memory": ["--trials", "8", "--n-train", "100", "--n-test", "50"],
+    "first_steps": ["mnist", "--steps", "1", "--compile", "off", "--device", "cpu"],
+    "planted": ["--count", "4", "--recipe", '{"epochs": 2, "compile": "off"}', "--device", "cpu"],
+    "quantize": ["--repeats", "1"],
+}
+
+
+def run(root, python, name, *args, cwd=None):
+    result = subprocess.run([python, str(root / "benchmarks" / f"{name}.py"), *args], cwd=cwd or root,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{name}: {result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(SMALLEST))
+def test_the_benchmark_runs_at_its_smallest_setting(root, python, name):
+    assert run(root, python, name, *SMALLEST[name]).strip()
+
+
+def test_the_calibration_benchmark_runs_on_a_tiny_finished_run(root, python, tmp_path, tiny_project):
+    project = tiny_project(tmp_path, ("prepare", "train_trials", "fit", "estimate"),
+                           trials={"count": 8, "epochs": 2, "models_per_step": 4, "compile": "off"})
+    n_test = len(np.load(project / "data/prepared/test.npz")["y"])
+    cie = np.zeros(n_test, bool)
+    cie[::7] = True  # any set: the benchmark draws its fake sets from the others
+    (project / "data/cie").mkdir()
+    np.savez(project / "data/cie/masks.npz", cie=cie)
+    assert run(root, python, "calibration", "--run", str(project), "--draws", "10", "--permutations", "100",
+               "--synthetic-trials", "0", "--device", "cpu").strip()
+
+
+def test_every_benchmark_has_a_smoke_run():
+    from pathlib import Path
+
+    scripts = {p.stem for p in (Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py")}
+    assert scripts == set(SMALLEST) | {"calibration"}
