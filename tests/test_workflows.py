@@ -1,6 +1,7 @@
 """The GitHub Actions workflows: actionlint passes on both, and the GPU workflow runs the README's
 commands (so a user can run by hand exactly what CI runs)."""
 
+import json
 import re
 import shutil
 import subprocess
@@ -89,3 +90,21 @@ def test_md_table_turns_a_csv_into_a_markdown_table(root, tmp_path, python):
     out = subprocess.run([python, str(root / ".ci/md_table.py"), str(tmp_path / "t.csv")], capture_output=True,
                          text=True, check=True).stdout
     assert out.splitlines() == ["| group | t | p |", "| --- | --- | --- |", "| cie | 1.5 | 0.01 |", "| pie |  |  |"]
+
+
+QUOTED = re.compile(r"(\S+?)<!-- (\S+) (\S+) (\S+) -->")
+
+
+def test_the_figures_the_readme_quotes_from_a_metrics_file_are_what_it_says(root):
+    # Each quoted figure is followed by `<!-- file key format -->`: the committed metric, formatted so,
+    # is the figure (a README that quotes a run before the last one fails here).
+    from longtail.verify import flatten
+
+    quoted = QUOTED.findall((root / "README.md").read_text())
+    assert len(quoted) >= 20
+    wrong = []
+    for figure, file, key, spec in quoted:
+        value = flatten(json.loads((root / file).read_text()))[key]
+        if format(value, spec) != figure.lstrip("(["):
+            wrong.append(f"{figure} quotes {file} {key} = {format(value, spec)}")
+    assert wrong == []
