@@ -6,7 +6,9 @@ Each task runs the stage's own command from dvc.yaml (`--stage train_trials`, or
 shard saves every finished chunk of trials as it goes, so a retried shard resumes where it stopped
 and nothing finished is trained again. Then `dvc repro` runs the stage, which finds every chunk done,
 trains nothing and gathers them into the arrays DVC records: those of a single-process run with the
-same seed. (Outside DVC, run the stage's command as dvc.yaml gives it to gather.)
+same seed. The shards read data/prepared/ as it is: after a change to the data or the seed, run
+`dvc repro prepare` first, or the gather finds other data and trains every trial again. (Outside
+DVC, run the stage's command as dvc.yaml gives it to gather.)
 
     python stages/dispatch.py && dvc repro                  # a local Ray: one worker per GPU (or per 2 CPUs)
     python stages/dispatch.py --address auto && dvc repro   # the Ray cluster this machine belongs to
@@ -37,22 +39,29 @@ def stage_args(dvc_file: Path, stage: str, params_file: Path) -> list[str]:
     repro` will look for."""
     if not dvc_file.exists():
         raise LongtailError(f"{dvc_file} not found: run from the repository root or pass --dvc-file")
-    stages = (yaml.safe_load(dvc_file.read_text()) or {}).get("stages", {})
-    trials = [name for name, s in stages.items() if TRAIN_TRIALS in str(s.get("cmd", ""))]
+    try:
+        stages = (yaml.safe_load(dvc_file.read_text()) or {}).get("stages", {})
+    except yaml.YAMLError as e:
+        raise LongtailError(f"{dvc_file} is not valid YAML: {e}") from None
+    commands = {name: " ".join(c) if isinstance(c, list) else str(c)
+                for name, s in stages.items() if isinstance(s, dict) and (c := s.get("cmd"))}
+    trials = [name for name, cmd in commands.items() if any(Path(w).name == SCRIPT.name for w in cmd.split())]
     if stage not in trials:
         raise LongtailError(f"--stage {stage!r} is not a stage of {dvc_file} that trains trials; choose one of: "
                             f"{', '.join(trials)}")
     p = params.read(params_file)
 
     def value(match):
-        section, _, key = match.group(1).partition(".")
-        found = p.get(section, {}).get(key) if key else p.get(section)
-        if found is None:
+        found = p
+        for part in match.group(1).split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        if found is None or isinstance(found, dict):
             raise LongtailError(f"{dvc_file}: stage {stage} names ${{{match.group(1)}}}, which {params_file} lacks")
-        return str(found)
+        return str(found).lower() if isinstance(found, bool) else str(found)  # as DVC writes true and false
 
-    words = shlex.split(re.sub(r"\$\{([\w.]+)\}", value, stages[stage]["cmd"]))
-    return [*words[words.index(TRAIN_TRIALS) + 1:], "--params", str(params_file)]
+    words = shlex.split(re.sub(r"\$\{([\w.]+)\}", value, commands[stage]))
+    script = next(i for i, w in enumerate(words) if Path(w).name == SCRIPT.name)
+    return [*words[script + 1:], "--params", str(params_file)]
 
 
 def run_shard(args: list[str], shard: int, num_shards: int) -> int:
@@ -65,7 +74,6 @@ def run_shard(args: list[str], shard: int, num_shards: int) -> int:
 @app.command()
 def main(
     stage: str = typer.Option("train_trials", help="the dvc.yaml stage whose trials to train"),
-    params_file: Path = cli.PARAMS,
     dvc_file: Path = typer.Option(Path("dvc.yaml"), help="the pipeline that names the stage"),
     num_shards: int = typer.Option(0, help="shards (0: one per GPU in the cluster, else one per 2 CPUs)"),
     address: str = typer.Option(None, help="Ray cluster to join ('auto', or host:port); default: start a local one"),
@@ -75,7 +83,10 @@ def main(
     with cli.errors():
         if retries < 0:
             raise LongtailError(f"--retries {retries} must be >= 0")
-        args = stage_args(dvc_file, stage, params_file)
+        if num_shards < 0:
+            raise LongtailError(f"--num-shards {num_shards} must be >= 0 (0: one per GPU, else one per 2 CPUs)")
+        # params.yaml, as `dvc repro` reads it: the shards' chunks are keyed by what the gather will ask for
+        args = stage_args(dvc_file, stage, Path("params.yaml"))
         import ray
 
         ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,

@@ -240,13 +240,17 @@ def mnist_server(tmp_path):
     import http.server
     import threading
 
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
     served = write_mnist(tmp_path / "server")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "server/mnist"))
-    handler.log_message = lambda *args: None
+    handler = functools.partial(Quiet, directory=str(tmp_path / "server/mnist"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/", served
     server.shutdown()
+    server.server_close()
 
 
 def test_a_download_is_md5_checked_and_a_file_that_fails_it_is_refused_leaving_nothing(tmp_path, mnist_server,

@@ -3,6 +3,7 @@ suite and stop ("Different tests were collected between gw0 and gw1") when their
 an id built from bytes that embed the time (gzip's header), an object's address or a set's order
 breaks `make test` on whichever machine collects across a second boundary."""
 
+import os
 import re
 import subprocess
 import time
@@ -10,7 +11,7 @@ import time
 
 def collected(python, root, hash_seed: str) -> list[str]:
     result = subprocess.run([python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"], cwd=root,
-                            capture_output=True, text=True, env={"PYTHONHASHSEED": hash_seed, "PATH": "/usr/bin:/bin"})
+                            capture_output=True, text=True, env=os.environ | {"PYTHONHASHSEED": hash_seed})
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return [line for line in result.stdout.splitlines() if "::" in line]
 

@@ -94,7 +94,7 @@ def test_the_command_passes_a_run_within_its_error_bars_and_fails_one_outside(re
     assert longtail_verify(repository) == (0, "13 numbers against HEAD: 13 identical")
     (repository / "metrics/trials.json").write_text(json.dumps(TRIALS | {"test_accuracy": 0.9610}))
     code, said = longtail_verify(repository)
-    assert code == 0 and "within metrics/trials.json test_accuracy: 0.96 -> 0.961 (error bar ±0.00379)" in said
+    assert code == 0 and "within metrics/trials.json test_accuracy: 0.96 -> 0.961 (error bar ±0.00382)" in said
     (repository / "metrics/trials.json").write_text(json.dumps(TRIALS | {"test_accuracy": 0.90}))
     code, said = longtail_verify(repository)
     assert code == 1 and "outside metrics/trials.json test_accuracy: 0.96 -> 0.9" in said

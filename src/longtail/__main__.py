@@ -26,9 +26,15 @@ def _committed(rev: str) -> dict[str, dict]:
                             capture_output=True, text=True)
     if listed.returncode != 0:
         raise LongtailError(f"cannot read revision {rev!r} of this repository: {listed.stderr.strip()}")
-    paths = [p for p in listed.stdout.split() if any(Path(p).match(pattern) for pattern in METRICS)]
-    return {p: json.loads(subprocess.run(["git", "show", f"{rev}:{p}"], capture_output=True, text=True,
-                                         check=True).stdout) for p in paths}
+    out = {}
+    for path in (p for p in listed.stdout.split() if any(Path(p).match(pattern) for pattern in METRICS)):
+        shown = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
+        try:
+            out[path] = json.loads(shown.stdout)
+        except json.JSONDecodeError as e:
+            raise LongtailError(f"{path} at {rev} is not valid JSON ({e}): compare with another revision "
+                                "(--rev)") from None
+    return out
 
 
 def _fresh() -> dict[str, dict]:

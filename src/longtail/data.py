@@ -281,14 +281,14 @@ def _cifar_split(names: list[str], files: dict[str, bytes], where, classes: int)
             raise LongtailError(f"{where(name)}: a CIFAR batch holds 'data' and 'labels' (or 'fine_labels'); found "
                                 f"{sorted(map(str, batch))}")
         images, labels = _array(batch["data"], where(name), "data"), _array(batch[key], where(name), key)
-        if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 3072 or len(images) != len(labels):
-            raise LongtailError(f"{where(name)}: expected uint8 data [n, 3072] and n labels, found {images.dtype} "
-                                f"{list(images.shape)} and {len(labels)} labels; put the original file back")
-        whole = labels.dtype.kind in "iu" and labels.ndim == 1
+        whole = labels.ndim == 1 and (labels.dtype.kind in "iu" or labels.size == 0)
         if not whole or (labels.size and not 0 <= labels.min() <= labels.max() < classes):
             found = f"{labels.min()}..{labels.max()}" if whole else f"{labels.dtype} {list(labels.shape)}"
             raise LongtailError(f"{where(name)}: {key} must be whole numbers in 0..{classes - 1}, one per image, found "
                                 f"{found}; put the original file back")
+        if images.dtype != np.uint8 or images.ndim != 2 or images.shape[1] != 3072 or len(images) != len(labels):
+            raise LongtailError(f"{where(name)}: expected uint8 data [n, 3072] and n labels, found {images.dtype} "
+                                f"{list(images.shape)} and {len(labels)} labels; put the original file back")
         xs.append(images.reshape(-1, 3, 32, 32))
         ys.append(labels.astype(np.int64))
     return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)

@@ -13,7 +13,6 @@ import numpy as np
 from longtail import influence, planted, uncertainty
 
 SE_TARGETS = (0.05, 0.02)  # standard errors whose trial counts metrics/estimate.json reports
-RELIABILITY_SPLITS = 20  # further split-halves whose spread is each reliability's error bar (0.15 s each on digits)
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def estimates(masks, train_correct, test_correct, per: dict, reduced: Rows, *, f
         "reliability": reliability,
         # how far each reliability moves between random splits of the same trials: its error bar
         "reliability_spread": uncertainty.split_half_spread(masks, train_correct, test_correct, seed,
-                                                            RELIABILITY_SPLITS, rows),
+                                                            cfg.reliability_splits, rows),
         "stability_k": stability_k,  # the size of the set plots/memorization_stability.csv follows
     }
     if flipped is not None and flipped.any():

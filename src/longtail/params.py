@@ -172,9 +172,11 @@ class Estimate:
     dtype: str
     pair_influence: float
     pair_memorization: float
+    reliability_splits: int  # further split-halves whose spread is each reliability's error bar
 
     def check(self, section):
         choose(f"{section}.dtype", self.dtype, DTYPES)
+        check_range(f"{section}.reliability_splits", self.reliability_splits, 2)
         check_range(f"{section}.pair_influence", self.pair_influence, -1, 1)
         check_range(f"{section}.pair_memorization", self.pair_memorization, -1, 1)
 

@@ -209,11 +209,14 @@ def _uncertainty(estimate: dict) -> list[str]:
         f"{r['split_seed']}), each estimate computed on each half, and the correlation of the two across "
         "examples. Near 1 the estimate describes the examples; near 0 it is noise of the trials. It is the "
         "reliability of half the trials; all of them do better (Spearman-Brown: 2r / (1 + r)).",
-        f"The spread column is that of {spread_of.get('splits', 0)} further random splits of the same trials "
-        "(standard deviation, and the range): a reliability that moves this much between splits moves as much "
-        "between two runs of the trials, on two machines say.",
-        table(["estimate", "split-half reliability", "spread: sd (range)"],
-              [[name, number(r[name], ".3f"), _spread(spread_of.get(name))] for name in ("memorization", *STATISTIC)]),
+        *([f"The spread column is that of {spread_of['splits']} further random splits of the same trials "
+           "(standard deviation, and the range): a reliability that moves this much between splits moves as "
+           "much between two runs of the trials, on two machines say.",
+           table(["estimate", "split-half reliability", "spread: sd (range)"],
+                 [[name, number(r[name], ".3f"), _spread(spread_of.get(name))] for name in ("memorization", *STATISTIC)])]
+          if spread_of else
+          [table(["estimate", "split-half reliability"],
+                 [[name, number(r[name], ".3f")] for name in ("memorization", *STATISTIC)])]),
         "Each memorization estimate has a binomial standard error, from the two proportions it subtracts "
         "(`memorization_se.npy`); it shrinks as 1/√trials. Its median over all training examples is "
         f"{spread('')}. Over the {estimate['high_memorization']} high-memorization examples it is "

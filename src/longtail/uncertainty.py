@@ -10,11 +10,11 @@ statistic describes the examples; near 0, it is noise of the trials. It is the r
 estimate from t / 2 trials; Spearman-Brown, 2 r / (1 + r), extrapolates it to all t.
 
 A reliability is itself an estimate: split_half_spread gives its spread over further random
-splits of the same trials. Some are fragile: top_memorization takes the memorization of each test
-example's most influential training example, and where influences tie (most test examples, those
-every trial gets right, have none above 0) the first of the tied examples is taken, so a few trials
-more or less, or the last bits of another CPU's arithmetic, move it by more than its split-to-split
-spread suggests (0.47 and 0.65 for the same 256 trials trained on two machines).
+splits of the same trials, its error bar. Some are fragile: top_memorization takes the memorization
+of each test example's most influential training example, and where influences tie (most test
+examples, those every trial gets right, have none above 0) the first of the tied examples is taken.
+Its reliability over the consistency run's 256 mlp512 trials on digits spreads from 0.45 to 0.85
+between splits (sd 0.10); the same trials trained on two machines gave 0.47 and 0.65, within that.
 """
 
 import math
@@ -74,7 +74,9 @@ def split_half_spread(masks, train_correct, test_correct, seed: int, splits: int
                       chunk_rows: int | None = None) -> dict:
     """The spread of each split-half reliability over `splits` further random splits (seeds
     derived from (seed, SPLITS, i)): {name: {"sd", "low", "high"}}, the standard deviation, minimum
-    and maximum of r, None where r is undefined in any split."""
+    and maximum of r, None where r is undefined in any split (or splits < 2)."""
+    if splits < 2:
+        raise ValueError(f"a spread needs at least 2 splits, got {splits}")
     rs = [split_half(masks, train_correct, test_correct, seeds.derive(seed, seeds.SPLITS, i), chunk_rows)
           for i in range(splits)]
     spread = {}

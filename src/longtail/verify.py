@@ -17,8 +17,9 @@ estimates). Each standard error comes from the run itself:
   error of Hedges' g and of the Mann-Whitney U, a confidence interval's width / 3.92;
 - settings and what the seed alone decides (counts of trials, masks, sizes) must be identical.
 
-A number with none of these is reported as "differs, no error bar" and does not fail the check
-(README lists them)."""
+Each run's standard error is taken from its own files, and the two combined (_combined), so
+that the verdict does not depend on which run is called the committed one. A number with none of
+these is reported with the verdict "no error bar" and does not fail the check (README lists them)."""
 
 import math
 import re
@@ -99,11 +100,11 @@ def standard_error(file: str, key: str, value: float, files: dict[str, dict]) ->
     if leaf in ("t", "welch_t") or leaf.startswith("t_"):
         return 1.0, "value"
     if file.endswith("estimate.json") and key.startswith("reliability_spread."):
-        name, stat = key.split(".")[1:3]
-        sd, splits = _get(flat, f"reliability_spread.{name}.sd"), _get(flat, "reliability_spread.splits")
-        if sd is None:
+        parts = key.split(".")
+        sd, splits = _get(flat, f"reliability_spread.{parts[1]}.sd"), _get(flat, "reliability_spread.splits")
+        if sd is None or len(parts) != 3 or not splits or splits < 2:
             return None, "value"
-        return (sd / math.sqrt(2 * (splits - 1)) if stat == "sd" else sd), "value"
+        return (sd / math.sqrt(2 * (splits - 1)) if parts[2] == "sd" else sd), "value"
     if file.endswith("estimate.json") and key.startswith("reliability.") and not key.startswith(
             "reliability.memorization_se") and not key.startswith("reliability.trials_for"):
         return _get(flat, f"reliability_spread.{key.split('.')[1]}.sd"), "value"
@@ -117,9 +118,9 @@ def standard_error(file: str, key: str, value: float, files: dict[str, dict]) ->
     if leaf == "mw_u":
         n1, n2 = _get(flat, prefix + "n"), _get(flat, prefix + "comparison_n")
         return (math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12) if n1 and n2 else None), "value"
-    if leaf in ("diff", "diff_low", "diff_high", "raw_diff") and _get(flat, prefix + "diff_high") is not None:
-        width = _get(flat, prefix + "diff_high") - _get(flat, prefix + "diff_low")
-        return (width / 3.92 if width > 0 else None), "value"
+    if leaf in ("diff", "diff_low", "diff_high", "raw_diff"):
+        low, high = _get(flat, prefix + "diff_low"), _get(flat, prefix + "diff_high")
+        return ((high - low) / 3.92 if low is not None and high is not None and high > low else None), "value"
     if file == "metrics/compress.json" and leaf.endswith("accuracy"):
         pops = files.get("metrics/populations.json", {})
         if leaf == "reference_accuracy":
@@ -136,6 +137,8 @@ def standard_error(file: str, key: str, value: float, files: dict[str, dict]) ->
     if file.startswith("dvclive/") and leaf.endswith("_std"):
         members = _members(file, files)
         return (value / math.sqrt(2 * (members - 1)) if members and members > 1 else None), "value"
+    if file.startswith("dvclive/"):
+        return None, "value"
     trials, subset = _get(flat, "trials"), _get(flat, "mean_subset_size")
     if file in ESTIMATE_OF and leaf in ("test_accuracy", "held_out_accuracy", "subset_accuracy") and trials:
         # A mean over the trials: each trial's accuracy varies less than a binomial of its n examples
@@ -172,6 +175,18 @@ def _members(file: str, files: dict) -> int | None:
     return _get(files.get(source[0], {}), source[1]) if source else None
 
 
+def _combined(file: str, key: str, a, b, committed: dict, fresh: dict) -> tuple[float | None, str]:
+    """The standard error of one run, as each run measures it: sqrt((se_a² + se_b²) / 2), so that the
+    verdict is the same whichever run is called committed, and a spread of 0 in one run (every trial
+    at accuracy 1) does not make the bar 0. Where only one run has it, that one."""
+    found = [standard_error(file, key, value, files) for value, files in ((a, committed), (b, fresh))
+             if file in files]
+    ses = [se for se, _ in found if se is not None]
+    if not ses:
+        return None, found[-1][1] if found else "value"
+    return math.sqrt(sum(se * se for se in ses) / len(ses)), found[-1][1]
+
+
 def compare(committed: dict[str, dict], fresh: dict[str, dict]) -> list[Row]:
     """A Row for every number (and every other leaf) of the metrics files of either run."""
     committed = {f: flatten(d) for f, d in committed.items()}
@@ -189,7 +204,7 @@ def compare(committed: dict[str, dict], fresh: dict[str, dict]) -> list[Row]:
                     or EXACT.search(key):
                 rows.append(Row(file, key, a, b, "outside", 0.0, "exact"))
             else:
-                se, scale = standard_error(file, key, b, fresh)
+                se, scale = _combined(file, key, a, b, committed, fresh)
                 if se is None:
                     rows.append(Row(file, key, a, b, "no error bar", None, scale))
                     continue

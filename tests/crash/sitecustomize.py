@@ -15,8 +15,10 @@ if "LONGTAIL_KILL_AT_CHUNK" in os.environ:
     def run_chunk(*args, **kwargs):
         _calls[0] += 1
         if _calls[0] == int(os.environ["LONGTAIL_KILL_AT_CHUNK"]):
+            once = os.environ.get("LONGTAIL_KILL_ONCE")  # unset: every process dies there
             try:
-                os.close(os.open(os.environ["LONGTAIL_KILL_ONCE"], os.O_CREAT | os.O_EXCL))
+                if once:
+                    os.close(os.open(once, os.O_CREAT | os.O_EXCL))
             except FileExistsError:
                 return _run_chunk(*args, **kwargs)
             os.kill(os.getpid(), signal.SIGKILL)
