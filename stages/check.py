@@ -1,7 +1,8 @@
 """check: params.yaml, every section of it, before any other stage runs. A misspelt name (a dataset,
-arch, loss, method, statistic or knob) or a value out of range stops `dvc repro` and `dvc exp run -S`
-here, with one line naming what to fix, before DVC removes any stage's outputs to rerun it and
-before it resolves a dep named after a param (prepare's data/raw/<dataset>).
+arch, loss, method, statistic or knob), a value out of range or a dataset whose files are not in
+its folder stops `dvc repro` and `dvc exp run -S` here, with one line naming what to fix, before DVC
+removes any stage's outputs to rerun it and before it resolves a dep named after a param
+(prepare's data/raw/<dataset>).
 
 dvc.yaml runs it first: it depends on params.yaml as a file (any edit reruns it, in a second) and
 prepare, which every other stage follows, depends on its output, whose text never changes, so a
@@ -29,6 +30,8 @@ def main(params_file: Path = cli.PARAMS, out: Path = Path("data/params.checked")
             raise LongtailError(f"data.dataset {cfg.dataset}: its folder {folder}/ is missing (each dataset has one "
                                 f"under data.root, in git with a README): restore it with `git checkout -- {folder}` "
                                 f"or set data.root to the folder that holds the datasets' folders")
+        if not cfg.download and (missing := data.absent(cfg.dataset, cfg.root)):
+            raise LongtailError(missing)
         with outputs() as written:
             written.path(out).write_text(CHECKED)
         cli.say(f"{params_file}: every section is valid")

@@ -354,7 +354,7 @@ def test_the_cifar10_preset_stops_at_once_saying_where_to_put_cifar10(repo):
     args = sh(repo, sys.executable, "stages/preset.py", "cifar10").split()
     result = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", *args], cwd=repo, capture_output=True,
                             text=True, env=ENV)
-    assert result.returncode != 0 and ran(result.stdout + result.stderr) == ["check", "prepare"]  # at once
+    assert result.returncode != 0 and ran(result.stdout + result.stderr) == ["check"]  # at once, no output touched
     assert "place cifar-10-python.tar.gz in data/raw/" in " ".join((result.stdout + result.stderr).split())
     sh(repo, "git", "checkout", "--", ".")  # the failed experiment left its params in the workspace
     dvc(repo, "checkout")

@@ -88,10 +88,13 @@ def test_bad_params_stop_before_any_output(root, python, workdir, stage, section
     ("trials", "epoch", 3, "unknown param trials.epoch; did you mean 'epochs'?"),
     ("ttest", "statistic", "max_influense", "(did you mean 'max_influence'?)"),
     ("data", "root", "data/rawx", "data.dataset synthetic: its folder data/rawx/synthetic/ is missing"),
+    ("data", "dataset", "mnist", "MNIST files not found: place train-images-idx3-ubyte.gz, "),
+    ("data", "dataset", "cifar100", "CIFAR100 not found: place cifar-100-python.tar.gz in data/raw/cifar100/"),
 ])
 def test_the_check_stage_refuses_a_bad_name_in_any_section_and_writes_nothing(root, python, workdir, section, key,
                                                                                value, message):
-    (workdir / "data/raw/synthetic").mkdir(parents=True)
+    for dataset in ("synthetic", "mnist", "cifar100"):  # their folders, as in git: a README, no data
+        (workdir / "data/raw" / dataset).mkdir(parents=True)
     before = files(workdir)
     set_param(workdir, section, key, value)
     before["params.yaml"] = files(workdir)["params.yaml"]

@@ -123,6 +123,7 @@ TORCHVISION = {
     "cifar100": "CIFAR100",
 }
 DATASETS = ("digits", "synthetic", *TORCHVISION)
+TORCHVISION_OF = {cls: name for name, cls in TORCHVISION.items()}
 
 
 def folder_of(dataset: str, root) -> Path:
@@ -142,6 +143,28 @@ def torchvision_splits(dataset: str, folder: Path, *, download: bool) -> tuple[S
     if dataset.startswith("cifar"):
         return _cifar(cls, folder, download=download)
     return _mnist(cls, folder, download=download)
+
+
+def absent(dataset: str, root) -> str | None:
+    """What a torchvision dataset lacks in its folder under `root` to be read without a download,
+    as the message that says where to put it; None where nothing is missing (or the dataset reads no
+    file). The check stage asks before any stage runs, so that a missing file stops `dvc repro`
+    before DVC removes prepare's outputs."""
+    if dataset not in TORCHVISION:
+        return None
+    import torchvision.datasets as tvd
+
+    cls, folder = getattr(tvd, TORCHVISION[dataset]), folder_of(dataset, root)
+    if dataset.startswith("cifar"):
+        if (folder / cls.filename).exists() or (folder / cls.base_folder).is_dir():
+            return None
+        return (f"{cls.__name__} not found: place {cls.filename} in {folder}/ (from {cls.url}), "
+                f"or its extracted folder {folder / cls.base_folder}/, or set data.download: true to fetch it")
+    names = [name.removesuffix(".gz") for name, _md5 in cls.resources]
+    if missing := [f"{n}.gz" for n in names if not (folder / f"{n}.gz").exists() and not (folder / n).exists()]:
+        return (f"{cls.__name__} files not found: place {', '.join(missing)} in {folder}/ "
+                f"(from {cls.mirrors[0]}), or set data.download: true to fetch them")
+    return None
 
 
 def _download(urls: list[str], folder: Path, filename: str, md5: str | None) -> None:
@@ -172,11 +195,8 @@ def _mnist(cls, folder: Path, *, download: bool) -> tuple[Split, Split]:
             if found[name] is None:
                 _download([mirror + filename for mirror in cls.mirrors], folder, filename, md5)
                 found[name] = folder / filename
-    if missing := [f"{name}.gz" for name, path in found.items() if path is None]:
-        raise LongtailError(
-            f"{cls.__name__} files not found: place {', '.join(missing)} in {folder}/ "
-            f"(from {cls.mirrors[0]}), or set data.download: true to fetch them"
-        )
+    if any(path is None for path in found.values()):
+        raise LongtailError(absent(TORCHVISION_OF[cls.__name__], folder.parent))
     splits = []
     for prefix in ("train", "t10k"):
         images = idx(found[f"{prefix}-images-idx3-ubyte"], dims=3)
@@ -261,10 +281,7 @@ def _cifar(cls, folder: Path, *, download: bool) -> tuple[Split, Split]:
         files = {name: (extracted / name).read_bytes() for name in names}
         where = lambda name: str(extracted / name)  # noqa: E731
     else:
-        raise LongtailError(
-            f"{cls.__name__} not found: place {cls.filename} in {folder}/ (from {cls.url}), "
-            f"or its extracted folder {extracted}/, or set data.download: true to fetch it"
-        )
+        raise LongtailError(absent(TORCHVISION_OF[cls.__name__], folder.parent))
     classes = 100 if cls.__name__ == "CIFAR100" else 10
     return tuple(_cifar_split([name for name, _md5 in listed], files, where, classes)
                  for listed in (cls.train_list, cls.test_list))
