@@ -62,7 +62,7 @@ def _z(p: float) -> float:
     return float(stats.norm.isf(min(max(p, 1e-300), 1.0) / 2))
 
 
-def _group(flat: dict, key: str) -> str:
+def _group(key: str) -> str:
     return key.rsplit(".", 1)[0] if "." in key else ""
 
 
@@ -86,11 +86,11 @@ ESTIMATE_OF = {"metrics/trials.json": "metrics/estimate.json",
 
 
 def standard_error(file: str, key: str, value: float, files: dict[str, dict]) -> tuple[float | None, str]:
-    """(the standard error of the number `key` of metrics file `file`, its scale: "value" or "z"),
-    from the fresh run's files (flattened); None where no rule applies."""
+    """(the standard error of the number `key` of metrics file `file`, its scale: "value" or "z"), as
+    the run whose flattened metrics files are `files` measures it; None where no rule applies."""
     flat = files[file]
     leaf = key.rsplit(".", 1)[-1]
-    group = _group(flat, key)
+    group = _group(key)
     prefix = f"{group}." if group else ""
     estimate = files.get(ESTIMATE_OF.get(file, ""), {})
     n_test = _get(files.get("metrics/cie.json", {}), "n_test") or _get(estimate, "n_test")
