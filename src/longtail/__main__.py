@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from longtail import LongtailError, cli, verify as verifying
+from longtail.artifacts import load_json
 
 app = cli.app(__doc__)
 
@@ -38,18 +39,11 @@ def _committed(rev: str) -> dict[str, dict]:
 
 
 def _fresh() -> dict[str, dict]:
-    out = {}
-    for pattern in METRICS:
-        for path in sorted(Path().glob(pattern)):
-            try:
-                out[path.as_posix()] = json.loads(path.read_text())
-            except json.JSONDecodeError as e:
-                raise LongtailError(f"{path} is not valid JSON ({e}): rerun `dvc repro`") from None
-    return out
+    return {path.as_posix(): load_json(path) for pattern in METRICS for path in sorted(Path().glob(pattern))}
 
 
 def _number(value) -> str:
-    return format(value, ".6g") if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+    return cli.number(value, ".6g") if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 @app.command()

@@ -123,7 +123,6 @@ TORCHVISION = {
     "cifar100": "CIFAR100",
 }
 DATASETS = ("digits", "synthetic", *TORCHVISION)
-TORCHVISION_OF = {cls: name for name, cls in TORCHVISION.items()}
 
 
 def folder_of(dataset: str, root) -> Path:
@@ -154,8 +153,12 @@ def absent(dataset: str, root) -> str | None:
         return None
     import torchvision.datasets as tvd
 
-    cls, folder = getattr(tvd, TORCHVISION[dataset]), folder_of(dataset, root)
-    if dataset.startswith("cifar"):
+    return _absent(getattr(tvd, TORCHVISION[dataset]), folder_of(dataset, root))
+
+
+def _absent(cls, folder: Path) -> str | None:
+    """absent() for torchvision's class `cls` of the dataset whose folder is `folder`."""
+    if hasattr(cls, "base_folder"):  # CIFAR: an archive, or its extracted folder
         if (folder / cls.filename).exists() or (folder / cls.base_folder).is_dir():
             return None
         return (f"{cls.__name__} not found: place {cls.filename} in {folder}/ (from {cls.url}), "
@@ -196,7 +199,7 @@ def _mnist(cls, folder: Path, *, download: bool) -> tuple[Split, Split]:
                 _download([mirror + filename for mirror in cls.mirrors], folder, filename, md5)
                 found[name] = folder / filename
     if any(path is None for path in found.values()):
-        raise LongtailError(absent(TORCHVISION_OF[cls.__name__], folder.parent))
+        raise LongtailError(_absent(cls, folder))
     splits = []
     for prefix in ("train", "t10k"):
         images = idx(found[f"{prefix}-images-idx3-ubyte"], dims=3)
@@ -281,7 +284,7 @@ def _cifar(cls, folder: Path, *, download: bool) -> tuple[Split, Split]:
         files = {name: (extracted / name).read_bytes() for name in names}
         where = lambda name: str(extracted / name)  # noqa: E731
     else:
-        raise LongtailError(absent(TORCHVISION_OF[cls.__name__], folder.parent))
+        raise LongtailError(_absent(cls, folder))
     classes = 100 if cls.__name__ == "CIFAR100" else 10
     return tuple(_cifar_split([name for name, _md5 in listed], files, where, classes)
                  for listed in (cls.train_list, cls.test_list))

@@ -161,7 +161,7 @@ def standard_error(file: str, key: str, value: float, files: dict[str, dict]) ->
         kind = {"jaccard_memorization": "memorization", "jaccard_pairs": "influence_pairs"}.get(leaf)
         a, b, both = (_get(flat, f"high_{kind}_{s}") for s in ("a", "b", "both"))
         return (_binomial(value, a + b - both) if None not in (a, b, both) else None), "value"
-    if isinstance(value, int) and leaf != "mw_u":
+    if isinstance(value, int):
         return math.sqrt(max(value, 1)), "value"  # a count of found things (CIEs, pairs): Poisson
     return None, "value"
 
