@@ -226,5 +226,7 @@ def test_an_unknown_name_is_answered_with_every_name_and_the_nearest_one():
     with pytest.raises(LongtailError, match=r"^unknown compress.loss 'fcoal'; choose one of: ce, focal, kd "
                                             r"\(did you mean 'focal'\?\)$"):
         params.choose("compress.loss", "fcoal", ("ce", "focal", "kd"))
+    with pytest.raises(LongtailError, match=r"\(did you mean 'focal'\?\)$"):  # the case is a misspelling too
+        params.choose("compress.loss", "FOCAL", ("ce", "focal", "kd"))
     with pytest.raises(LongtailError, match=r"choose one of: ce, focal, kd$"):  # nothing near: no guess
         params.choose("compress.loss", "zzzzzz", ("ce", "focal", "kd"))

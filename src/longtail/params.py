@@ -26,8 +26,9 @@ SELECT = ("last", "best_test")
 def choose(key: str, value: str, choices) -> None:
     """Raise unless `value` is one of `choices`, naming them all and the nearest one."""
     if value not in choices:
-        near = difflib.get_close_matches(str(value), list(choices), n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        lower = {str(c).lower(): c for c in choices}  # FOCAL is focal misspelt by its case
+        near = difflib.get_close_matches(str(value).lower(), list(lower), n=1)
+        hint = f" (did you mean {lower[near[0]]!r}?)" if near else ""
         raise LongtailError(f"unknown {key} {value!r}; choose one of: {', '.join(choices)}{hint}")
 
 
