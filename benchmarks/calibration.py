@@ -1,18 +1,33 @@
-"""Are the ttest comparisons calibrated? Fake "CIE" sets with no link to memorization, drawn from
-the agreeing test examples of a pipeline run with probability rising with difficulty (as real CIEs
-are hard examples), each tested against the other agreeing examples: a sound test rejects about a
-share alpha of them. For each ttest.statistic, the raw Student t (the seed paper's test), a
-Student t of each example's excess over its shuffled-mask null (the statistic recomputed with the
-masks shuffled against the trials: no influence at all), and the difficulty-matched comparison
-(longtail.matched), with the statistic's split-half reliability. Then planted truth: on the synthetic set, whose rare examples depend
-on memorized siblings, trials, a reference, 90% magnitude pruning, and the matched test of its CIEs.
+"""Are the ttest's two questions calibrated, and do they find planted truth? (README: "Two
+questions"; figures in BENCHMARKS.md.)
 
-    python benchmarks/calibration.py                      # the workspace's run (after `dvc repro`), synthetic
-    python benchmarks/calibration.py --draws 1000 --synthetic-trials 0
+1. Calibration on a finished run of the workspace (`dvc repro` first). Fake "CIE" groups of each
+   size are drawn from the agreeing test examples with probability rising with difficulty (1 - trial
+   accuracy + 0.01: hard examples, as real CIEs are, and nothing else):
+   - Q1 (`excess`) on influence-free trials: the test correctness permuted across trials, the masks
+     kept (each example's trial accuracy kept, no influence left). The paper's raw Student t and
+     Welch's t on the statistic are shown beside it: they reject far more.
+   - Q2 (`matched`) on the real trials, beside the strata test it replaced
+     (benchmarks/baselines/strata.py); and Q2 on groups drawn by the difficulty of independent
+     trials (the consistency check's, when the run has them), as real CIEs are chosen by models
+     outside the trials.
+2. Power on the synthetic set, whose rare test examples hang on a memorized sibling: trials, the
+   reference and 90% magnitude pruning for each seed, and every test of its CIEs.
+3. Power and calibration on a planted effect whose size is set: the synthetic set with class
+   overlap (data.synthetic(overlap=...)), where difficulty has two sources, rarity (one memorized
+   sibling explains it) and class overlap (none does). Groups of each size take a share pi of
+   hard rare examples and 1 - pi of hard overlap examples, against every other test example that
+   is not rare. pi sets the effect: at pi = 1 the group is more influenced than comparison examples
+   of its difficulty, at pi = 0 it is like them (Q2 must reject about alpha; Q1 measures what the
+   overlap examples' excess is).
+
+    python benchmarks/calibration.py                          # everything, on the workspace's run
+    python benchmarks/calibration.py --draws 1000 --synthetic-seeds "" --planted-trials 0
 """
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -20,24 +35,28 @@ import numpy as np
 import typer
 from scipy import stats as scipy_stats
 
-from longtail import cie, data, devices, matched, params, training, trials, uncertainty
-from longtail.recipes.compress import compress
-from longtail.recipes.reference import reference_model
-from longtail.artifacts import load_npy, load_npz
-from longtail.stats import FILES, STATISTICS
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baselines.strata import matched_test as strata_test  # noqa: E402
+
+from longtail import cie, comparisons, data, devices, influence, matched, null, params, training, trials, uncertainty  # noqa: E402
+from longtail.artifacts import load_npy, load_npz  # noqa: E402
+from longtail.recipes.compress import compress  # noqa: E402
+from longtail.recipes.reference import reference_model  # noqa: E402
+from longtail.stats import STATISTICS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+NULL_DRAWS = 32  # estimate.null_draws' default
 
 
-def fake_sets(agree: np.ndarray, difficulty: np.ndarray, size: int, draws: int, seed: int) -> list[np.ndarray]:
-    """`draws` bool masks of `size` agreeing examples each, drawn without replacement with
-    probability proportional to 1 - trial accuracy + 0.01: hard examples first, nothing else."""
+def fake_sets(pool: np.ndarray, difficulty: np.ndarray, size: int, draws: int, seed: int) -> list[np.ndarray]:
+    """`draws` bool masks of `size` examples of `pool` each, drawn without replacement with
+    probability proportional to 1 - difficulty + 0.01: hard examples first, nothing else."""
     rng = np.random.default_rng(seed)
-    candidates = np.flatnonzero(agree)
+    candidates = np.flatnonzero(pool)
     weight = 1 - difficulty[candidates] + 0.01
     sets = []
     for _ in range(draws):
-        mask = np.zeros(len(agree), bool)
+        mask = np.zeros(len(pool), bool)
         mask[rng.choice(candidates, size, replace=False, p=weight / weight.sum())] = True
         sets.append(mask)
     return sets
@@ -50,62 +69,97 @@ def wilson(k: int, n: int) -> str:
     return f"{p:.3f} [{max(0, centre - half):.3f}, {min(1, centre + half):.3f}]"
 
 
-def rejections(values, sets, agree, difficulty, alpha, width, permutations, seed) -> tuple[int, int]:
-    """How many fake sets the raw Student t and the matched test reject at alpha."""
-    raw = match = 0
-    for n, group in enumerate(sets):
-        rest = agree & ~group
-        raw += bool(student_p(values, group, rest) <= alpha)
-        p = matched.matched_test(values, group, rest, difficulty, width=width, draws=permutations, seed=seed + n)["p"]
-        match += p is not None and p <= alpha
-    return raw, match
-
-
-def student_p(values, group, rest) -> float:
+def student_p(values, group, rest, equal_var=True) -> float:
     a, b = values[group], values[rest]
-    return float(scipy_stats.ttest_ind(a[np.isfinite(a)], b[np.isfinite(b)]).pvalue)
+    return float(scipy_stats.ttest_ind(a[np.isfinite(a)], b[np.isfinite(b)], equal_var=equal_var).pvalue)
 
 
-def shuffled_null(masks, train_correct, test_correct, seed: int, shuffles: int = 3) -> dict[str, np.ndarray]:
-    """Each statistic with the masks shuffled against the trials (no influence at all), averaged over
-    `shuffles` shuffles: the per-example null the README weighs against the matched comparison."""
-    rng = np.random.default_rng(seed)
-    runs = [uncertainty.estimates(masks[rng.permutation(len(masks))], train_correct, test_correct)
-            for _ in range(shuffles)]
-    return {name: np.mean([r[name] for r in runs], 0) for name in STATISTICS}
+def tests(values, draws, group, rest, difficulty, permutations, seed, only) -> dict[str, float | None]:
+    """The p of each comparison in `only` for one group: the raw Student and Welch t (the paper's), Q1,
+    Q2 (as the ttest stage runs them, longtail.comparisons), and the strata test Q2 replaced (on the
+    raw statistic, as it ran)."""
+    out = {}
+    if "raw" in only:
+        out["raw"] = student_p(values, group, rest)
+    if "raw_welch" in only:
+        out["raw_welch"] = student_p(values, group, rest, equal_var=False)
+    if {"q1", "q2"} & set(only):
+        q1, q2 = comparisons.two_questions(values - draws.mean(0), draws, group, rest, difficulty)
+        out |= {"q1": q1["p"], "q2": q2["p"]}
+    if "strata" in only:
+        out["strata"] = strata_test(values, group, rest, difficulty, width=0.02, draws=permutations, seed=seed)["p"]
+    return {name: p for name, p in out.items() if name in only}
 
 
-def calibration(label, values, null, reliability, agree, difficulty, *, draws, size, alpha, width, permutations, seed):
-    """The calibration table of one run: per statistic, how often each comparison rejects fake sets."""
-    sets = fake_sets(agree, difficulty, size, draws, seed)
-    print(f"\n{label}: {len(agree)} test examples, {agree.sum()} agreeing; {draws} fake sets of {size}, drawn with "
-          f"probability rising with difficulty (mean trial accuracy {np.mean([difficulty[s].mean() for s in sets]):.2f} "
-          f"against {difficulty[agree].mean():.2f}); alpha {alpha}, strata {width} wide, {permutations} permutations\n")
-    print("| statistic | split-half reliability | raw Student t rejects | Student t of the excess over the "
-          "shuffled-mask null rejects | matched test rejects |")
+def rates(sets, values, draws, pool, difficulty, alpha, permutations, seed,
+          only=("raw", "raw_welch", "q1", "q2", "strata")) -> dict[str, str]:
+    """Each comparison's share of rejections at alpha over the groups `sets` (against `pool` outside
+    each), with its Wilson interval."""
+    counts = dict.fromkeys(only, 0)
+    for n, group in enumerate(sets):
+        for name, p in tests(values, draws, group, pool & ~group, difficulty, permutations, seed + n, only).items():
+            counts[name] += p is not None and p <= alpha
+    return {name: wilson(k, len(sets)) for name, k in counts.items()}
+
+
+def influence_free_trials(masks, test_correct, seed):
+    """The test correctness with its trials permuted against the masks: each example keeps its trial
+    accuracy, and no training example influences any test example."""
+    return test_correct[np.random.default_rng(seed).permutation(len(test_correct))]
+
+
+def calibration(label, masks, train_correct, test_correct, agree, independent, *, sizes, draws, alpha, permutations,
+                seed):
+    """Section 1: the calibration tables of one finished run."""
+    difficulty = test_correct.mean(0)
+    memorization = influence.memorization(masks, train_correct)
+    real = uncertainty.estimates(masks, train_correct, test_correct)
+    free = null.influence_free(masks, test_correct, memorization, draws=NULL_DRAWS, seed=seed)
+    # a permutation of its own, not one of the null's draws
+    shuffled = uncertainty.estimates(masks, train_correct, influence_free_trials(masks, test_correct, seed + 10**6))
+    print(f"\n## {label}: {len(masks)} trials, {len(agree)} test examples, {agree.sum()} agreeing\n")
+    print(f"Fake groups ({draws} per size) drawn from the agreeing examples with probability 1 - trial accuracy + "
+          f"0.01; alpha {alpha}. Share rejected, 95% Wilson interval.\n")
+    print("Q1 on influence-free trials (test correctness permuted across trials, masks kept):\n")
+    print("| statistic | size | raw Student t (paper) | raw Welch t | Q1: Welch t of the excess |")
     print("| --- | --- | --- | --- | --- |")
     for name in STATISTICS:
-        raw, match = rejections(values[name], sets, agree, difficulty, alpha, width, permutations, seed)
-        excess = values[name] - null[name]
-        shuffled = sum(student_p(excess, s, agree & ~s) <= alpha for s in sets)
-        r = reliability.get(name)
-        print(f"| {name} | {'n/a' if r is None else f'{r:.3f}'} | {wilson(raw, draws)} | {wilson(shuffled, draws)} | "
-              f"{wilson(match, draws)} |", flush=True)
+        for size in sizes:
+            r = rates(fake_sets(agree, difficulty, size, draws, seed + size), shuffled[name], free[name], agree,
+                      difficulty, alpha, permutations, seed, only=("raw", "raw_welch", "q1"))
+            print(f"| {name} | {size} | {r['raw']} | {r['raw_welch']} | {r['q1']} |", flush=True)
+    print("\nQ2 on the real trials (groups drawn by this run's trial accuracy), beside the strata test it replaced:\n")
+    print("| statistic | size | Q2: difficulty-adjusted excess | strata test (0.02, raw statistic) |"
+          + (" Q2, groups drawn by independent trials' accuracy |" if independent is not None else ""))
+    print("| --- | --- | --- | --- |" + (" --- |" if independent is not None else ""))
+    for name in STATISTICS:
+        for size in sizes:
+            r = rates(fake_sets(agree, difficulty, size, draws, seed + size), real[name], free[name], agree,
+                      difficulty, alpha, permutations, seed, only=("q2", "strata"))
+            row = f"| {name} | {size} | {r['q2']} | {r['strata']} |"
+            if independent is not None:
+                other = rates(fake_sets(agree, independent, size, draws, seed + size), real[name], free[name], agree,
+                              difficulty, alpha, permutations, seed, only=("q2",))
+                row += f" {other['q2']} |"
+            print(row, flush=True)
 
 
-def synthetic(count: int, seed: int, width: float, permutations: int, device: str, **fake) -> None:
-    """The synthetic set through the estimator and 90% magnitude pruning: calibration on its agreeing
-    examples, then the raw and the matched test of its CIEs (and CIE-U) for each statistic."""
+def train(split, count, seed, device, recipe: dict):
+    """The trials (params.yaml's recipe, updated by `recipe`) on a split: (masks, train_correct, test_correct)."""
     p = params.read(ROOT / "params.yaml")
-    cfg = params.section(p, "trials", params.Trials)
-    split = data.load("synthetic", seed=seed)
-    dev = devices.pick(device)
+    cfg = params.section({"trials": p["trials"] | recipe}, "trials", params.Trials)
     masks = trials.sample_masks(count, len(split["y_train"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
     outcome = trials.run_trials(split["x_train"], split["y_train"], split["x_test"], split["y_test"], masks,
-                                arch=cfg.arch, init=cfg.init, seed=seed, device=dev, models_per_step=cfg.models_per_step,
-                                compile=cfg.compile, select=cfg.select, **cfg.recipe())
-    c, d = outcome.train_correct, outcome.test_correct
-    values = uncertainty.estimates(masks, c, d)
+                                arch=cfg.arch, init=cfg.init, seed=seed, device=devices.pick(device),
+                                models_per_step=cfg.models_per_step, compile=cfg.compile, select=cfg.select,
+                                **cfg.recipe())
+    return masks, outcome.train_correct, outcome.test_correct
+
+
+def pruned_cies(split, seed, device) -> dict[str, np.ndarray]:
+    """The CIE masks of the reference (params.yaml's recipe) against its 90% magnitude pruning."""
+    p = params.read(ROOT / "params.yaml")
+    dev = devices.pick(device)
     x, y = devices.tensors(split["x_train"], split["y_train"], dev)
     xt, _ = devices.tensors(split["x_test"], split["y_test"], dev)
     ref_cfg = params.section(p, "reference", params.Reference)
@@ -114,50 +168,104 @@ def synthetic(count: int, seed: int, width: float, permutations: int, device: st
                            "compress", params.Compress)
     reference_pred = training.predict(reference, xt).cpu().numpy()
     [pruned] = compress(reference, None, prune, ref_cfg.recipe(), x, y, seed)
-    masks_cie = cie.cie_masks(reference_pred, pruned.predict(xt).cpu().numpy(),
-                              split["y_test"])
-    difficulty, agree, rare = d.mean(0), ~masks_cie["cie"], split["rare_test"]
-    reliability = uncertainty.split_half(masks, c, d, seed)
-    calibration(f"synthetic, {count} trials", values, shuffled_null(masks, c, d, seed), reliability, agree, difficulty,
-                width=width, permutations=permutations, seed=seed, **fake)
-    print(f"\nsynthetic, 90% magnitude pruning: {masks_cie['cie'].sum()} CIEs, {(masks_cie['cie'] & rare).sum()} of "
-          f"them rare (mean trial accuracy {difficulty[masks_cie['cie']].mean():.2f}, agreeing "
-          f"{difficulty[agree].mean():.2f})\n")
-    print("| group | statistic | raw difference | Student p | matched (unmatched) | difference at equal difficulty "
-          "[95%] | matched p |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for name in STATISTICS:
-        for kind in ("cie", "cie_u"):
-            r = matched.matched_test(values[name], masks_cie[kind], agree, difficulty, width=width,
-                                     draws=permutations, seed=seed)
-            print(f"| {kind} | {name} | {r['raw_diff']:+.3g} | {student_p(values[name], masks_cie[kind], agree):.2g} | "
-                  f"{r['n']} ({r['unmatched']}) | {r['diff']:+.3g} [{r['diff_low']:+.3g}, {r['diff_high']:+.3g}] | "
-                  f"{r['p']:.3g} |")
+    return cie.cie_masks(reference_pred, pruned.predict(xt).cpu().numpy(), split["y_test"])
+
+
+def synthetic(seeds, count, device, permutations, recipe):
+    """Section 2: the synthetic set's CIEs after 90% magnitude pruning, every test, per seed."""
+    print(f"\n## Synthetic set, {count} trials, 90% magnitude pruning: the CIEs (all tests on max_influence)\n")
+    print("| seed | CIEs (rare) | Q1 excess diff [95%] | Q1 p | Q2 diff [95%] | Q2 p (extrapolated) | strata p "
+          "(matched) | raw Student p |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for seed in seeds:
+        split = data.load("synthetic", seed=seed)
+        masks, c, d = train(split, count, seed, device, recipe)
+        memorization = influence.memorization(masks, c)
+        values = uncertainty.estimates(masks, c, d)["max_influence"]
+        draws = null.influence_free(masks, d, memorization, draws=NULL_DRAWS, seed=seed)["max_influence"]
+        masks_cie = pruned_cies(split, seed, device)
+        group, agree, difficulty = masks_cie["cie"], ~masks_cie["cie"], d.mean(0)
+        q1, q2 = comparisons.two_questions(values - draws.mean(0), draws, group, agree, difficulty)
+        s = strata_test(values, group, agree, difficulty, width=0.02, draws=permutations, seed=seed)
+        print(f"| {seed} | {group.sum()} ({(group & split['rare_test']).sum()}) | {q1['diff']:+.3f} "
+              f"[{q1['diff_low']:+.3f}, {q1['diff_high']:+.3f}] | {q1['p']:.2g} | {q2['diff']:+.3f} "
+              f"[{q2['diff_low']:+.3f}, {q2['diff_high']:+.3f}] | {q2['p']:.2g} ({q2['extrapolated']}) | "
+              f"{s['p'] if s['p'] is None else format(s['p'], '.2g')} ({s['n']} of {group.sum()}) | "
+              f"{student_p(values, group, agree):.2g} |", flush=True)
+
+
+def planted(count, seed, device, recipe, *, sizes, draws, alpha, permutations, overlap=40, shares=(1.0, 0.5, 0.0)):
+    """Section 3: groups mixing hard rare examples (influenced) and hard overlap examples (not) in
+    share pi, on the synthetic set with class overlap."""
+    x, y, rare = data.synthetic(seed=seed, rare_groups=20, rare_size=5, overlap=overlap)
+    split = data.split(x, y, rare=rare, seed=seed)
+    overlap_test = data.split(rare == -2, y, rare=rare, seed=seed)["x_test"]  # the same split, of the flags
+    masks, c, d = train(split, count, seed, device, recipe)
+    memorization = influence.memorization(masks, c)
+    values = uncertainty.estimates(masks, c, d)["max_influence"]
+    draws_null = null.influence_free(masks, d, memorization, draws=NULL_DRAWS, seed=seed)["max_influence"]
+    difficulty, not_rare = d.mean(0), ~split["rare_test"]
+    hard = difficulty < 0.95
+    rare_hard, overlap_hard = hard & split["rare_test"], hard & overlap_test
+    excess = values - draws_null.mean(0)
+    print(f"\n## Planted: synthetic set with class overlap ({len(split['y_train'])} training, {len(difficulty)} test "
+          f"examples, {count} trials, max_influence)\n")
+    print(f"Hard (trial accuracy < 0.95) rare test examples: {rare_hard.sum()}, trial accuracy "
+          f"{difficulty[rare_hard].mean():.2f}, excess {np.nanmean(excess[rare_hard]):+.3f}; hard overlap examples: "
+          f"{overlap_hard.sum()}, trial accuracy {difficulty[overlap_hard].mean():.2f}, excess "
+          f"{np.nanmean(excess[overlap_hard]):+.3f}; all others: excess {np.nanmean(excess[~hard]):+.3f}.\n")
+    print(f"Groups of a share pi of hard rare and 1 - pi of hard overlap examples ({draws} per cell), each against "
+          f"every other test example that is not rare; share rejected at alpha {alpha}, 95% Wilson interval.\n")
+    print("| pi | size | Q1 | Q2 | strata test (0.02) | raw Student t |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    rng = np.random.default_rng(seed)
+    for share in shares:
+        for size in sizes:
+            k = round(share * size)
+            if k > rare_hard.sum() or size - k > overlap_hard.sum():
+                print(f"| {share} | {size} | too few examples | | | |")
+                continue
+            sets = []
+            for _ in range(draws):
+                group = np.zeros(len(difficulty), bool)
+                group[rng.choice(np.flatnonzero(rare_hard), k, replace=False)] = True
+                group[rng.choice(np.flatnonzero(overlap_hard), size - k, replace=False)] = True
+                sets.append(group)
+            r = rates(sets, values, draws_null, not_rare, difficulty, alpha, permutations, seed)
+            print(f"| {share} | {size} | {r['q1']} | {r['q2']} | {r['strata']} | {r['raw']} |", flush=True)
 
 
 def main(
     run: Path = typer.Option(ROOT, help="the repository whose data/ and metrics/ hold a finished run"),
-    draws: int = typer.Option(200, min=10, help="fake sets per statistic"),
-    size: int = typer.Option(10, min=2, help="examples per fake set"),
+    draws: int = typer.Option(200, min=10, help="fake or planted groups per size"),
+    sizes: str = typer.Option("5,10,30,100", help="group sizes, comma-separated"),
     alpha: float = typer.Option(0.05),
-    width: float = typer.Option(0.02, help="ttest.strata_width"),
-    permutations: int = typer.Option(1000, min=100, help="permutations of each matched test"),
+    permutations: int = typer.Option(1000, min=100, help="permutations of each strata test"),
     seed: int = typer.Option(0),
-    synthetic_trials: int = typer.Option(1000, min=0, help="trials of the synthetic check (0 skips it)"),
+    synthetic_seeds: str = typer.Option("0,1,2", help="seeds of the synthetic CIE check (empty skips it)"),
+    synthetic_trials: int = typer.Option(1000, min=2),
+    planted_trials: int = typer.Option(512, min=0, help="trials of the planted check (0 skips it)"),
     device: str = typer.Option("auto"),
+    recipe: str = typer.Option("{}", help="JSON updates of the trials section, e.g. '{\"epochs\": 2}' for a quick check"),
 ):
     start = time.perf_counter()
-    fake = {"draws": draws, "size": size, "alpha": alpha}
+    size_list = [int(s) for s in sizes.split(",") if s]
     masks = load_npy(run / "data/trials/masks.npy", dtype=bool, ndim=2)
     train_correct = load_npy(run / "data/trials/train_correct.npy", dtype=bool, ndim=2)
     test_correct = load_npy(run / "data/trials/test_correct.npy", dtype=bool, ndim=2)
-    values = {name: load_npy(run / "data/influence" / FILES[name], ndim=1) for name in STATISTICS}
     agree = ~load_npz(run / "data/cie/masks.npz", ["cie"])["cie"]
-    reliability = json.loads((run / "metrics/estimate.json").read_text())["reliability"]
-    calibration(f"{run.name}, {len(masks)} trials", values, shuffled_null(masks, train_correct, test_correct, seed),
-                reliability, agree, test_correct.mean(0), width=width, permutations=permutations, seed=seed, **fake)
-    if synthetic_trials:
-        synthetic(synthetic_trials, seed, width, permutations, device, **fake)
+    other = run / "data/consistency/trials/test_correct.npy"
+    independent = load_npy(other, dtype=bool, ndim=2).mean(0) if other.exists() else None
+    dataset = params.read(run / "params.yaml")["data"]["dataset"]
+    calibration(f"{dataset} ({run.name})", masks, train_correct, test_correct, agree,
+                independent if independent is not None and len(independent) == len(agree) else None,
+                sizes=[s for s in size_list if s <= agree.sum() // 4], draws=draws, alpha=alpha,
+                permutations=permutations, seed=seed)
+    if synthetic_seeds:
+        synthetic([int(s) for s in synthetic_seeds.split(",")], synthetic_trials, device, permutations,
+                  json.loads(recipe))
+    if planted_trials:
+        planted(planted_trials, seed, device, json.loads(recipe), sizes=size_list, draws=draws, alpha=alpha, permutations=permutations)
     print(f"\n{time.perf_counter() - start:.0f} s")
 
 

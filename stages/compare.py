@@ -1,6 +1,7 @@
-"""compare: the experiments of `dvc exp show` side by side: Student's t of each group (the seed
-paper's Figure 4) and the CIE and PIE counts (Figure 6), one bar group per compression loss or
-method, with Benjamini-Hochberg adjusted p-values across all experiments and groups (compare.md).
+"""compare: the experiments of `dvc exp show` side by side: each group's two answers (Q1, beyond the
+estimator's noise; Q2, at equal difficulty) with the paper's Student t beside them (its Figure 4),
+and the CIE and PIE counts (Figure 6), one colour or bar group per compression loss or method, with
+Benjamini-Hochberg adjusted p-values across all experiments and groups (compare.md).
 
 Not a pipeline stage: it reads the experiments, which `dvc exp run` makes. Run it after them:
 `python stages/compare.py` (or `make compare`)."""
@@ -39,39 +40,42 @@ def main(
             raise LongtailError(f"--from-json {from_json} not found")
         records = compare.adjust(compare.experiments(json.loads(from_json.read_text()) if from_json else exp_show()))
         names = compare.labels(records)
-        t = {n: {g: r["tests"][g]["t"] for g in compare.GROUPS} for n, r in zip(names, records)}
         stars = {n: {g: (r["tests"][g]["p_bh"] or 1) <= alpha for g in compare.GROUPS} for n, r in zip(names, records)}
         counts = {n: r["counts"] for n, r in zip(names, records)}
         rows = [[n, r["name"], g, r["tests"][g]["n"], report.number(r["tests"][g]["t"], ".2f"), report.number(r["tests"][g]["p"]),
                  report.number(r["tests"][g]["p_bh"]) + ("*" if stars[n][g] else "")]
                 for n, r in zip(names, records) for g in compare.GROUPS]
-        matched_rows = [[n, r["name"], g, r["tests"][g]["matched"].get("n", "n/a"),
-                         report.number(r["tests"][g]["matched"].get("diff"), "+.3g"),
-                         report.number(r["tests"][g]["matched"].get("p")),
-                         report.number(r["tests"][g]["matched"].get("p_bh"))
-                         + ("*" if (r["tests"][g]["matched"].get("p_bh") or 1) <= alpha else "")]
-                        for n, r in zip(names, records) for g in compare.GROUPS]
+
+        def answer(q: dict) -> list:  # a question's cells: difference [95%], p, BH-adjusted p
+            return [report.number(q.get("diff"), "+.3g") + ("" if q.get("diff") is None else
+                    f" [{q['diff_low']:+.3g}, {q['diff_high']:+.3g}]"), report.number(q.get("p")),
+                    report.number(q.get("p_bh")) + ("*" if (q.get("p_bh") or 1) <= alpha else "")]
+
+        question_rows = [[n, r["name"], g, r["tests"][g]["n"], *answer(r["tests"][g]["excess"]),
+                          *answer(r["tests"][g]["matched"])]
+                         for n, r in zip(names, records) for g in compare.GROUPS]
         statistics = {(r["statistic"], r["reliability"]) for r in records}
         text = "\n\n".join([
             "# Experiments compared", "Written by `python stages/compare.py` from `dvc exp show --json`.",
             "Tested: " + "; ".join(f"`{s}` (split-half reliability {report.number(rel, '.3f')})" for s, rel in
                                    sorted(statistics, key=str)) + ".",
-            "## At equal difficulty",
-            "Each group against the agreeing test examples of the same trial accuracy (`matched` in "
-            "metrics/ttest.json); the controlled answer, per experiment:",
-            *(f"- {n}: " + report.controlled("cie", r["tests"]["cie"], alpha, r["statistic"] or "")
-              for n, r in zip(names, records)),
-            report.table(["group", "experiment", "set", "matched n", "difference at equal difficulty", "p", "p (BH)"],
-                         matched_rows),
-            f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} matched tests above.",
-            "## The paper's test (Student's t; difficulty not controlled)",
+            "## Two questions",
+            "Per experiment, the CIEs: Q1, are they more influenced than agreeing examples beyond the estimator's "
+            "noise (each example's excess over its influence-free null; `excess` in metrics/ttest.json)? Q2, at "
+            "equal difficulty (`matched`)?",
+            *(f"- {n}: " + report.answers("cie", r["tests"]["cie"], alpha) for n, r in zip(names, records)),
+            report.table(["group", "experiment", "set", "n", "Q1: excess [95%]", "p", "p (BH)",
+                          "Q2: at equal difficulty [95%]", "p", "p (BH)"], question_rows),
+            f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} tests of each question.",
+            "## The paper's test (Student's t on the raw statistic; confounded by the estimator's noise)",
             report.table(["group", "experiment", "set", "n", "Student t", "p", "p (BH)"], rows),
             f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} tests above.",
             *(f"![{name}]({Path(os.path.relpath(plots_dir / name, out.parent)).as_posix()})"
               for name in ("compare_ttest.png", "compare_counts.png"))]) + "\n"
         with outputs() as o:
-            plots.save(plots.grouped_bars(t, ylabel="Student's t", stars=stars, note=f"* BH-adjusted p <= {alpha}",
-                                          title="t-statistic per experiment and group"),
+            plots.save(plots.questions_figure({n: r["tests"] for n, r in zip(names, records)},
+                                              statistic=", ".join(sorted({str(r["statistic"]) for r in records})),
+                                              alpha=alpha),
                        o.path(plots_dir / "compare_ttest.png"))
             plots.save(plots.grouped_bars(counts, ylabel="test examples", title="CIE and PIE counts per experiment"),
                        o.path(plots_dir / "compare_counts.png"))

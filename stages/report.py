@@ -70,11 +70,8 @@ def main(
                 title="Mean influence of each training example")),
             "memorization.png": ("Memorization of each training example", plots.histogram_figure(
                 arrays["memorization"], cfg.bins, xlabel="memorization", title="Memorization of each training example")),
-            "ttest.png": (f"Student's t per group, {statistic} (Figure 4)", plots.grouped_bars(
-                {"this run": {k: r["t"] for k, r in ttest.items()}}, ylabel="Student's t",
-                title=f"Student's t of {statistic}, each group against the rest",
-                stars={"this run": {k: r["p"] is not None and r["p"] <= cfg.alpha for k, r in ttest.items()}},
-                note=f"* p <= {cfg.alpha}")),
+            "ttest.png": (f"Are the groups more influenced? Q1, Q2 and the paper's t, {statistic} (Figure 4)",
+                          plots.questions_figure({"this run": ttest}, statistic=statistic, alpha=cfg.alpha)),
             "memorization_stability.png": ("How the most memorized set settles as trials are added",
                                            plots.stability_figure(*curve, k=metrics["estimate"]["stability_k"])),
             "training_curves.png": ("Training curves of the reference and of the compression (dvclive/)",

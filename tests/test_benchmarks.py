@@ -40,8 +40,9 @@ def test_the_calibration_benchmark_runs_on_a_tiny_finished_run(root, python, tmp
     cie[::7] = True  # any set: the benchmark draws its fake sets from the others
     (project / "data/cie").mkdir()
     np.savez(project / "data/cie/masks.npz", cie=cie)
-    assert run(root, python, "calibration", "--run", str(project), "--draws", "10", "--permutations", "100",
-               "--synthetic-trials", "0", "--device", "cpu").strip()
+    said = run(root, python, "calibration", "--run", str(project), "--draws", "10", "--permutations", "100",
+               "--sizes", "5", "--synthetic-seeds", "", "--planted-trials", "0", "--device", "cpu")
+    assert "Q1: Welch t of the excess" in said and "| max_influence | 5 |" in said
 
 
 def test_every_benchmark_has_a_smoke_run():

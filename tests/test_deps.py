@@ -80,7 +80,7 @@ def test_params_are_listed_by_the_keys_each_stage_reads(root):
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
     readers = lambda key: {name for name, s in stages.items() if listed(s, key)}  # noqa: E731
     # A ttest knob reruns ttest and the report; nothing upstream of ttest (pie has its own alpha).
-    for key in ("ttest.alpha", "ttest.statistic", "ttest.strata_width", "ttest.bins"):
+    for key in ("ttest.alpha", "ttest.statistic", "ttest.control_draws", "ttest.bins"):
         assert readers(key) == {"ttest", "report"}, key
     # A summary knob retrains nothing; a training knob retrains the trials of both architectures.
     assert readers("trials.fit_threshold") == {"fit", "consistency_fit", "report"}

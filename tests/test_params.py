@@ -32,7 +32,7 @@ def test_a_view_reads_only_its_keys_but_the_whole_section_is_checked(defaults):
     assert params.section(defaults, "trials", params.Fit) == params.Fit(fit_threshold=0.99)
     with pytest.raises(LongtailError, match="unknown param trials.conut"):
         params.section(defaults | {"trials": defaults["trials"] | {"conut": 5}}, "trials", params.Fit)
-    with pytest.raises(LongtailError, match="Estimate reads dtype, pair_influence, pair_memorization, reliability_splits, which section "
+    with pytest.raises(LongtailError, match="Estimate reads dtype, null_draws, pair_influence, pair_memorization, reliability_splits, which section "
                                             "'trials' has not"):
         params.section(defaults, "trials", params.Estimate)
     with pytest.raises(LongtailError, match="unknown params section 'trails'"):
@@ -78,9 +78,7 @@ def test_seed_and_device_must_be_set(defaults):
     ("trials", "conut", 5, "unknown param trials.conut; did you mean 'count'?"),
     ("compress", "softadapt_variant", "raw", "unknown compress.softadapt_variant 'raw'; choose one of: normalized, "
                                              "loss_weighted"),
-    ("ttest", "strata_width", 0.0, r"it must satisfy 0 < ttest.strata_width <= 0.5"),
-    ("ttest", "strata_width", 0.7, r"it must satisfy 0 < ttest.strata_width <= 0.5"),
-    ("ttest", "matched_draws", 10, r"it must satisfy 100 <= ttest.matched_draws"),
+    ("estimate", "null_draws", 1, r"it must satisfy 2 <= estimate.null_draws"),
     ("ttest", "statistic", "median_influence", "unknown ttest.statistic 'median_influence'; choose one of: "
                                                "mean_influence, max_influence, top_memorization"),
 ])

@@ -180,8 +180,11 @@ def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
     ttest = json.loads((repo / "metrics/ttest.json").read_text())
     assert all({"t", "p", "n", "welch_t", "welch_p", "mw_p", "hedges_g", "p_bh", "control", "matched"} <= set(ttest[k])
                for k in ["cie", "cie_u", "cie_c", "pie"])
-    assert all({"p", "diff", "diff_low", "diff_high", "n", "unmatched", "strata", "width"} <= set(ttest[k]["matched"])
+    assert all({"p", "diff", "diff_low", "diff_high", "n", "extrapolated", "design_effect"} <= set(ttest[k]["matched"])
+               and {"p", "diff", "diff_low", "diff_high", "n", "design_effect"} <= set(ttest[k]["excess"])
                for k in ["cie", "cie_u", "cie_c", "pie"])
+    with np.load(repo / "data/cie/masks.npz") as f:  # every member of a group is used
+        assert all(ttest[k]["matched"]["n"] == ttest[k]["excess"]["n"] == f[k].sum() for k in ["cie", "cie_u", "cie_c"])
     assert ttest["reliability"] == estimate["reliability"][ttest["statistic"]]
     with np.load(repo / "data/pie/masks.npz") as f:
         assert f["pie"].dtype == bool and f["pie"].shape == (n_test,)
@@ -398,7 +401,7 @@ def stale(repo) -> set[str]:
 
 
 @pytest.mark.parametrize("edit, expected", [
-    (("params.yaml", "  strata_width: 0.02", "  strata_width: 0.03"), {"check", "ttest", "report"}),  # a ttest knob
+    (("params.yaml", "  control_draws: 100\n", "  control_draws: 90\n"), {"check", "ttest", "report"}),  # a ttest knob
     (("params.yaml", "  fit_threshold: 0.99", "  fit_threshold: 0.95"), {"check", "fit", "consistency_fit", "report"}),
     (("params.yaml", "  population: 2", "  population: 3"), {"check", "reference_population", "pie"}),
     (("params.yaml", "  alpha: 0.05\n  bootstrap", "  alpha: 0.01\n  bootstrap"), {"check", "ttest", "report"}),

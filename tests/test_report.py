@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from longtail import LongtailError, compare, curves, data, influence, matched, report, stats
+from longtail import LongtailError, comparisons, compare, curves, data, influence, null, report, stats
 
 FIGURES = ["training_curves.png", "influence_pairs.png", "most_influential.png", "test_mean_influence.png", "train_mean_influence.png",
            "memorization.png", "ttest.png", "cie_counts.png", "memorization_stability.png"]
@@ -46,6 +46,8 @@ def artifacts(tmp_path, root):
                         ("train_mean_influence", train_mean), ("test_max_influence", strongest),
                         ("test_top_memorization", influence.top_memorization(top, memorization))]:
         np.save(out / f"{name}.npy", array)
+    for name, draws in null.influence_free(masks, test_correct, memorization, draws=8, seed=0).items():
+        np.save(out / stats.NULL_FILES[name], draws)
     cie = rng.random(n_test) < 0.1
     cie_u = cie & (rng.random(n_test) < 0.5)
     (tmp_path / "data/cie").mkdir(parents=True)
@@ -84,7 +86,7 @@ def artifacts(tmp_path, root):
 @pytest.mark.parametrize("statistic", ["mean_influence", "max_influence", "top_memorization"])
 def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifacts, statistic):
     params = yaml.safe_load((artifacts / "params.yaml").read_text())
-    params["ttest"] |= {"statistic": statistic, "bootstrap": 200, "control_draws": 50, "matched_draws": 300}
+    params["ttest"] |= {"statistic": statistic, "bootstrap": 200, "control_draws": 50}
     (artifacts / "params.yaml").write_text(yaml.safe_dump(params))
     result = run(root, python, "ttest", cwd=artifacts)
     assert result.returncode == 0, result.stderr
@@ -104,15 +106,20 @@ def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifact
     assert got["pie"]["rare"]["share"] == 1.0 and got["pie"]["rare"]["fisher_p"] < 1e-6
     bh = stats.benjamini_hochberg([got[k]["p"] for k in ("cie", "cie_u", "cie_c", "pie")])
     assert [got[k]["p_bh"] for k in ("cie", "cie_u", "cie_c", "pie")] == pytest.approx(bh)
-    # Every group has the difficulty-controlled comparison, against agreeing examples of its trial accuracy.
+    # Every group has its two answers: Q1 on the excess over the influence-free null, Q2 at equal difficulty.
     difficulty = np.load(artifacts / "data/trials/test_correct.npy").mean(0)
-    for k, seed in (("cie", 0), ("pie", 3)):
-        group, comparison = (masks["cie"], ~masks["cie"]) if k == "cie" else (
-            np.load(artifacts / "data/pie/masks.npz")["pie"], ~np.load(artifacts / "data/pie/masks.npz")["pie"])
-        expected = matched.matched_test(values, group, comparison, difficulty, width=0.02, draws=300, seed=seed)
-        assert {key: got[k]["matched"][key] for key in expected} == pytest.approx(expected)
-        assert got[k]["matched"]["p"] is not None and got[k]["matched"]["diff_low"] <= got[k]["matched"]["diff"]
-    assert "against agreeing examples of the same difficulty" in said
+    draws = np.load(artifacts / f"data/influence/{stats.NULL_FILES[statistic]}")
+    pie = np.load(artifacts / "data/pie/masks.npz")["pie"]
+    for k, group in (("cie", masks["cie"]), ("pie", pie)):
+        q1, q2 = comparisons.two_questions(values - draws.mean(0), draws, group, ~group, difficulty)
+        assert got[k]["excess"] == pytest.approx(q1 | {"p_bh": got[k]["excess"]["p_bh"],
+                                                       "trials_to_detect": got[k]["excess"]["trials_to_detect"]})
+        assert got[k]["matched"] == pytest.approx(q2 | {"p_bh": got[k]["matched"]["p_bh"]})
+        assert got[k]["matched"]["n"] + 0 == int(group.sum()) and got[k]["excess"]["n"] == int(group.sum())
+        assert got[k]["excess"]["diff_low"] <= got[k]["excess"]["diff"] <= got[k]["excess"]["diff_high"]
+    bh = stats.benjamini_hochberg([got[k]["excess"]["p"] for k in ("cie", "cie_u", "cie_c", "pie")])
+    assert [got[k]["excess"]["p_bh"] for k in ("cie", "cie_u", "cie_c", "pie")] == pytest.approx(bh)
+    assert "beyond the estimator's noise" in said and "at equal difficulty" in said
 
 
 def test_ttest_refuses_the_papers_statistic_with_fixed_size_masks_before_any_work(root, python, artifacts):
@@ -140,7 +147,7 @@ def test_report_draws_every_figure_and_writes_the_report(root, python, artifacts
         assert rows[0] == f"{name},count" and len(rows) == 51  # ttest.bins bins
     text = (artifacts / "report.md").read_text()
     for heading in ("## Data and trials", "## Estimator", "## Compression", "## Compression impacted exemplars",
-                    "## Is the influence on them different?", "## Pruning identified exemplars",
+                    "## Are they more influenced?", "## Pruning identified exemplars",
                     "## Consistency across architectures", "## Figures"):
         assert heading in text
     for name in FIGURES:
@@ -197,34 +204,40 @@ RESULT = {"t": -3.0, "p": 0.003, "p_bh": 0.01, "welch_t": -1.0, "welch_p": 0.3, 
           "comparison_mean": 0.0, "control": {"draws": 1000, "as_extreme": 0.004, "t_low": -2.0, "t_high": 2.0}}
 
 
-MATCHED = {"p": 0.41, "diff": 0.012, "diff_low": -0.02, "diff_high": 0.04, "raw_diff": 0.16, "n": 5, "unmatched": 1,
-           "comparison_n": 80, "strata": 4, "width": 0.02, "draws": 2000, "group_difficulty": 0.28,
-           "comparison_difficulty": 0.96, "p_bh": 0.5}
+MATCHED = {"p": 0.41, "diff": 0.012, "diff_low": -0.02, "diff_high": 0.04, "se": 0.015, "raw_diff": 0.16, "n": 5,
+           "extrapolated": 1, "comparison_n": 80, "knots": 4, "group_difficulty": 0.28, "comparison_difficulty": 0.96,
+           "design_effect": 1.2, "p_bh": 0.5}
+EXCESS = {"p": 0.0004, "diff": 0.21, "diff_low": 0.15, "diff_high": 0.27, "se": 0.03, "n": 5, "comparison_n": 80,
+          "mean": 0.22, "comparison_mean": 0.01, "design_effect": 1.1, "trials_to_detect": 40, "p_bh": 0.001}
 
 
-def test_the_controlled_answer_comes_in_plain_words():
-    text = report.controlled("cie", RESULT | {"matched": MATCHED}, 0.05, "max_influence")
-    assert text.startswith("**CIEs (the two models disagree)** are no more influenced than agreeing test examples "
-                           "of the same difficulty")
-    assert "is +0.012 (95% interval [-0.02, +0.04]), p = 0.41" in text and "Ignoring difficulty, the difference is +0.16" in text
-    assert "1 of the 6 has no agreeing example of the same difficulty and is left out" in text
-    assert "too few to answer" in report.controlled("cie", {"matched": MATCHED | {"n": 1}}, 0.05, "max_influence")
-    assert " are more influenced than" in report.controlled("cie", {"matched": MATCHED | {"p": 0.001}}, 0.05, "max_influence")
-    none = report.controlled("cie_u", {"matched": MATCHED | {"p": None, "diff": None, "n": 0, "unmatched": 3}}, 0.05,
-                             "max_influence")
-    assert "none of the 3 can be compared" in none
+def test_the_two_answers_come_in_plain_words():
+    text = report.answers("cie", RESULT | {"excess": EXCESS, "matched": MATCHED}, 0.05)
+    assert text.startswith("**CIEs (the two models disagree)** are more influenced than agreeing examples beyond the "
+                           "estimator's noise: +0.21 [+0.15, +0.27], p = 0.0004")
+    assert "At equal difficulty they are not: +0.012 [-0.02, +0.04], p = 0.41 (1 of the 5 outside" in text
+    assert text.index("estimator's noise") < text.index("At equal difficulty")
+    quiet = report.answers("cie", {"excess": EXCESS | {"p": 0.07, "diff": 0.007, "trials_to_detect": 2900},
+                                   "matched": MATCHED | {"p": 0.001, "extrapolated": 0}}, 0.05)
+    assert "are not shown to be more influenced than agreeing examples beyond the estimator's noise" in quiet
+    assert "would need at least 2900 trials" in quiet
+    assert "At equal difficulty they are more influenced" in quiet and "(all 5 used)" in quiet
+    assert "too few to answer" in report.answers("cie_u", {"excess": EXCESS | {"p": None, "n": 1}}, 0.05)
+    assert "too few to compare" in report.answers("cie", {"excess": EXCESS, "matched": MATCHED | {"p": None}}, 0.05)
+    assert "rerun the ttest stage" in report.answers("pie", RESULT, 0.05)
 
 
 def test_the_report_leads_with_the_controlled_answer_and_labels_the_papers_statistic(root, python, artifacts):
     params = yaml.safe_load((artifacts / "params.yaml").read_text())
-    params["ttest"] |= {"statistic": "mean_influence", "bootstrap": 200, "control_draws": 50, "matched_draws": 200}
+    params["ttest"] |= {"statistic": "mean_influence", "bootstrap": 200, "control_draws": 50}
     (artifacts / "params.yaml").write_text(yaml.safe_dump(params))
     assert run(root, python, "ttest", cwd=artifacts).returncode == 0
     result = run(root, python, "report", cwd=artifacts)
     assert result.returncode == 0, result.stderr
-    section = (artifacts / "report.md").read_text().split("## Is the influence on them different?")[1]
+    section = (artifacts / "report.md").read_text().split("## Are they more influenced?")[1]
     assert "split-half reliability 0.050" in section and "It is the seed paper's statistic" in section
-    assert section.index("of the same difficulty") < section.index("### The paper's test")
+    assert section.index("beyond the estimator's noise:") < section.index("At equal difficulty")
+    assert section.index("At equal difficulty") < section.index("### The paper's test")
 
 
 def test_the_reading_says_what_is_significant_and_which_tests_disagree():
@@ -244,7 +257,8 @@ def exp_show(*runs):
 
 
 def run_data(method, loss, t, p):
-    tests = {g: {"t": t, "p": p, "n": 4, "matched": MATCHED | {"p": 0.5}} for g in compare.GROUPS}
+    tests = {g: {"t": t, "p": p, "n": 4, "excess": EXCESS | {"p": 0.2}, "matched": MATCHED | {"p": 0.5}}
+             for g in compare.GROUPS}
     return {"params": {"params.yaml": {"data": {"compress": {"method": method, "loss": loss}}}},
             "metrics": {"metrics/ttest.json": {"data": {"statistic": "max_influence", "reliability": 0.9} | tests}, "metrics/cie.json": {"data": {"cie": 4, "cie_u": 2, "cie_c": 1}},
                         "metrics/pie.json": {"data": {"pie": 3}}}}
@@ -256,7 +270,8 @@ def test_experiments_are_read_from_exp_show_skipping_failed_ones():
     records = compare.experiments(shown)
     assert [r["name"] for r in records] == ["a", "b"]
     assert compare.labels(records) == ["ce", "focal"]
-    assert records[0]["tests"]["cie"] == {"t": -2.0, "p": 0.04, "n": 4, "matched": MATCHED | {"p": 0.5}}
+    assert records[0]["tests"]["cie"] == {"t": -2.0, "p": 0.04, "n": 4, "excess": EXCESS | {"p": 0.2},
+                                         "matched": MATCHED | {"p": 0.5}}
     assert records[1]["counts"]["pie"] == 3 and records[0]["statistic"] == "max_influence"
 
 
@@ -272,6 +287,7 @@ def test_adjust_applies_benjamini_hochberg_across_experiments_and_groups():
     expected = stats.benjamini_hochberg([0.01] * 4 + [0.04] * 4)
     assert [r["tests"][g]["p_bh"] for r in records for g in compare.GROUPS] == pytest.approx(expected)
     assert [r["tests"][g]["matched"]["p_bh"] for r in records for g in compare.GROUPS] == pytest.approx([0.5] * 8)
+    assert [r["tests"][g]["excess"]["p_bh"] for r in records for g in compare.GROUPS] == pytest.approx([0.2] * 8)
 
 
 def test_no_experiments_is_an_error_that_says_how_to_make_them():
@@ -290,8 +306,10 @@ def test_compare_draws_both_figures_and_the_table(root, python, tmp_path):
     table = (tmp_path / "compare.md").read_text()
     assert "| ce | a | cie | 4 | -2.00 | 0.001 | 0.002* |" in table and "| kd | b | pie |" in table
     assert "`max_influence` (split-half reliability 0.900)" in table
-    assert table.index("## At equal difficulty") < table.index("## The paper's test")
-    assert "- ce: **CIEs (the two models disagree)** are no more influenced than" in table
+    assert table.index("## Two questions") < table.index("## The paper's test")
+    assert ("- ce: **CIEs (the two models disagree)** are not shown to be more influenced than agreeing examples beyond "
+            "the estimator's noise: +0.21 [+0.15, +0.27], p = 0.2") in table
+    assert "| ce | a | cie | 4 | +0.21 [+0.15, +0.27] | 0.2 | 0.2 | +0.012 [-0.02, +0.04] | 0.5 | 0.5 |" in table
     missing = run(root, python, "compare", "--from-json", "nothing.json", cwd=tmp_path)
     assert missing.returncode == 2 and "nothing.json not found" in missing.stderr
 

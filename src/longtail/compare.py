@@ -4,6 +4,7 @@ from the JSON of `dvc exp show --json`. Pure: the compare command runs DVC and w
 from longtail import LongtailError, stats
 
 GROUPS = ("cie", "cie_u", "cie_c", "pie")
+QUESTIONS = ("excess", "matched")  # Q1 and Q2 of metrics/ttest.json (longtail.comparisons)
 
 
 def _runs(exp_show: list) -> list[tuple[str, dict]]:
@@ -18,8 +19,8 @@ def _runs(exp_show: list) -> list[tuple[str, dict]]:
 
 
 def experiments(exp_show: list) -> list[dict]:
-    """One record per experiment that has ttest metrics: name, method, loss, the t-test of each group
-    and the CIE/PIE counts. Experiments that failed or predate the metrics are skipped."""
+    """One record per experiment that has ttest metrics: name, method, loss, each group's two answers
+    (Q1 `excess`, Q2 `matched`) and the paper's t-test, and the CIE/PIE counts. Experiments that failed or predate the metrics are skipped."""
     records = []
     for name, data in _runs(exp_show):
         params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
@@ -32,7 +33,7 @@ def experiments(exp_show: list) -> list[dict]:
             "name": name, "method": compress.get("method"), "loss": compress.get("loss"),
             "statistic": ttest.get("statistic"), "reliability": ttest.get("reliability"),
             "tests": {g: {k: (ttest.get(g) or {}).get(k) for k in ("t", "p", "n")}
-                      | {"matched": dict((ttest.get(g) or {}).get("matched") or {})} for g in GROUPS},
+                      | {q: dict((ttest.get(g) or {}).get(q) or {}) for q in QUESTIONS} for g in GROUPS},
             "counts": {k: cie.get(k) for k in GROUPS[:3]} | {"pie": (metrics.get("metrics/pie.json") or {}).get("pie")},
         })
     if not records:
@@ -52,11 +53,12 @@ def labels(records: list[dict]) -> list[str]:
 
 
 def adjust(records: list[dict]) -> list[dict]:
-    """Benjamini-Hochberg across the whole comparison (experiments x groups), for the paper's test and
-    for the matched one apart: each test gets `p_bh`, each matched test its own `p_bh`."""
+    """Benjamini-Hochberg across the whole comparison (experiments x groups), for each question and
+    for the paper's test apart: each gets its own `p_bh`."""
     cells = [r["tests"][g] for r in records for g in GROUPS]
     for cell, adjusted in zip(cells, stats.benjamini_hochberg([c["p"] for c in cells])):
         cell["p_bh"] = adjusted
-    for cell, adjusted in zip(cells, stats.benjamini_hochberg([c["matched"].get("p") for c in cells])):
-        cell["matched"]["p_bh"] = adjusted
+    for q in QUESTIONS:
+        for cell, adjusted in zip(cells, stats.benjamini_hochberg([c[q].get("p") for c in cells])):
+            cell[q]["p_bh"] = adjusted
     return records

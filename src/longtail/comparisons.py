@@ -1,12 +1,42 @@
 """The ttest stage's computation: each tested group (a CIE type, the PIEs) against its comparison
-group, with every test of longtail.stats, the random-subset control, the difficulty-matched
-comparison (longtail.matched) and Benjamini-Hochberg adjusted p across the groups."""
+group, asked two questions and the paper's test:
+
+    excess    Q1, the paper's question: are the group's examples more influenced than the
+              comparison's, beyond the estimator's noise? Welch's t on each example's excess over
+              its influence-free null (longtail.null), with the trials a difference of that size
+              would need.
+    matched   Q2: more influenced than comparison examples of the same difficulty? The excess
+              adjusted for trial accuracy, every member used (longtail.matched).
+    t, p, ... the paper's raw Student t on the statistic (Dam et al. 2023), with Welch, Mann-Whitney,
+              Hedges' g and the random-subset control (longtail.stats): confounded by the
+              estimator's noise, which grows with difficulty.
+
+Benjamini-Hochberg adjusts each question's p across the groups."""
 
 import warnings
 
 import numpy as np
 
-from longtail import matched, stats
+from longtail import matched, null, stats
+
+
+def two_questions(excess: np.ndarray, draws: np.ndarray, group: np.ndarray, comparison: np.ndarray,
+                  difficulty: np.ndarray) -> tuple[dict, dict]:
+    """(Q1, Q2) for one group against its comparison (bool masks): Welch's t of the excess, and the
+    excess adjusted for difficulty (longtail.matched). Each standard error is widened by its design
+    effect, measured on the influence-free `draws` [R, n] and written beside it (`design_effect`:
+    how much shared or skewed noise widens it; null.design_effect)."""
+    def q1(v, effect=None):
+        return stats.welch_difference(v[group], v[comparison], design_effect=effect)
+
+    def q2(v, effect=None):
+        return matched.adjusted_test(v, group, comparison, difficulty, design_effect=effect)
+
+    answers = []
+    for test in (q1, q2):
+        effect = null.design_effect(test, draws)
+        answers.append(test(excess, effect) | {"design_effect": effect})
+    return tuple(answers)
 
 
 def groups(cie_masks: dict, pie: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -17,13 +47,16 @@ def groups(cie_masks: dict, pie: np.ndarray) -> dict[str, tuple[np.ndarray, np.n
             "cie_c": (cie_masks["cie_c"], agree), "pie": (pie, ~pie)}
 
 
-def compare(values: np.ndarray, tested: dict, difficulty: np.ndarray, rare: np.ndarray | None, cfg,
-            seed: int) -> dict:
-    """group -> its results (metrics/ttest.json). values: the statistic per test example;
-    difficulty: each test example's trial accuracy; rare: the synthetic set's known long tail, or
-    None; cfg: params.Ttest. Group n draws from seed + n. A warning of the tests names its group."""
+def compare(values: np.ndarray, draws: np.ndarray, tested: dict, difficulty: np.ndarray, rare: np.ndarray | None,
+            cfg, seed: int, trials: int) -> dict:
+    """group -> its results (metrics/ttest.json). values: the statistic per test example; draws: its
+    values on influence-free trials [R, n] (longtail.null); difficulty: each test example's trial
+    accuracy over the `trials` trials; rare: the synthetic set's known long tail, or None; cfg:
+    params.Ttest. Group n draws from seed + n. A warning of the tests names its group."""
+    excess = values - draws.mean(0, dtype=np.float64)
     results = {}
     for n, (kind, (group, comparison)) in enumerate(tested.items()):
+        comparison = comparison & ~group
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             r = stats.two_sample_tests(values[group], values[comparison], bootstrap=cfg.bootstrap, seed=seed + n)
@@ -31,13 +64,14 @@ def compare(values: np.ndarray, tested: dict, difficulty: np.ndarray, rare: np.n
             warnings.warn(f"{kind}: {w.message}", stacklevel=2)
         r["control"] = stats.random_control(values, int(group.sum()), comparison, r["t"],
                                             draws=cfg.control_draws, seed=seed + n)
-        r["matched"] = matched.matched_test(values, group, comparison, difficulty, width=cfg.strata_width,
-                                            draws=cfg.matched_draws, seed=seed + n)
+        r["excess"], r["matched"] = two_questions(excess, draws, group, comparison, difficulty)
+        r["excess"]["trials_to_detect"] = stats.trials_to_detect(trials, r["excess"]["se"], r["excess"]["diff"], cfg.alpha)
         if rare is not None:  # the synthetic set knows its long tail: is it over-represented?
             r["rare"] = stats.over_representation(group, rare)
         results[kind] = r
     for kind, adjusted in zip(results, stats.benjamini_hochberg([r["p"] for r in results.values()])):
         results[kind]["p_bh"] = adjusted
-    for kind, adjusted in zip(results, stats.benjamini_hochberg([r["matched"]["p"] for r in results.values()])):
-        results[kind]["matched"]["p_bh"] = adjusted
+    for key in ("excess", "matched"):
+        for kind, adjusted in zip(results, stats.benjamini_hochberg([r[key]["p"] for r in results.values()])):
+            results[kind][key]["p_bh"] = adjusted
     return results

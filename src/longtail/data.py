@@ -93,7 +93,7 @@ def digits() -> Split:
 
 
 def synthetic(
-    *, classes=10, common=150, rare_groups=10, rare_size=3, side=8, noise=40.0, seed=0
+    *, classes=10, common=150, rare_groups=10, rare_size=3, side=8, noise=40.0, overlap=0, seed=0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A long-tailed set: per class one common subpopulation and `rare_groups` tiny ones.
 
@@ -101,17 +101,30 @@ def synthetic(
     classified right only by a model that saw (memorized) a sibling from its own subpopulation:
     the situation Feldman (2020) describes. Returns x, y and `rare`: the rare subpopulation id of
     each example, or -1 for the common ones.
+
+    With `overlap` > 0, each pair of neighbouring classes (c, c + 1) also shares one prototype, with
+    `overlap` examples of each class around it (`rare` -2): hard by class overlap, which no single
+    training example explains, where the rare ones are hard by rarity, which one memorized sibling
+    explains (benchmarks/calibration.py plants on the two). They are drawn after everything else, so
+    the set without them is the same.
     """
     rng = np.random.default_rng(seed)
     xs, ys, rares = [], [], []
+
+    def draw(prototype, size, label, group):
+        images = prototype + rng.normal(0, noise, size=(size, 1, side, side))
+        xs.append(np.clip(np.round(images), 0, 255).astype(np.uint8))
+        ys.append(np.full(size, label, np.int64))
+        rares.append(np.full(size, group, np.int64))
+
     for c in range(classes):
         groups = [(common, -1)] + [(rare_size, c * rare_groups + g) for g in range(rare_groups)]
         for size, group in groups:
-            prototype = rng.uniform(0, 255, size=(1, side, side))
-            images = prototype + rng.normal(0, noise, size=(size, 1, side, side))
-            xs.append(np.clip(np.round(images), 0, 255).astype(np.uint8))
-            ys.append(np.full(size, c, np.int64))
-            rares.append(np.full(size, group, np.int64))
+            draw(rng.uniform(0, 255, size=(1, side, side)), size, c, group)
+    for c in range(classes if overlap else 0):
+        prototype = rng.uniform(0, 255, size=(1, side, side))
+        for label in (c, (c + 1) % classes):
+            draw(prototype, overlap, label, -2)
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(rares)
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from longtail import influence, planted, uncertainty
+from longtail import influence, null, planted, seeds, uncertainty
+from longtail.stats import FILES, NULL_FILES
 
 SE_TARGETS = (0.05, 0.02)  # standard errors whose trial counts metrics/estimate.json reports
 
@@ -61,6 +62,18 @@ def influence_rows(masks, test_correct, memorization, rows: int, *, min_influenc
     return Rows(table[np.argsort(-table[:, 2], kind="stable")], max_influence, top_train, nan_count)
 
 
+def null_summary(statistics: dict, draws: dict) -> dict:
+    """metrics/estimate.json's `null`: how much of each statistic the influence-free null explains
+    (the correlation across test examples of the statistic with its null value: near 1, ranking
+    examples by it ranks them by their trials' disagreement), and the mean excess over it."""
+    summary = {"draws": len(next(iter(draws.values())))}
+    for name, value in statistics.items():
+        free = draws[name].mean(0, dtype=np.float64)
+        summary[name] = {"null_mean": float(np.nanmean(free)), "excess_mean": float(np.nanmean(value - free)),
+                         "correlation": uncertainty.correlation(value, free)}
+    return summary
+
+
 def estimates(masks, train_correct, test_correct, per: dict, reduced: Rows, *, flipped, cfg, seed: int,
               rows: int) -> Estimates:
     """Everything the estimate stage writes but the influence matrix: `per` from per_example,
@@ -96,8 +109,14 @@ def estimates(masks, train_correct, test_correct, per: dict, reduced: Rows, *, f
     }
     if flipped is not None and flipped.any():
         summary["planted"] = planted.found(memorization, flipped, train_fit=per["p_in"])
+    statistics = {"max_influence": reduced.max_influence,
+                  "top_memorization": influence.top_memorization(reduced.top_train, memorization),
+                  "mean_influence": per["test_mean_influence"]}
+    free = null.influence_free(masks, test_correct, memorization, draws=cfg.null_draws,
+                               seed=seeds.derive(seed, seeds.NULL), rows=rows)
+    summary["null"] = null_summary(statistics, free)
     arrays = {"memorization": memorization, "memorization_se": se.astype(np.float32),
-              "test_mean_influence": per["test_mean_influence"], "train_mean_influence": per["train_mean_influence"],
-              "test_max_influence": reduced.max_influence,
-              "test_top_memorization": influence.top_memorization(reduced.top_train, memorization)}
+              "train_mean_influence": per["train_mean_influence"],
+              **{FILES[name][:-4]: value for name, value in statistics.items()},
+              **{NULL_FILES[name][:-4]: value for name, value in free.items()}}
     return Estimates(arrays, reduced.pairs, uncertainty.stability(masks, train_correct, k=stability_k), summary)

@@ -174,10 +174,12 @@ class Estimate:
     pair_influence: float
     pair_memorization: float
     reliability_splits: int  # further split-halves whose spread is each reliability's error bar
+    null_draws: int  # random arrangements per trial count of the influence-free null (longtail.null)
 
     def check(self, section):
         choose(f"{section}.dtype", self.dtype, DTYPES)
         check_range(f"{section}.reliability_splits", self.reliability_splits, 2)
+        check_range(f"{section}.null_draws", self.null_draws, 2)
         check_range(f"{section}.pair_influence", self.pair_influence, -1, 1)
         check_range(f"{section}.pair_memorization", self.pair_memorization, -1, 1)
 
@@ -255,8 +257,6 @@ class Ttest:
     alpha: float  # significance level of the stars and of the "affected" lists
     bootstrap: int  # resamples of the Hedges' g confidence interval
     control_draws: int  # random test subsets of the CIE set's size in the sanity control
-    strata_width: float  # width of the trial-accuracy strata of the matched comparison
-    matched_draws: int  # permutations of the matched comparison
     bins: int  # histogram bins
 
     def check(self, section):
@@ -266,8 +266,6 @@ class Ttest:
         check_range(f"{section}.alpha", self.alpha, 0, 1, low_open=True, high_open=True)
         check_range(f"{section}.bootstrap", self.bootstrap, 100)
         check_range(f"{section}.control_draws", self.control_draws, 10)
-        check_range(f"{section}.strata_width", self.strata_width, 0, 0.5, low_open=True)
-        check_range(f"{section}.matched_draws", self.matched_draws, 100)
         check_range(f"{section}.bins", self.bins, 1)
 
 

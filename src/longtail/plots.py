@@ -63,6 +63,50 @@ def grouped_bars(values: dict[str, dict[str, float | None]], *, ylabel: str, tit
     return fig
 
 
+QUESTIONS = (("excess", "Q1: beyond the estimator's noise", "excess over the influence-free null"),
+             ("matched", "Q2: at equal difficulty", "difference at equal trial accuracy"),
+             ("t", "the paper's Student t (raw statistic)", "Student's t"))
+
+
+def questions_figure(results: dict[str, dict[str, dict]], *, statistic: str, alpha: float):
+    """The ttest's answers side by side (report.md's Figure 4, make compare's compare_ttest.png): per
+    group, Q1's and Q2's difference from the agreeing examples with its 95% interval, and the paper's
+    Student t, confounded by the estimator's noise, beside them, never alone. One colour per row of
+    `results` (this run, or each experiment: {label: {group: ttest result}}); a zero line; a star
+    where p <= alpha (Benjamini-Hochberg adjusted where `p_bh` is given)."""
+    labels = list(results)
+    groups = list(dict.fromkeys(g for inner in results.values() for g in inner))
+    width = 0.8 / max(len(labels), 1)
+    fig, axes = plt.subplots(1, 3, figsize=(max(12, 1.1 * len(groups) * len(labels) + 6), 4), dpi=120)
+    for ax, (key, title, ylabel) in zip(axes, QUESTIONS):
+        for n, label in enumerate(labels):
+            color = f"C{n % 10}"
+            for x, group in zip(np.arange(len(groups)) + (n - (len(labels) - 1) / 2) * width, groups):
+                r = results[label].get(group) or {}
+                answer = r if key == "t" else r.get(key) or {}
+                value = answer.get(key if key == "t" else "diff")
+                if value is None:
+                    continue
+                p = answer.get("p_bh", answer.get("p"))
+                if key == "t":
+                    ax.bar(x, value, width, color=color, label=label if group == groups[0] else None)
+                else:
+                    ax.errorbar(x, value, yerr=[[value - answer["diff_low"]], [answer["diff_high"] - value]], fmt="o",
+                                color=color, capsize=3, label=label if group == groups[0] else None)
+                if p is not None and p <= alpha:
+                    top = value if key == "t" else answer["diff_high"]
+                    ax.annotate("*", (x, top), ha="center", va="bottom", fontsize=11)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.set_xticks(np.arange(len(groups)), groups)
+        ax.set(title=title, ylabel=ylabel)
+        ax.margins(y=0.15)
+    if len(labels) > 1:
+        axes[0].legend(fontsize=7)
+    fig.suptitle(f"{statistic}: each group against the agreeing test examples (95% intervals; * p <= {alpha})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def stability_figure(trials: np.ndarray, jaccard: np.ndarray, *, k: int):
     """How the k most memorized examples of the first m trials approach those of all trials, m on a
     log axis: where the curve flattens near 1, more trials no longer change the set."""

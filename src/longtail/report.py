@@ -19,35 +19,41 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
-def controlled(kind: str, r: dict, alpha: float, statistic: str) -> str:
-    """The difficulty-controlled answer for one group in plain words (its `matched` result)."""
-    name, m = GROUPS.get(kind, kind), r.get("matched") or {}
-    what = statistic.replace("_", " ")
-    if not m:
-        return f"**{name}**: no difficulty-controlled comparison in these metrics (rerun the ttest stage)."
+def answers(kind: str, r: dict, alpha: float) -> str:
+    """A group's two answers in plain words: Q1 (`excess`: beyond the estimator's noise), then Q2
+    (`matched`: at equal difficulty), each with its interval and p."""
+    name = GROUPS.get(kind, kind)
+    q1, q2 = r.get("excess") or {}, r.get("matched") or {}
+    if not q1:
+        return f"**{name}**: no answer to the two questions in these metrics (rerun the ttest stage)."
+    if q1.get("p") is None:
+        n = q1.get("n", 0)
+        return f"**{name}**: {n} example{'' if n == 1 else 's'}, too few to answer."
+    return f"**{name}** {_beyond_noise(q1, alpha)} {_at_equal_difficulty(q2, alpha)}"
+
+
+def _interval(q: dict) -> str:
+    return f"{q['diff']:+.3g} [{q['diff_low']:+.3g}, {q['diff_high']:+.3g}], p = {number(q['p'])}"
+
+
+def _beyond_noise(q: dict, alpha: float) -> str:
+    verdict = (f"are {'more' if q['diff'] > 0 else 'less'} influenced than" if q["p"] <= alpha else
+               "are not shown to be more influenced than")
+    words = (f"{verdict} agreeing examples beyond the estimator's noise: {_interval(q)} ({q['n']} against "
+             f"{q['comparison_n']}, each example's excess over its influence-free null).")
+    if q["p"] > alpha and q.get("trials_to_detect"):
+        words += (f" A difference this size would need at least {q['trials_to_detect']} trials to be found "
+                  "(80% power).")
+    return words
+
+
+def _at_equal_difficulty(m: dict, alpha: float) -> str:
     if m.get("p") is None:
-        n = m.get("n", 0) + m.get("unmatched", 0)
-        if not n:
-            return f"**{name}**: none, nothing to compare."
-        return (f"**{name}**: none of the {n} can be compared: no agreeing test example has the same trial accuracy "
-                f"(strata {m.get('width')} wide; `ttest.strata_width`).")
-    total = m["n"] + m.get("unmatched", 0)
-    left_out = (f" {m['unmatched']} of the {total} {'has' if m['unmatched'] == 1 else 'have'} no agreeing example of "
-                "the same difficulty and " + ("is" if m["unmatched"] == 1 else "are") + " left out."
-                if m.get("unmatched") else "")
-    ignoring = ("" if m.get("raw_diff") is None else
-                f" Ignoring difficulty, the difference is {m['raw_diff']:+.3g} (trial accuracy "
-                f"{m['group_difficulty']:.2f} against {m['comparison_difficulty']:.2f}).")
-    measured = (f"the difference from agreeing examples of the same trial accuracy is {m['diff']:+.3g} (95% interval "
-                f"[{m['diff_low']:+.3g}, {m['diff_high']:+.3g}]), p = {number(m['p'])} (permutation within "
-                f"{m['strata']} {'stratum' if m['strata'] == 1 else 'strata'} of trial accuracy {m['width']} wide; "
-                f"Benjamini-Hochberg {number(m.get('p_bh'))}).")
-    if m["n"] < 2:
-        return (f"**{name}**: only {m['n']} of the {total} {'has' if m['n'] == 1 else 'have'} an agreeing example of the "
-                f"same difficulty, too few to answer; {measured}{ignoring}")
-    verdict = (f"are {'more' if m['diff'] > 0 else 'less'} influenced than" if m["p"] <= alpha else
-               "are no more influenced than")
-    return f"**{name}** {verdict} agreeing test examples of the same difficulty: in {what}, {measured}{ignoring}{left_out}"
+        return "At equal difficulty: too few to compare."
+    verdict = (f"they are {'more' if m['diff'] > 0 else 'less'} influenced" if m["p"] <= alpha else "they are not")
+    used = (f"{m['extrapolated']} of the {m['n']} outside the agreeing examples' difficulties, extrapolated"
+            if m.get("extrapolated") else f"all {m['n']} used")
+    return f"At equal difficulty {verdict}: {_interval(m)} ({used})."
 
 
 def reading(kind: str, r: dict, alpha: float, statistic: str) -> str:
@@ -127,23 +133,31 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
         "## Compression impacted exemplars",
         table(["CIE", "CIE-U", "CIE-C", "both wrong", "agree", "PIE"],
               [[cie["cie"], cie["cie_u"], cie["cie_c"], cie["cie_both_wrong"], cie["agree"], pie["pie"]]]),
-        f"## Is the influence on them different? (`ttest.statistic: {statistic}`)",
+        f"## Are they more influenced? (`ttest.statistic: {statistic}`)",
         f"For each test example the tested quantity is the {STATISTIC[statistic]}"
         + ("" if ttest.get("reliability") is None else
            f" (split-half reliability {ttest['reliability']:.3f})") + ". " + _label(statistic) +
-        "CIEs are examples the trials often get wrong, and every influence statistic grows with how often the "
-        "trials disagree on an example, so the answer compares each group with the agreeing test examples of the "
-        "same difficulty (trial accuracy).",
-        *(controlled(k, r, alpha, statistic) for k, r in ttest.items() if isinstance(r, dict)),
-        table(["group", "n", "matched", "difference at equal difficulty [95%]", "p", "p (BH)"],
-              [[k, r["n"], (r.get("matched") or {}).get("n", "n/a"), _matched_diff(r.get("matched") or {}),
-                number((r.get("matched") or {}).get("p")) + ("*" if _significant((r.get("matched") or {}).get("p"), alpha)
-                                                              else ""),
-                number((r.get("matched") or {}).get("p_bh"))]
+        "Every influence statistic grows with how often the trials disagree on an example, even where no training "
+        "example influences it: that is the estimator's noise, and CIEs are examples the trials often get wrong. So "
+        "each example's statistic is measured against its influence-free null (the same trials with their test "
+        "correctness permuted against the masks) and two questions are asked of that excess. **Q1** (the paper's "
+        "question): are the group's examples more influenced than the agreeing ones, beyond the estimator's noise? "
+        "**Q2**: are they more influenced than agreeing examples of the same difficulty (trial accuracy)?"
+        + _null_line(estimate.get("null"), statistic),
+        *(answers(k, r, alpha) for k, r in ttest.items() if isinstance(r, dict)),
+        table(["group", "n", "Q1: excess [95%]", "p", "p (BH)", "Q2: at equal difficulty [95%]", "p", "p (BH)",
+               "extrapolated"],
+              [[k, r["n"], _diff((r.get("excess") or {})), _p((r.get("excess") or {}), alpha),
+                number((r.get("excess") or {}).get("p_bh")), _diff(r.get("matched") or {}),
+                _p(r.get("matched") or {}, alpha), number((r.get("matched") or {}).get("p_bh")),
+                (r.get("matched") or {}).get("extrapolated", "n/a")]
                for k, r in ttest.items() if isinstance(r, dict)]),
-        "### The paper's test (Student's t; difficulty not controlled)",
+        f"\\* p ≤ α = {alpha}. Each standard error is widened by its design effect (the noise the examples share, "
+        "measured on the influence-free draws; `design_effect` in metrics/ttest.json).",
+        "### The paper's test (Student's t on the raw statistic; confounded by the estimator's noise)",
         "Each group against the test examples outside it where the models agree, whatever their difficulty, as "
-        "Dam et al. (2023) test it.",
+        "Dam et al. (2023) test it. It answers whether the raw statistic differs, which the estimator's noise alone "
+        "makes it do for hard examples: read Q1 and Q2 above for whether they are more influenced.",
         table(["group", "n", "mean", "others' mean", "Student t", "p", "p (BH)", "Welch p", "Mann-Whitney p",
                "Hedges' g [95% CI]", "random sets as extreme"],
               [[k, r["n"], number(r["mean"]), number(r["comparison_mean"]), number(r["t"], ".2f"),
@@ -172,10 +186,23 @@ def _significant(p, alpha: float) -> bool:
     return p is not None and p <= alpha
 
 
-def _matched_diff(m: dict) -> str:
-    if m.get("diff") is None:
+def _diff(q: dict) -> str:
+    if q.get("diff") is None:
         return "n/a"
-    return f"{m['diff']:+.3g} [{m['diff_low']:+.3g}, {m['diff_high']:+.3g}]"
+    return f"{q['diff']:+.3g} [{q['diff_low']:+.3g}, {q['diff_high']:+.3g}]"
+
+
+def _p(q: dict, alpha: float) -> str:
+    return number(q.get("p")) + ("*" if _significant(q.get("p"), alpha) else "")
+
+
+def _null_line(summary: dict | None, statistic: str) -> str:
+    """How much of the statistic the influence-free null explains (metrics/estimate.json's `null`)."""
+    s = (summary or {}).get(statistic) or {}
+    if s.get("correlation") is None:
+        return ""
+    return (f" In this run the statistic correlates {s['correlation']:.2f} with its influence-free null across "
+            f"test examples ({summary['draws']} permutations): that much of its ranking is the trials' disagreement.")
 
 
 def _label(statistic: str) -> str:

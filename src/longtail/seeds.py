@@ -22,6 +22,8 @@ be replayed alone. A stream is the tuple after the seed; its first number names 
                              and data.test_size (numpy)
     (SPLITS, i)              the i-th further split-half of the reliabilities'   uncertainty.split_half_spread
                              spread (numpy)
+    (NULL)                   the influence-free null's random arrangements of    null.influence_free
+                             each test example's right trials (numpy)
 
 The seed itself, with no stream, seeds the few draws that are each a stage's only one: the
 digits and synthetic test split and the synthetic set (data.py), the split-half of the
@@ -31,7 +33,7 @@ ttest, group n's bootstrap, random control and permutations (seed + n).
 
 import numpy as np
 
-MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS, FLIPS, SUBSET, SPLITS = range(8)
+MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS, FLIPS, SUBSET, SPLITS, NULL = range(9)
 
 
 def derive(seed: int, *stream: int) -> int:

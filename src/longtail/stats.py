@@ -8,6 +8,7 @@ adjusted p-values across many comparisons, and a random-subset control (how ofte
 test examples of the same size looks as extreme).
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -18,6 +19,8 @@ from scipy import stats
 FILES = {"mean_influence": "test_mean_influence.npy", "max_influence": "test_max_influence.npy",
          "top_memorization": "test_top_memorization.npy"}
 STATISTICS = tuple(FILES)
+# Each statistic's influence-free null value per test example (longtail.null), beside it.
+NULL_FILES = {name: file.replace(".npy", "_null.npy") for name, file in FILES.items()}
 
 NULL = {"t": None, "p": None, "welch_t": None, "welch_p": None, "mw_u": None, "mw_p": None,
         "hedges_g": None, "g_low": None, "g_high": None}
@@ -64,6 +67,42 @@ def two_sample_tests(group: np.ndarray, comparison: np.ndarray, *, bootstrap: in
             "welch_t": float(welch.statistic), "welch_p": float(welch.pvalue),
             "mw_u": float(mw.statistic), "mw_p": float(mw.pvalue),
             "hedges_g": float(g), "g_low": float(ci.low), "g_high": float(ci.high)} | sizes
+
+
+def welch_difference(group: np.ndarray, comparison: np.ndarray, *, confidence: float = 0.95,
+                     design_effect: float | None = None) -> dict:
+    """mean(group) - mean(comparison) with Welch's t (unequal variances): {p (two-sided), diff,
+    diff_low, diff_high (its `confidence` interval), se, df (Welch-Satterthwaite), n,
+    comparison_n, mean, comparison_mean}. The variance of the difference is multiplied by
+    `design_effect` where given (null.design_effect: noise shared across examples). NaN values are
+    left out; p and the differences are None with fewer than two values on a side, and p is 1 where
+    no value varies and the means agree."""
+    group, comparison = group[np.isfinite(group)], comparison[np.isfinite(comparison)]
+    result = {"n": len(group), "comparison_n": len(comparison), "mean": mean_or_none(group),
+              "comparison_mean": mean_or_none(comparison)}
+    if len(group) < 2 or len(comparison) < 2:
+        return {"p": None, "diff": None, "diff_low": None, "diff_high": None, "se": None, "df": None} | result
+    diff = float(group.mean() - comparison.mean())
+    a, b = group.var(ddof=1) / len(group), comparison.var(ddof=1) / len(comparison)
+    se = float(np.sqrt((a + b) * (design_effect or 1.0)))
+    if se == 0:  # two constant sides
+        return {"p": 1.0 if diff == 0 else 0.0, "diff": diff, "diff_low": diff, "diff_high": diff, "se": 0.0,
+                "df": None} | result
+    df = float((a + b) ** 2 / (a**2 / (len(group) - 1) + b**2 / (len(comparison) - 1)))
+    half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
+    return {"p": float(2 * stats.t.sf(abs(diff) / se, df)), "diff": diff, "diff_low": diff - half,
+            "diff_high": diff + half, "se": se, "df": df} | result
+
+
+def trials_to_detect(trials: int, se: float | None, diff: float | None, alpha: float, power: float = 0.8) -> int | None:
+    """The trials at which a difference `diff`, with standard error `se` at `trials` trials, would be
+    found at `alpha` (two-sided) with `power`, if its standard error shrank as 1 / sqrt(trials):
+    trials (z_{1 - alpha/2} + z_power)^2 se^2 / diff^2. A lower bound: the part of se that is the
+    examples' own spread, not the trials' noise, does not shrink. None without a difference."""
+    if se is None or not diff:
+        return None
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return max(2, math.ceil(trials * (z * se / diff) ** 2))
 
 
 def benjamini_hochberg(pvalues) -> list[float | None]:

@@ -1,0 +1,75 @@
+"""The influence-free null: what each per-test-example statistic would be if no training example
+influenced any test example, and so how much of it is the estimator's noise.
+
+An influence estimate is a difference of two averages of a test example's 0/1 correctness over
+trials, so it spreads with that correctness's variance p (1 - p) even where nothing influences the
+example; the largest of n_train such estimates (max_influence), and the memorization of the training
+example that gives it (top_memorization), grow with it. CIEs are examples the trials often get
+wrong, so a raw comparison "finds" influence on them that is noise of the trials (README).
+
+No influence means: trial k's correctness of the test examples, D[k, :], does not depend on which
+training examples trial k kept. Each draw r permutes the trials of D against the masks M (whole
+rows: every example keeps its trial accuracy, and the test examples keep their correlation across
+trials, the trial-to-trial swings of a whole model) and computes every statistic as the estimate
+stage does (influence.influence_blocks, influence.strongest_influence, influence.mean_influences):
+
+    draws[r, i]  the statistic of test example i on the r-th influence-free permutation
+    null[i]      = mean over r of draws[r, i]: its expected value without influence
+    excess[i]    = statistic[i] - null[i]
+
+mean_influence's null is exactly 0 in expectation (each masked difference has mean
+s a_j / (t a_j) - (s - s a_j / t) / b_j = 0 for an example right in s of the t trials, a_j + b_j = t);
+its draws still give its noise. An example every trial gets right (or wrong) has one arrangement:
+its draws all equal its statistic, its excess is exactly 0.
+
+The draws also say how far the tests' own error bars can be trusted: two hard examples that the
+same trials get wrong have correlated estimates, and top_memorization's excess is skewed, so a
+group's mean excess varies more than Welch's t or HC3 assume. design_effect measures that on the
+draws, and the ttest's two questions widen their standard errors by it.
+"""
+
+import numpy as np
+
+from longtail import influence
+
+
+def influence_free(masks: np.ndarray, test_correct: np.ndarray, memorization: np.ndarray, *, draws: int,
+                   seed: int, rows: int | None = None) -> dict[str, np.ndarray]:
+    """statistic name (stats.STATISTICS) -> float64 [draws, n_test], its value on `draws` permutations
+    of the trials of test_correct [t, n_test] against masks [t, n_train] (numpy's default_rng(seed));
+    memorization [n_train] gives top_memorization; rows: test columns per influence block."""
+    rng = np.random.default_rng(seed)
+    out = {"max_influence": [], "top_memorization": [], "mean_influence": []}
+    for _ in range(draws):
+        shuffled = test_correct[rng.permutation(len(test_correct))]
+        strongest = [influence.strongest_influence(block) for block in influence.influence_blocks(masks, shuffled, rows)]
+        value, top = (np.concatenate(parts) for parts in zip(*strongest))
+        out["max_influence"].append(value)
+        out["top_memorization"].append(influence.top_memorization(top, memorization))
+        out["mean_influence"].append(influence.mean_influences(masks, shuffled)[0])
+    return {name: np.array(values, dtype=np.float64) for name, values in out.items()}
+
+
+def excess_draws(draws: np.ndarray) -> np.ndarray:
+    """[R, n]: each draw's excess over the null of the other R - 1 (leave one out, so that a draw is
+    not measured against a mean that holds it)."""
+    draws = np.asarray(draws, dtype=np.float64)
+    return draws - (draws.sum(0) - draws) / (len(draws) - 1)
+
+
+def design_effect(test, draws: np.ndarray) -> float | None:
+    """How much wider a test's standardized difference spreads on influence-free trials than its
+    reference t distribution says: the mean over the draws of t_r^2 = (diff_r / se_r)^2, over the mean
+    of its expectation under Student's t, df_r / (df_r - 2) (df at least 3), at least 1. Like Kish's
+    design effect it is 1 where the examples' noise is independent and normal; it grows where the
+    noise is shared (two hard examples that the same trials get wrong) or skewed (top_memorization:
+    mostly near 0, now and then a memorized example's 1), both of which Welch's t and HC3 ignore.
+    `test` maps a vector of excesses to {diff, se, df}; `draws` is [R, n] from influence_free. None
+    where it cannot be measured (fewer than 3 draws with a spread)."""
+    results = [test(row) for row in excess_draws(draws)]
+    results = [r for r in results if r["diff"] is not None and r["se"]]
+    if len(results) < 3:
+        return None
+    t2 = np.array([(r["diff"] / r["se"]) ** 2 for r in results])
+    df = np.maximum([r["df"] for r in results], 3.0)
+    return float(max(1.0, t2.mean() / np.mean(df / (df - 2))))
