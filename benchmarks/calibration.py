@@ -187,11 +187,17 @@ def synthetic(seeds, count, device, permutations, recipe):
         group, agree, difficulty = masks_cie["cie"], ~masks_cie["cie"], d.mean(0)
         q1, q2 = comparisons.two_questions(values - draws.mean(0), draws, group, agree, difficulty)
         s = strata_test(values, group, agree, difficulty, width=0.02, draws=permutations, seed=seed)
-        print(f"| {seed} | {group.sum()} ({(group & split['rare_test']).sum()}) | {q1['diff']:+.3f} "
-              f"[{q1['diff_low']:+.3f}, {q1['diff_high']:+.3f}] | {q1['p']:.2g} | {q2['diff']:+.3f} "
-              f"[{q2['diff_low']:+.3f}, {q2['diff_high']:+.3f}] | {q2['p']:.2g} ({q2['extrapolated']}) | "
-              f"{s['p'] if s['p'] is None else format(s['p'], '.2g')} ({s['n']} of {group.sum()}) | "
-              f"{student_p(values, group, agree):.2g} |", flush=True)
+        print(f"| {seed} | {group.sum()} ({(group & split['rare_test']).sum()}) | {interval(q1)} | {number(q1['p'])} | "
+              f"{interval(q2)} | {number(q2['p'])} ({q2['extrapolated']}) | {number(s['p'])} ({s['n']} of {group.sum()}) | "
+              f"{number(student_p(values, group, agree) if group.sum() >= 2 else None)} |", flush=True)
+
+
+def interval(q: dict) -> str:
+    return "n/a" if q["diff"] is None else f"{q['diff']:+.3f} [{q['diff_low']:+.3f}, {q['diff_high']:+.3f}]"
+
+
+def number(p) -> str:
+    return "n/a" if p is None else f"{p:.2g}"
 
 
 def planted(count, seed, device, recipe, *, sizes, draws, alpha, permutations, overlap=40, shares=(1.0, 0.5, 0.0)):

@@ -41,8 +41,11 @@ def test_the_calibration_benchmark_runs_on_a_tiny_finished_run(root, python, tmp
     (project / "data/cie").mkdir()
     np.savez(project / "data/cie/masks.npz", cie=cie)
     said = run(root, python, "calibration", "--run", str(project), "--draws", "10", "--permutations", "100",
-               "--sizes", "5", "--synthetic-seeds", "", "--planted-trials", "0", "--device", "cpu")
+               "--sizes", "5", "--synthetic-seeds", "0", "--synthetic-trials", "6", "--planted-trials", "6",
+               "--recipe", '{"epochs": 2, "compile": "off", "models_per_step": 6}', "--device", "cpu")
     assert "Q1: Welch t of the excess" in said and "| max_influence | 5 |" in said
+    assert "| 0 | " in said.split("## Synthetic set")[1]  # seed 0's CIEs, every test
+    assert "| 1.0 | 5 |" in said.split("## Planted")[1] and "| 0.0 | 5 |" in said
 
 
 def test_every_benchmark_has_a_smoke_run():
