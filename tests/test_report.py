@@ -215,7 +215,7 @@ def test_the_two_answers_come_in_plain_words():
     text = report.answers("cie", RESULT | {"excess": EXCESS, "matched": MATCHED}, 0.05)
     assert text.startswith("**CIEs (the two models disagree)** are more influenced than agreeing examples beyond the "
                            "estimator's noise: +0.21 [+0.15, +0.27], p = 0.0004")
-    assert "At equal difficulty they are not: +0.012 [-0.02, +0.04], p = 0.41 (1 of the 5 outside" in text
+    assert "At equal difficulty they are not shown to be more influenced: +0.012 [-0.02, +0.04], p = 0.41 (1 of the 5 outside" in text
     assert text.index("estimator's noise") < text.index("At equal difficulty")
     quiet = report.answers("cie", {"excess": EXCESS | {"p": 0.07, "diff": 0.007, "trials_to_detect": 2900},
                                    "matched": MATCHED | {"p": 0.001, "extrapolated": 0}}, 0.05)

@@ -77,8 +77,10 @@ def questions_figure(results: dict[str, dict[str, dict]], *, statistic: str, alp
     labels = list(results)
     groups = list(dict.fromkeys(g for inner in results.values() for g in inner))
     width = 0.8 / max(len(labels), 1)
-    fig, axes = plt.subplots(1, 3, figsize=(max(12, 1.1 * len(groups) * len(labels) + 6), 4), dpi=120)
+    fig, axes = plt.subplots(1, 3, figsize=(min(18, max(12, 0.6 * len(groups) * len(labels) + 6)), 4), dpi=120)
     for ax, (key, title, ylabel) in zip(axes, QUESTIONS):
+        if key != "t":
+            _interval_limits(ax, [(r.get(key) or {}) for inner in results.values() for r in inner.values()])
         for n, label in enumerate(labels):
             color = f"C{n % 10}"
             for x, group in zip(np.arange(len(groups)) + (n - (len(labels) - 1) / 2) * width, groups):
@@ -99,12 +101,26 @@ def questions_figure(results: dict[str, dict[str, dict]], *, statistic: str, alp
         ax.axhline(0, color="black", linewidth=0.8)
         ax.set_xticks(np.arange(len(groups)), groups)
         ax.set(title=title, ylabel=ylabel)
-        ax.margins(y=0.15)
+        if key == "t":
+            ax.margins(y=0.15)
     if len(labels) > 1:
         axes[0].legend(fontsize=7)
     fig.suptitle(f"{statistic}: each group against the agreeing test examples (95% intervals; * p <= {alpha})", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _interval_limits(ax, answers: list[dict]) -> None:
+    """y limits that show the intervals of the informative answers: one of a group of two, twenty
+    times wider than the typical interval, would flatten the rest; it runs off the axes instead."""
+    shown = [a for a in answers if a.get("diff") is not None]
+    if not shown:
+        return
+    halves = np.array([a["diff_high"] - a["diff_low"] for a in shown])
+    kept = [a for a, h in zip(shown, halves) if h <= 5 * np.median(halves)]
+    low, high = min(min(a["diff_low"] for a in kept), 0.0), max(max(a["diff_high"] for a in kept), 0.0)
+    pad = 0.1 * (high - low or 1.0)
+    ax.set_ylim(low - pad, high + pad)
 
 
 def stability_figure(trials: np.ndarray, jaccard: np.ndarray, *, k: int):

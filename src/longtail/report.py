@@ -50,7 +50,8 @@ def _beyond_noise(q: dict, alpha: float) -> str:
 def _at_equal_difficulty(m: dict, alpha: float) -> str:
     if m.get("p") is None:
         return "At equal difficulty: too few to compare."
-    verdict = (f"they are {'more' if m['diff'] > 0 else 'less'} influenced" if m["p"] <= alpha else "they are not")
+    verdict = (f"they are {'more' if m['diff'] > 0 else 'less'} influenced" if m["p"] <= alpha else
+               "they are not shown to be more influenced")
     used = (f"{m['extrapolated']} of the {m['n']} outside the agreeing examples' difficulties, extrapolated"
             if m.get("extrapolated") else f"all {m['n']} used")
     return f"At equal difficulty {verdict}: {_interval(m)} ({used})."
