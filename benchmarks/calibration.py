@@ -38,14 +38,14 @@ from scipy import stats as scipy_stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines.strata import matched_test as strata_test  # noqa: E402
 
-from longtail import cie, comparisons, data, devices, influence, matched, null, params, training, trials, uncertainty  # noqa: E402
+from longtail import cie, comparisons, data, devices, influence, null, params, training, trials, uncertainty  # noqa: E402
 from longtail.artifacts import load_npy, load_npz  # noqa: E402
 from longtail.recipes.compress import compress  # noqa: E402
 from longtail.recipes.reference import reference_model  # noqa: E402
 from longtail.stats import STATISTICS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-NULL_DRAWS = 32  # estimate.null_draws' default
+NULL_DRAWS = params.section(params.read(ROOT / "params.yaml"), "estimate", params.Estimate).null_draws
 
 
 def fake_sets(pool: np.ndarray, difficulty: np.ndarray, size: int, draws: int, seed: int) -> list[np.ndarray]:
@@ -84,7 +84,7 @@ def tests(values, draws, group, rest, difficulty, permutations, seed, only) -> d
     if "raw_welch" in only:
         out["raw_welch"] = student_p(values, group, rest, equal_var=False)
     if {"q1", "q2"} & set(only):
-        q1, q2 = comparisons.two_questions(values - draws.mean(0), draws, group, rest, difficulty)
+        q1, q2 = comparisons.two_questions(null.excess(values, draws), draws, group, rest, difficulty)
         out |= {"q1": q1["p"], "q2": q2["p"]}
     if "strata" in only:
         out["strata"] = strata_test(values, group, rest, difficulty, width=0.02, draws=permutations, seed=seed)["p"]
@@ -185,7 +185,7 @@ def synthetic(seeds, count, device, permutations, recipe):
         draws = null.influence_free(masks, d, memorization, draws=NULL_DRAWS, seed=seed)["max_influence"]
         masks_cie = pruned_cies(split, seed, device)
         group, agree, difficulty = masks_cie["cie"], ~masks_cie["cie"], d.mean(0)
-        q1, q2 = comparisons.two_questions(values - draws.mean(0), draws, group, agree, difficulty)
+        q1, q2 = comparisons.two_questions(null.excess(values, draws), draws, group, agree, difficulty)
         s = strata_test(values, group, agree, difficulty, width=0.02, draws=permutations, seed=seed)
         print(f"| {seed} | {group.sum()} ({(group & split['rare_test']).sum()}) | {interval(q1)} | {number(q1['p'])} | "
               f"{interval(q2)} | {number(q2['p'])} ({q2['extrapolated']}) | {number(s['p'])} ({s['n']} of {group.sum()}) | "
@@ -213,7 +213,7 @@ def planted(count, seed, device, recipe, *, sizes, draws, alpha, permutations, o
     difficulty, not_rare = d.mean(0), ~split["rare_test"]
     hard = difficulty < 0.95
     rare_hard, overlap_hard = hard & split["rare_test"], hard & overlap_test
-    excess = values - draws_null.mean(0)
+    excess = null.excess(values, draws_null)
     print(f"\n## Planted: synthetic set with class overlap ({len(split['y_train'])} training, {len(difficulty)} test "
           f"examples, {count} trials, max_influence)\n")
     print(f"Hard (trial accuracy < 0.95) rare test examples: {rare_hard.sum()}, trial accuracy "

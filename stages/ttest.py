@@ -41,8 +41,11 @@ def main(
         cie_masks = load_npz(cie_dir / "masks.npz", KINDS)
         pie = load_npz(pie_dir / "masks.npz", ["pie"])["pie"]
         rare = load_prepared(prepared)[1].get("rare")
-        for name, mask in [("CIE masks", cie_masks["cie"]), ("PIE masks", pie), ("test_correct.npy", difficulty),
-                           (stats.NULL_FILES[cfg.statistic], draws[0])]:
+        if draws.shape[1] != len(values) or len(draws) < 3:
+            raise LongtailError(f"{stats.NULL_FILES[cfg.statistic]} holds {draws.shape[0]} influence-free draws of "
+                                f"{draws.shape[1]} test examples, {stats.FILES[cfg.statistic]} {len(values)} (at least 3 "
+                                "draws needed): rerun the stage that writes them (`dvc repro --force estimate`)")
+        for name, mask in [("CIE masks", cie_masks["cie"]), ("PIE masks", pie), ("test_correct.npy", difficulty)]:
             if len(mask) != len(values):
                 raise LongtailError(f"{name} cover {len(mask)} test examples, {stats.FILES[cfg.statistic]} "
                                     f"{len(values)}: rerun the pipeline (`dvc repro`)")

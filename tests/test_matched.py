@@ -114,3 +114,14 @@ def test_nan_values_are_left_out():
     got = adjusted_test(with_nan, group, ~group, difficulty)
     kept = np.arange(200) >= 10
     assert got == pytest.approx(adjusted_test(values[kept], group[kept], ~group[kept], difficulty[kept]))
+
+
+def test_a_comparison_without_spread_cannot_judge_a_group_that_has_some():
+    # The comparison sits exactly on a line: no variance to borrow; the group scatters around it.
+    difficulty = np.linspace(0.05, 0.95, 80)
+    values = 0.2 + 0.5 * difficulty
+    group = np.zeros(80, bool)
+    group[::10] = True
+    values[group] += np.linspace(-0.1, 0.1, group.sum())
+    got = adjusted_test(values, group, ~group, difficulty)
+    assert got["p"] is None and got["diff"] is None and got["n"] == 8  # not p = 0 from a zero variance

@@ -351,3 +351,12 @@ def test_curves_are_written_in_a_git_repository_without_commits_and_outside_any(
         curves.write(tmp_path / where / "live", table)
         assert curves.read(tmp_path / where / "live").keys() == {"reference"}
         assert not (tmp_path / where / ".dvc").exists()  # no `dvc init` behind the user's back
+
+
+def test_ttest_refuses_a_null_of_the_wrong_shape_with_one_line(root, python, artifacts):
+    path = artifacts / "data/influence" / stats.NULL_FILES["max_influence"]
+    np.save(path, np.load(path)[:1])  # one draw: a stale or truncated file
+    result = run(root, python, "ttest", cwd=artifacts)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 2 and "holds 1 influence-free draws" in said and "dvc repro --force estimate" in said
+    assert not (artifacts / "metrics/ttest.json").exists()

@@ -53,7 +53,7 @@ def compare(values: np.ndarray, draws: np.ndarray, tested: dict, difficulty: np.
     values on influence-free trials [R, n] (longtail.null); difficulty: each test example's trial
     accuracy over the `trials` trials; rare: the synthetic set's known long tail, or None; cfg:
     params.Ttest. Group n draws from seed + n. A warning of the tests names its group."""
-    excess = values - draws.mean(0, dtype=np.float64)
+    excess = null.excess(values, draws)
     results = {}
     for n, (kind, (group, comparison)) in enumerate(tested.items()):
         comparison = comparison & ~group

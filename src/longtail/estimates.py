@@ -69,7 +69,7 @@ def null_summary(statistics: dict, draws: dict) -> dict:
     summary = {"draws": len(next(iter(draws.values())))}
     for name, value in statistics.items():
         free = draws[name].mean(0, dtype=np.float64)
-        summary[name] = {"null_mean": float(np.nanmean(free)), "excess_mean": float(np.nanmean(value - free)),
+        summary[name] = {"null_mean": float(np.nanmean(free)), "excess_mean": float(np.nanmean(null.excess(value, draws[name]))),
                          "correlation": uncertainty.correlation(value, free)}
     return summary
 

@@ -10,7 +10,8 @@ fit over the group and the comparison examples:
     f(d) = a + b d + sum_k c_k max(d - q_k, 0) + m_0 [d = 0] + m_1 [d = 1]
 
 f is a linear spline, its knots q_k at quantiles of the comparison examples' difficulties strictly
-between 0 and 1 (KNOTS at most, one per MIN_PER_KNOT of them), with a level of its own at d = 0 and
+between 0 and 1 (KNOTS at most, one per MIN_PER_KNOT distinct such difficulties; tied quantiles
+merge), with a level of its own at d = 0 and
 at d = 1 where comparison examples sit there: an example every trial gets right has excess exactly
 0, a point mass rather than a point on the curve. diff is the group's difference from comparison
 examples of its difficulty; where comparison examples are sparse the curve follows the group there,
@@ -19,9 +20,10 @@ and those members weigh little (no difference is claimed where nothing can be co
 diff's variance is the one it has under the null, where group members are like comparison examples
 of their difficulty (the exchangeability the strata permutation test assumed): each example's
 variance is s2(d_i), the same spline fitted to the comparison's squared residuals (each over 1 - its
-leverage), and Var(diff) is the sandwich [(X'X)^-1 X' diag(s2) X (X'X)^-1] at diff. So a handful of
-group members is compared with the comparison's spread, not with their own two or three
-residuals. p is two-sided against Student's t with the comparison fit's residual degrees of
+leverage; where the spline dips to 0 or below strictly between 0 and 1, the smallest positive
+value it takes there), and Var(diff) is the sandwich [(X'X)^-1 X' diag(s2) X (X'X)^-1] at diff. So
+a handful of group members is compared with the comparison's spread, not with their own two or
+three residuals. p is two-sided against Student's t with the comparison fit's residual degrees of
 freedom; the interval is the test inverted under a shift of the group's values, diff -/+ t_{0.975} se.
 
 A group member whose difficulty lies outside the comparison examples' range is fitted by the
@@ -90,7 +92,11 @@ def adjusted_test(values: np.ndarray, group: np.ndarray, comparison: np.ndarray,
     squared = np.where(leverage < 1 - 1e-9, residual**2 / np.maximum(1 - leverage, 1e-9), 0.0)
     used = g | c
     at_used = spline_basis(difficulty[used], dc)[0]
-    spread = np.clip(at_used @ (bread @ (basis.T @ squared)), 0, None)  # s2(d_i)
+    spread = at_used @ (bread @ (basis.T @ squared))  # s2(d_i)
+    interior = (difficulty[used] > 0) & (difficulty[used] < 1)
+    positive = spread[interior & (spread > 0)]
+    # Only at the point masses is a variance of 0 real (every trial right: excess exactly 0).
+    spread = np.where(interior & (spread <= 0), positive.min() if positive.size else 0.0, np.maximum(spread, 0))
 
     x = np.column_stack([at_used, g[used].astype(float)])
     y = values[used]
@@ -101,6 +107,9 @@ def adjusted_test(values: np.ndarray, group: np.ndarray, comparison: np.ndarray,
     df = int(c.sum()) - basis.shape[1]
     scale = np.abs(y).max() or 1.0
     if se <= 1e-12 * scale:  # every residual 0: the fit is exact, nothing varies
+        if np.abs(y - x @ (bread @ (x.T @ y))).max() > 1e-9 * scale:  # the group varies, the comparison not
+            return {"p": None, "diff": None, "diff_low": None, "diff_high": None, "se": None, "df": None,
+                    "knots": knots} | result
         p = 1.0 if abs(diff) <= 1e-9 * scale else 0.0
     else:
         p = float(2 * stats.t.sf(abs(diff) / se, df))

@@ -24,8 +24,8 @@ its draws all equal its statistic, its excess is exactly 0.
 
 The draws also say how far the tests' own error bars can be trusted: two hard examples that the
 same trials get wrong have correlated estimates, and top_memorization's excess is skewed, so a
-group's mean excess varies more than Welch's t or HC3 assume. design_effect measures that on the
-draws, and the ttest's two questions widen their standard errors by it.
+group's mean excess varies more than Welch's t or a least-squares fit assume. design_effect
+measures that on the draws, and the ttest's two questions widen their standard errors by it.
 """
 
 import numpy as np
@@ -50,6 +50,11 @@ def influence_free(masks: np.ndarray, test_correct: np.ndarray, memorization: np
     return {name: np.array(values, dtype=np.float64) for name, values in out.items()}
 
 
+def excess(values: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """Each test example's statistic minus its null value, the mean of its influence-free draws [R, n]."""
+    return np.asarray(values, dtype=np.float64) - np.asarray(draws, dtype=np.float64).mean(0)
+
+
 def excess_draws(draws: np.ndarray) -> np.ndarray:
     """[R, n]: each draw's excess over the null of the other R - 1 (leave one out, so that a draw is
     not measured against a mean that holds it)."""
@@ -63,11 +68,12 @@ def design_effect(test, draws: np.ndarray) -> float | None:
     of its expectation under Student's t, df_r / (df_r - 2) (df at least 3), at least 1. Like Kish's
     design effect it is 1 where the examples' noise is independent and normal; it grows where the
     noise is shared (two hard examples that the same trials get wrong) or skewed (top_memorization:
-    mostly near 0, now and then a memorized example's 1), both of which Welch's t and HC3 ignore.
+    mostly near 0, now and then a memorized example's 1), both of which Welch's t and least squares
+    ignore.
     `test` maps a vector of excesses to {diff, se, df}; `draws` is [R, n] from influence_free. None
     where it cannot be measured (fewer than 3 draws with a spread)."""
     results = [test(row) for row in excess_draws(draws)]
-    results = [r for r in results if r["diff"] is not None and r["se"]]
+    results = [r for r in results if r["diff"] is not None and r["se"] and r["se"] > 1e-12 * (abs(r["diff"]) or 1)]
     if len(results) < 3:
         return None
     t2 = np.array([(r["diff"] / r["se"]) ** 2 for r in results])

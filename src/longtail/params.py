@@ -174,7 +174,7 @@ class Estimate:
     pair_influence: float
     pair_memorization: float
     reliability_splits: int  # further split-halves whose spread is each reliability's error bar
-    null_draws: int  # random arrangements per trial count of the influence-free null (longtail.null)
+    null_draws: int  # permutations of the trials against the masks: the influence-free null (longtail.null)
 
     def check(self, section):
         choose(f"{section}.dtype", self.dtype, DTYPES)

@@ -33,11 +33,10 @@ def histogram_figure(values: np.ndarray, bins: int, *, xlabel: str, title: str, 
     return fig
 
 
-def grouped_bars(values: dict[str, dict[str, float | None]], *, ylabel: str, title: str,
-                 stars: dict[str, dict[str, bool]] | None = None, note: str = ""):
+def grouped_bars(values: dict[str, dict[str, float | None]], *, ylabel: str, title: str):
     """One group of bars per outer key (an experiment, or the current run), one bar per inner key
-    (a CIE type), the value printed on each bar and a star over the bars marked in `stars` (the seed
-    paper's Figures 4 and 6). A missing value (None) leaves a gap."""
+    (a CIE type), the value printed on each bar (the seed paper's Figure 6). A missing value (None)
+    leaves a gap."""
     groups = list(values)
     kinds = list(dict.fromkeys(k for inner in values.values() for k in inner))
     width = 0.8 / max(len(kinds), 1)
@@ -49,17 +48,14 @@ def grouped_bars(values: dict[str, dict[str, float | None]], *, ylabel: str, tit
         for bar, group, h in zip(bars, groups, heights):
             if h is None:
                 continue
-            star = "*" if (stars or {}).get(group, {}).get(kind) else ""
-            ax.annotate(f"{h:.3g}{star}", (bar.get_x() + bar.get_width() / 2, h), ha="center",
+            ax.annotate(f"{h:.3g}", (bar.get_x() + bar.get_width() / 2, h), ha="center",
                         va="bottom" if h >= 0 else "top", fontsize=7)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xticks(np.arange(len(groups)), groups, rotation=20 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center")
     ax.set(ylabel=ylabel, title=title)
     ax.margins(y=0.15)
     ax.legend(fontsize=8)
-    if note:
-        fig.text(0.01, 0.01, note, fontsize=7)
-    fig.tight_layout(rect=(0, 0.04 if note else 0, 1, 1))
+    fig.tight_layout()
     return fig
 
 
@@ -105,19 +101,20 @@ def questions_figure(results: dict[str, dict[str, dict]], *, statistic: str, alp
             ax.margins(y=0.15)
     if len(labels) > 1:
         axes[0].legend(fontsize=7)
-    fig.suptitle(f"{statistic}: each group against the agreeing test examples (95% intervals; * p <= {alpha})", fontsize=9)
+    fig.suptitle(f"{statistic}: each group against the agreeing test examples (95% intervals; "
+                 f"* Benjamini-Hochberg adjusted p <= {alpha})", fontsize=9)
     fig.tight_layout()
     return fig
 
 
 def _interval_limits(ax, answers: list[dict]) -> None:
-    """y limits that show the intervals of the informative answers: one of a group of two, twenty
-    times wider than the typical interval, would flatten the rest; it runs off the axes instead."""
+    """y limits that show the intervals of the informative answers: one more than five times as wide
+    as the median interval (a group of two) would flatten the rest; it runs off the axes instead."""
     shown = [a for a in answers if a.get("diff") is not None]
     if not shown:
         return
-    halves = np.array([a["diff_high"] - a["diff_low"] for a in shown])
-    kept = [a for a, h in zip(shown, halves) if h <= 5 * np.median(halves)]
+    widths = np.array([a["diff_high"] - a["diff_low"] for a in shown])
+    kept = [a for a, w in zip(shown, widths) if w <= 5 * np.median(widths)]
     low, high = min(min(a["diff_low"] for a in kept), 0.0), max(max(a["diff_high"] for a in kept), 0.0)
     pad = 0.1 * (high - low or 1.0)
     ax.set_ylim(low - pad, high + pad)

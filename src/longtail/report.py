@@ -153,8 +153,9 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
                 _p(r.get("matched") or {}, alpha), number((r.get("matched") or {}).get("p_bh")),
                 (r.get("matched") or {}).get("extrapolated", "n/a")]
                for k, r in ttest.items() if isinstance(r, dict)]),
-        f"\\* p ≤ α = {alpha}. Each standard error is widened by its design effect (the noise the examples share, "
-        "measured on the influence-free draws; `design_effect` in metrics/ttest.json).",
+        f"\\* p ≤ α = {alpha}. Each standard error is widened by its design effect (how much shared or skewed "
+        "noise widens it, measured on the influence-free draws; `design_effect` in metrics/ttest.json, null where "
+        "too few draws had a spread to measure it).",
         "### The paper's test (Student's t on the raw statistic; confounded by the estimator's noise)",
         "Each group against the test examples outside it where the models agree, whatever their difficulty, as "
         "Dam et al. (2023) test it. It answers whether the raw statistic differs, which the estimator's noise alone "

@@ -22,8 +22,8 @@ be replayed alone. A stream is the tuple after the seed; its first number names 
                              and data.test_size (numpy)
     (SPLITS, i)              the i-th further split-half of the reliabilities'   uncertainty.split_half_spread
                              spread (numpy)
-    (NULL)                   the influence-free null's random arrangements of    null.influence_free
-                             each test example's right trials (numpy)
+    (NULL)                   the influence-free null's permutations of the       null.influence_free
+                             trials against the masks (numpy)
 
 The seed itself, with no stream, seeds the few draws that are each a stage's only one: the
 digits and synthetic test split and the synthetic set (data.py), the split-half of the

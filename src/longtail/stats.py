@@ -75,8 +75,8 @@ def welch_difference(group: np.ndarray, comparison: np.ndarray, *, confidence: f
     diff_low, diff_high (its `confidence` interval), se, df (Welch-Satterthwaite), n,
     comparison_n, mean, comparison_mean}. The variance of the difference is multiplied by
     `design_effect` where given (null.design_effect: noise shared across examples). NaN values are
-    left out; p and the differences are None with fewer than two values on a side, and p is 1 where
-    no value varies and the means agree."""
+    left out; p and the differences are None with fewer than two values on a side; where no value
+    varies on either side p is 1 if the means agree and 0 if not (df None)."""
     group, comparison = group[np.isfinite(group)], comparison[np.isfinite(comparison)]
     result = {"n": len(group), "comparison_n": len(comparison), "mean": mean_or_none(group),
               "comparison_mean": mean_or_none(comparison)}
