@@ -283,10 +283,12 @@ def test_a_queued_loss_comparison_reruns_only_what_compression_touches_and_lists
         ttest = run["metrics"]["metrics/ttest.json"]["data"]
         assert isinstance(cie["cie"], int) and set(ttest) >= {"cie", "cie_u", "cie_c"}
         assert ttest["cie"]["n"] == cie["cie"] and {"p", "diff"} <= set(ttest["cie"]["matched"])
+        assert {"p", "diff", "diff_low", "diff_high"} <= set(ttest["cie"]["excess"])
     assert "compress.loss" in dvc(repo, "exp", "show", "--md")
     sh(repo, sys.executable, "stages/compare.py")  # side by side, from the real `dvc exp show`
     table = (repo / "compare.md").read_text()
-    assert all(f"| {loss} |" in table for loss in runs) and "## At equal difficulty" in table
+    assert all(f"| {loss} |" in table for loss in runs) and "## Two questions" in table
+    assert table.index("## Two questions") < table.index("## The paper's test")
     assert (repo / "plots/compare_ttest.png").stat().st_size > 0 and (repo / "plots/compare_counts.png").stat().st_size > 0
 
     # An experiment in the workspace (as `dvc exp run` leaves it) diffs against the baseline.
