@@ -7,6 +7,8 @@ memorization finds them."""
 
 from pathlib import Path
 
+import numpy as np
+
 from longtail import LongtailError, cli, estimates, influence, params
 from longtail.artifacts import load_npy, load_prepared, outputs
 
@@ -31,19 +33,29 @@ def main(
         masks = load_npy(trials_dir / "masks.npy", dtype=bool, ndim=2)
         train_correct = load_npy(trials_dir / "train_correct.npy", dtype=bool, ndim=2)
         test_correct = load_npy(trials_dir / "test_correct.npy", dtype=bool, ndim=2)
+        train_target, test_target = train_correct, test_correct
+        if cfg.target != "correct":  # a soft target: float16, what each trial says of each label
+            train_target, test_target = (load_npy(trials_dir / f"{side}_{cfg.target}.npy", dtype=np.float16, ndim=2)
+                                         for side in ("train", "test"))
+            if train_target.shape != train_correct.shape or test_target.shape != test_correct.shape:
+                raise LongtailError(f"{trials_dir}'s {cfg.target} arrays {train_target.shape}, {test_target.shape} are "
+                                    f"not of its trials {train_correct.shape}, {test_correct.shape}: rerun train_trials "
+                                    "(`dvc repro --force train_trials`)")
         flipped = load_prepared(prepared)[0].get("flipped")
         if flipped is not None and flipped.shape != masks.shape[1:]:
             raise LongtailError(f"{prepared / 'train.npz'} has {len(flipped)} training examples, the trials "
                                 f"{masks.shape[1]}: rerun the pipeline (`dvc repro`)")
-        per = estimates.per_example(masks, train_correct, test_correct)
+        per = estimates.per_example(masks, train_target, test_target, train_correct)
         n_test, n_train = test_correct.shape[1], masks.shape[1]
         rows = chunk_rows or influence.default_chunk_rows(n_train)
         what = f"influence [{n_test}, {n_train}] in blocks of {min(rows, n_test)} rows"
         with outputs() as out, cli.progress(-(-n_test // rows), what) as advance:
-            blocks = estimates.influence_rows(masks, test_correct, per["memorization"], rows, advance=advance,
-                                              min_influence=cfg.pair_influence, min_memorization=cfg.pair_memorization)
+            halves, held = estimates.split(len(masks), cfg, seed)
+            blocks = estimates.influence_rows(masks, test_target, per["memorization"], rows, halves=halves, held=held,
+                                              advance=advance, min_influence=cfg.pair_influence,
+                                              min_memorization=cfg.pair_memorization)
             reduced = out.npy_chunks(out_dir / "influence.npy", (n_test, n_train), cfg.dtype, blocks)
-            result = estimates.estimates(masks, train_correct, test_correct, per, reduced, flipped=flipped, cfg=cfg,
+            result = estimates.estimates(masks, train_target, test_target, per, reduced, flipped=flipped, cfg=cfg,
                                          seed=seed, rows=rows)
             for name, array in result.arrays.items():
                 out.npy(out_dir / f"{name}.npy", array)
@@ -53,9 +65,10 @@ def main(
             out.csv(stability, ["trials", "jaccard"], zip(ms.tolist(), jaccard.round(6).tolist()))
             out.json(metrics, result.summary)
         s = result.summary
-        cli.say(f"influence [{n_test}, {n_train}] {cfg.dtype}; {s['high_influence_pairs']} high-influence pairs; "
-                f"{s['undefined_train_examples']} training examples undefined; split-half reliability of memorization "
-                f"{cli.number(s['reliability']['memorization'], '.3f')}")
+        cli.say(f"influence [{n_test}, {n_train}] {cfg.dtype} of the {cfg.target} target; {s['high_influence_pairs']} "
+                f"high-influence pairs; {s['undefined_train_examples']} training examples undefined; split-half "
+                f"reliability of memorization {cli.number(s['reliability']['memorization'], '.3f')}; LDS "
+                f"{cli.number(s['lds']['lds'], '.3f')} on {s['lds']['held_out']} held-out trials")
         if found := s.get("planted"):
             cli.say(f"planted: {found['flipped']} flipped labels, memorization AUC {cli.number(found['auc'])}, "
                     f"precision at {found['flipped']} {cli.number(found['precision_at_k'])}")

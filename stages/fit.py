@@ -1,12 +1,12 @@
 """fit: did the trials fit their subsets? metrics/trials.json: each trial's accuracy on its own
-subset, on the training examples it left out and on the test set, averaged, and the share of trials
-that fit their subset to `trials.fit_threshold`; a warning when too few do (then memorization
+subset, on the training examples it left out and on the test set, averaged, the share of trials
+that fit their subset to `trials.fit_threshold`, and where trials.until stopped them (`until`); a warning when too few do (then memorization
 estimates are not meaningful). Its own stage, so that the threshold, a summary knob, retrains nothing."""
 
 from pathlib import Path
 
 from longtail import cli, fit, params
-from longtail.artifacts import load_npy, outputs
+from longtail.artifacts import load_json, load_npy, outputs
 
 app = cli.app(__doc__)
 
@@ -22,7 +22,7 @@ def main(
         masks = load_npy(trials_dir / "masks.npy", dtype=bool, ndim=2)
         train_correct = load_npy(trials_dir / "train_correct.npy", dtype=bool, ndim=2)
         test_correct = load_npy(trials_dir / "test_correct.npy", dtype=bool, ndim=2)
-        summary = fit.summary(masks, train_correct, test_correct, threshold)
+        summary = fit.summary(masks, train_correct, test_correct, threshold) | {"until": load_json(trials_dir / "until.json")}
         with outputs() as out:
             out.json(metrics, summary)
         cli.say(f"{len(masks)} trials: subset accuracy {summary['subset_accuracy']:.4f} ({summary['fit_fraction']:.0%} "

@@ -57,19 +57,30 @@ def main(
             device=run.device, init=cfg.init, models_per_step=cfg.models_per_step, compile=cfg.compile,
             select=cfg.select, store=out_dir / "shards", shard=shard, num_shards=num_shards,
             progress=lambda total, done: cli.progress(total, what + (f", {done} already done)" if done else ")")),
-            **cfg.recipe())
+            until=cfg.rule(), **cfg.recipe())
         if outcome is None:
             cli.say(f"shard {shard}/{num_shards} done in {out_dir / 'shards'}; run without --shard to gather them")
             return
+        used = len(outcome.train_correct)
+        stop = outcome.stop or {"until": None, "count": cfg.count, "trials": used}
         with outputs() as out:
-            out.npy(out_dir / "masks.npy", masks)
+            out.npy(out_dir / "masks.npy", masks[:used])
             out.npy(out_dir / "train_correct.npy", outcome.train_correct)
             out.npy(out_dir / "test_correct.npy", outcome.test_correct)
+            for name, array in outcome.soft.items():
+                out.npy(out_dir / f"{name}.npy", array)
+            out.json(out_dir / "until.json", stop)
             curves.write(out.path(live), {"trials": curves.summary(outcome.curves)})
         shutil.rmtree(out_dir / "shards")  # gathered: the chunks were only for resuming
-        cli.say(f"{cfg.count} trials of {cfg.arch} in {out_dir} ({outcome.trained} trained now, "
-                f"{cfg.count - outcome.trained} from finished chunks; trained on {' and '.join(outcome.trained_on)}); "
+        cli.say(f"{used} trials of {cfg.arch} in {out_dir} ({outcome.trained} trained now, "
+                f"{used - outcome.trained} from finished chunks; trained on {' and '.join(outcome.trained_on)}); "
                 "how well they fit: the fit stage")
+        if outcome.stop:
+            cli.say(f"until {stop['until']}: {stop['stopped']} after {used} of {cfg.count} trials "
+                    f"({cli.number(stop['value'], '.3f')})")
+            if not outcome.stop["met"]:
+                cli.warn(f"the budget of {cfg.count} trials ran out before trials.until ({stop['until']}) was met: "
+                         "the estimates have not settled as asked; raise trials.count")
         if len(outcome.trained_on) > 1:
             cli.warn(f"the chunks were trained on {' and '.join(outcome.trained_on)}: the same trials of the same "
                      "recipe, equal in distribution but not bit for bit to a run on one of them")

@@ -115,3 +115,62 @@ def test_mean_influence_is_the_covariance_of_correctness_with_subset_size():
     assert influence.mean_influences(masks, test_correct)[0] == pytest.approx(n / (m * (n - m)) * cov)
     one_size = np.array([np.roll(long, k) for k in range(n)])
     assert influence.mean_influences(one_size, test_correct[:n])[0] == pytest.approx(np.zeros(7), abs=1e-12)
+
+
+@pytest.fixture
+def soft(trials):
+    """The same trials with a soft target: a margin-like float16 per trial and example."""
+    masks, train_correct, test_correct = trials
+    rng = np.random.default_rng(4)
+    return (masks, (train_correct * 4 - 2 + rng.normal(0, 1, train_correct.shape)).astype(np.float16),
+            (test_correct * 4 - 2 + rng.normal(0, 1, test_correct.shape)).astype(np.float16))
+
+
+def test_a_soft_target_follows_the_same_definitions(soft):
+    masks, train_target, test_target = soft
+    np.testing.assert_allclose(np.concatenate(list(influence.influence_blocks(masks, test_target, 5))),
+                               direct_influence(masks, test_target.astype(np.float64)), atol=1e-5)
+    np.testing.assert_allclose(influence.memorization(masks, train_target),
+                               np.diagonal(direct_influence(masks, train_target.astype(np.float64))))
+    se = influence.memorization_se(masks, train_target)
+    for j in range(2, masks.shape[1]):  # a difference of two means: each group's variance over its size
+        inside, outside = (train_target[m, j].astype(np.float64) for m in (masks[:, j], ~masks[:, j]))
+        assert se[j] == pytest.approx(np.sqrt(inside.var() / len(inside) + outside.var() / len(outside)))
+    assert np.isnan(se[:2]).all()
+
+
+@pytest.mark.parametrize("target", ["correct", "soft"])
+def test_data_oob_and_banzhaf_match_a_recomputation_trial_by_trial(trials, soft, target):
+    masks, train_target, test_target = trials if target == "correct" else soft
+    oob, oob_se = influence.data_oob(masks, train_target)
+    value, value_se = influence.banzhaf(masks, test_target)
+    utility = test_target.astype(np.float64).mean(1)  # each trial's test accuracy (mean target)
+    for j in range(2, masks.shape[1]):
+        left_out = train_target[~masks[:, j], j].astype(np.float64)
+        assert oob[j] == pytest.approx(left_out.mean())
+        assert oob_se[j] == pytest.approx(left_out.std() / np.sqrt(len(left_out)))
+        kept, dropped = utility[masks[:, j]], utility[~masks[:, j]]
+        assert value[j] == pytest.approx(kept.mean() - dropped.mean())
+        assert value_se[j] == pytest.approx(np.sqrt(kept.var() / len(kept) + dropped.var() / len(dropped)))
+    assert np.isnan(oob[0]) and np.isnan(value[:2]).all()  # in every trial: nothing left out
+    # MSR Banzhaf with the trials' test accuracy is the mean influence of each training example
+    np.testing.assert_allclose(value[2:], influence.mean_influences(masks, test_target)[1][2:], atol=1e-9)
+
+
+@pytest.mark.parametrize("target", ["correct", "soft"])
+def test_one_pass_gives_the_matrix_its_halves_and_the_rest_as_their_own_passes_would(trials, soft, target):
+    masks, _, test_target = trials if target == "correct" else soft
+    halves = (np.arange(0, 60, 2), np.arange(1, 60, 2))
+    held = np.array([3, 10, 11, 40])
+    rest = np.setdiff1d(np.arange(60), held)
+    parts = list(influence.influence_pass(masks, test_target, halves, held, chunk_rows=5))
+    whole = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    assert set(whole) == {"all", "rest", "a", "b"}
+    for name, trials_ in [("all", slice(None)), ("a", halves[0]), ("b", halves[1]), ("rest", rest)]:
+        expected = np.concatenate(list(influence.influence_blocks(masks[trials_], test_target[trials_], 5)))
+        if target == "correct" and name in ("all", "a", "b"):  # integer sums: bit for bit
+            np.testing.assert_array_equal(whole[name], expected)
+        else:
+            np.testing.assert_allclose(whole[name], expected, atol=1e-5)
+    without = list(influence.influence_pass(masks, test_target, halves, np.array([], int)))
+    assert "rest" not in without[0]

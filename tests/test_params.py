@@ -32,7 +32,8 @@ def test_a_view_reads_only_its_keys_but_the_whole_section_is_checked(defaults):
     assert params.section(defaults, "trials", params.Fit) == params.Fit(fit_threshold=0.99)
     with pytest.raises(LongtailError, match="unknown param trials.conut"):
         params.section(defaults | {"trials": defaults["trials"] | {"conut": 5}}, "trials", params.Fit)
-    with pytest.raises(LongtailError, match="Estimate reads dtype, null_draws, pair_influence, pair_memorization, reliability_splits, which section "
+    with pytest.raises(LongtailError, match="Estimate reads dtype, holdout, null_draws, pair_influence, pair_memorization, reliability_splits, target, "
+                                                "which section "
                                             "'trials' has not"):
         params.section(defaults, "trials", params.Estimate)
     with pytest.raises(LongtailError, match="unknown params section 'trails'"):

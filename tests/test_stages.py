@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from longtail import curves
+from longtail import curves, trials
 
 STAGES = ["check", "prepare", "train_trials", "fit", "estimate", "reference", "compress", "cie", "ttest", "reference_population",
           "populations", "pie", "consistency", "report", "compare", "dispatch"]
@@ -67,6 +67,12 @@ def files(path) -> dict[str, str]:
     ("reference", "reference", "nesterov", "no", "reference.nesterov = 'no' must be of type bool"),
     ("train_trials", "trials", "subset_ratio", 1.5, "trials.subset_ratio = 1.5 is out of range"),
     ("train_trials", "trials", "count", 1, "trials.count = 1 is out of range"),
+    ("train_trials", "trials", "until", "reliabilty >= 0.9", "unknown trials.until's measure 'reliabilty'"),
+    ("train_trials", "trials", "until", "se_high >= 0.05", "so the rule is 'se_high <= <value>'"),
+    ("train_trials", "trials", "until", 0.9, "trials.until = 0.9 must be of type str"),
+    ("estimate", "estimate", "target", "margins", "unknown estimate.target 'margins'; choose one of: correct, "
+                                                   "probability, margin (did you mean 'margin'?)"),
+    ("estimate", "estimate", "holdout", 0.7, "estimate.holdout = 0.7 is out of range"),
     ("compress", "compress", "loss", "fcoal", "unknown compress.loss 'fcoal'; choose one of: ce, focal"),
     ("compress", "compress", "method", "quantize", "compress.method quantize is post-training, with no fine-tuning"),
     ("compress", "compress", "target_flops", 0.0, "compress.target_flops = 0.0 is out of range"),
@@ -87,6 +93,7 @@ def test_bad_params_stop_before_any_output(root, python, workdir, stage, section
     ("trials", "arch", "resnet2O", "unknown trials.arch 'resnet2O'; choose one of: mlp, mlp512, cnn, resnet20"),
     ("trials", "epoch", 3, "unknown param trials.epoch; did you mean 'epochs'?"),
     ("ttest", "statistic", "max_influense", "(did you mean 'max_influence'?)"),
+    ("estimate", "target", "Margin", "(did you mean 'margin'?)"),
     ("data", "root", "data/rawx", "data.dataset synthetic: its folder data/rawx/synthetic/ is missing"),
     ("data", "dataset", "mnist", "MNIST files not found: place train-images-idx3-ubyte.gz, "),
     ("data", "dataset", "cifar100", "CIFAR100 not found: place cifar-100-python.tar.gz in data/raw/cifar100/"),
@@ -158,7 +165,8 @@ def test_a_missing_input_names_the_stage_to_run(root, python, workdir):
 def trial_arrays(path):
     """The trial stage's outputs, its training curves included."""
     live = sorted(p for p in (path / "dvclive/trials").rglob("*") if p.is_file())
-    return ({name: (path / "data/trials" / name).read_bytes() for name in ["masks.npy", "train_correct.npy", "test_correct.npy"]}
+    names = ["masks.npy", "train_correct.npy", "test_correct.npy", "until.json", *(f"{n}.npy" for n in trials.SOFT)]
+    return ({name: (path / "data/trials" / name).read_bytes() for name in names}
             | {str(p.relative_to(path)): p.read_bytes() for p in live})
 
 
@@ -198,6 +206,28 @@ def test_shards_run_apart_then_gathered_equal_one_uninterrupted_run(root, python
     assert result.returncode == 0, result.stderr
     assert "(0 trained now, 8 from finished chunks; trained on cpu, torch" in " ".join(result.stderr.split())
     assert trial_arrays(workdir) == trial_arrays(uninterrupted)
+
+
+def test_a_stopping_rule_stops_the_stage_at_a_chunk_and_the_fit_metrics_say_where(root, python, workdir,
+                                                                                  uninterrupted):
+    shutil.copy(uninterrupted / "params.yaml", workdir / "params.yaml")
+    set_param(workdir, "trials", "until", "reliability >= 0.01")  # met as soon as it is defined
+    result = run_stage(root, python, "train_trials", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    stop = json.loads((workdir / "data/trials/until.json").read_text())
+    assert stop["met"] and stop["trials"] in (4, 6) and stop["count"] == 8 and stop["until"] == "reliability >= 0.01"
+    stopped = trial_arrays(workdir)
+    full = trial_arrays(uninterrupted)
+    rows = stop["trials"]
+    for name in ["train_correct.npy", "test_correct.npy", *(f"{n}.npy" for n in trials.SOFT)]:
+        np.testing.assert_array_equal(np.load(workdir / "data/trials" / name), np.load(uninterrupted / "data/trials" / name)[:rows])
+    assert stopped["masks.npy"] != full["masks.npy"]
+    assert run_stage(root, python, "fit", cwd=workdir).returncode == 0
+    assert json.loads((workdir / "metrics/trials.json").read_text())["until"] == stop
+    set_param(workdir, "trials", "until", "reliability >= 1")  # never met: the budget runs out, and it says so
+    result = run_stage(root, python, "train_trials", cwd=workdir)
+    assert result.returncode == 0 and "the budget of 8 trials ran out before trials.until" in " ".join(result.stderr.split())
+    assert not json.loads((workdir / "data/trials/until.json").read_text())["met"]
 
 
 def killed_at_chunk(n: int, once) -> dict:

@@ -165,3 +165,74 @@ def test_keeping_partial_batches_is_refused_for_batchnorm_networks_in_the_engine
     with pytest.raises(LongtailError, match="this network has BatchNorm: set trials.drop_last: true"):
         trials.run_trials(tiny_rgb["x_train"], tiny_rgb["y_train"], tiny_rgb["x_test"], tiny_rgb["y_test"], masks,
                           arch="resnet20", seed=0, device=torch.device("cpu"), **RECIPE | {"drop_last": False})
+
+
+def test_trials_keep_each_labels_probability_and_margin_as_one_model_alone_gives_them(tiny):
+    masks = trials.sample_masks(4, len(tiny["y_train"]), 0.7, seed=3)
+    together = run(tiny, masks)
+    alone = run(tiny, masks, run_trials=trials.run_trials_sequential)
+    assert set(together.soft) == set(trials.SOFT) == set(alone.soft)
+    for name in trials.SOFT:
+        side = name.split("_")[0]
+        correct = getattr(together, f"{side}_correct")
+        assert together.soft[name].dtype == np.float16 and together.soft[name].shape == correct.shape
+        np.testing.assert_allclose(together.soft[name], alone.soft[name], atol=0.05 if "margin" in name else 0.01)
+    margin, probability = together.soft["test_margin"], together.soft["test_probability"]
+    assert ((margin > 0) == together.test_correct).mean() >= 0.99  # the label wins exactly when right
+    assert (probability[margin > 0] > 0.3).all() and ((0 <= probability) & (probability <= 1)).all()
+    assert (probability[~together.test_correct] < 0.5 + 1e-3).all()
+
+
+def test_label_scores_follow_their_definitions():
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 3.0, 1.0]])
+    scores = training.label_scores(logits, torch.tensor([0, 2]))
+    assert scores["correct"].tolist() == [True, False]
+    np.testing.assert_allclose(scores["margin"], [1.5, -2.0])
+    np.testing.assert_allclose(scores["probability"], logits.softmax(-1)[[0, 1], [0, 2]], rtol=1e-6)
+
+
+def test_a_stopping_rule_stops_at_the_first_chunk_that_meets_it_resumed_or_sharded(tiny, tmp_path):
+    from longtail import stopping
+
+    masks = trials.sample_masks(16, len(tiny["y_train"]), 0.7, seed=4)
+    full = run(tiny, masks, store=tmp_path / "store")
+    # The rule, set at what the first 8 trials reach: it is met at the first boundary where the
+    # trials so far are that settled, which the test finds on its own from the arrays.
+    probe = stopping.Rule("se_high", 1.0, high=0.1)
+    at_8 = stopping.measure(probe, masks[:8], full.train_correct[:8], seed=0)
+    rule = stopping.Rule("se_high", at_8, high=0.1)
+    first = next(end for end in (4, 8, 12, 16)
+                 if stopping.check(rule, masks[:end], full.train_correct[:end], seed=0)["met"])
+    assert first <= 8
+    stopped = run(tiny, masks, until=rule)
+    assert len(stopped.train_correct) == first and stopped.stop["met"] and stopped.stop["trials"] == first
+    assert stopped.stop["count"] == 16 and stopped.stop["stopped"] == "the rule was met"
+    alone = run(tiny, masks[:first])  # the same arrays as a run of that many trials
+    for name in ("train_correct", "test_correct"):
+        np.testing.assert_array_equal(getattr(stopped, name), getattr(alone, name))
+    for name in trials.SOFT:
+        np.testing.assert_array_equal(stopped.soft[name], alone.soft[name])
+    resumed = run(tiny, masks, until=rule, store=tmp_path / "store")  # from the finished chunks of the full run
+    assert resumed.trained == 0 and len(resumed.train_correct) == first
+    np.testing.assert_array_equal(resumed.test_correct, stopped.test_correct)
+    for shard in (0, 1):  # shards train all their chunks; the gather stops where the rule says
+        assert run(tiny, masks, until=rule, store=tmp_path / "shards", shard=shard, num_shards=2) is None
+    gathered = run(tiny, masks, until=rule, store=tmp_path / "shards")
+    assert gathered.trained == 0 and gathered.stop == stopped.stop
+    np.testing.assert_array_equal(gathered.train_correct, stopped.train_correct)
+    unmet = run(tiny, masks, until=stopping.Rule("se_high", 1e-9, high=0.1), store=tmp_path / "store")
+    assert len(unmet.train_correct) == 16 and not unmet.stop["met"] and unmet.stop["stopped"] == "the budget ran out"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("reliability_hihg >= 0.9", "did you mean 'reliability_high'"),
+    ("se_high >= 0.05", "so the rule is 'se_high <= <value>'"),
+    ("reliability >= 1.5", "must be in \\(0, 1\\]"),
+    ("reliability 0.9", "is not a rule"),
+])
+def test_a_bad_stopping_rule_says_what_to_write(text, message):
+    from longtail import stopping
+
+    with pytest.raises(LongtailError, match=message):
+        stopping.parse(text, 0.25)
+    assert str(stopping.parse("reliability_high>=0.9", 0.25)) == "reliability_high >= 0.9"

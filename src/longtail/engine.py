@@ -255,6 +255,22 @@ def _compiled_or_eager(step, mode: str):
 
 
 @torch.no_grad()
+def scores_stacked(models: list[nn.Module], state, x: torch.Tensor, y: torch.Tensor,
+                   chunk: int = 1024) -> dict[str, torch.Tensor]:
+    """What each of the K stacked models says of each example's label y: training.label_scores of
+    its logits, each [K, N]."""
+    base = copy.deepcopy(models[0]).to("meta").eval()
+
+    def forward(p, b, xb):
+        return functional_call(base, (p, b), (xb,))
+
+    params, buffers = state
+    parts = [training.label_scores(vmap(forward, in_dims=(0, 0, None))(params, buffers, xc), yc)
+             for xc, yc in zip(x.split(chunk), y.split(chunk))]
+    return {name: torch.cat([part[name] for part in parts], dim=1) for name in parts[0]}
+
+
+@torch.no_grad()
 def predict_stacked(models: list[nn.Module], state, x: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
     """Labels [K, N] that each of the K stacked models (state: parameters, buffers) gives to x."""
     base = copy.deepcopy(models[0]).to("meta").eval()

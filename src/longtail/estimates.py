@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from longtail import influence, null, planted, seeds, uncertainty
-from longtail.stats import FILES, NULL_FILES
+from longtail import counterfactual, halves, influence, null, planted, seeds, uncertainty
+from longtail.stats import FILES, NULL_FILES, STATISTICS
 
 SE_TARGETS = (0.05, 0.02)  # standard errors whose trial counts metrics/estimate.json reports
 
@@ -24,6 +24,8 @@ class Rows:
     max_influence: np.ndarray  # [n_test]: the largest influence of any training example on each test example
     top_train: np.ndarray  # [n_test]: that training example
     nan_count: int  # undefined entries (training examples in every trial or in none)
+    halves: tuple[tuple[np.ndarray, np.ndarray], ...]  # (max_influence, top_train) on each half of the trials
+    predicted: np.ndarray | None  # [h, n_test]: the held-out trials' outcomes the rest's matrix predicts
 
 
 @dataclass(frozen=True)
@@ -34,32 +36,48 @@ class Estimates:
     summary: dict  # metrics/estimate.json
 
 
-def per_example(masks, train_correct, test_correct) -> dict[str, np.ndarray]:
-    """Memorization with its standard error, the two mean influences, and each training example's
-    accuracy in the trials that trained on it (p_in: planted truth reads it as the fit)."""
-    p_in, _, p_out, _ = influence.proportions(masks, train_correct)
-    test_mean, train_mean = influence.mean_influences(masks, test_correct)
-    return {"memorization": p_in - p_out, "memorization_se": influence.memorization_se(masks, train_correct),
-            "test_mean_influence": test_mean, "train_mean_influence": train_mean, "p_in": p_in}
+def per_example(masks, train_target, test_target, train_correct) -> dict[str, np.ndarray]:
+    """Every per-example estimate from one set of masks, for the target (estimate.target) arrays:
+    memorization with its standard error, Data-OOB and the Banzhaf value with theirs, the two mean
+    influences, and each training example's accuracy (0/1) in the trials that trained on it (p_in:
+    planted truth reads it as the fit)."""
+    p_in, in_count, p_out, out_count, var_in, var_out = influence.moments(masks, train_target)
+    test_mean, train_mean = influence.mean_influences(masks, test_target)
+    banzhaf, banzhaf_se = influence.banzhaf(masks, test_target)
+    fit = p_in if train_target is train_correct else influence.proportions(masks, train_correct)[0]
+    return {"memorization": p_in - p_out, "memorization_se": np.sqrt(var_in / in_count + var_out / out_count),
+            "data_oob": p_out, "data_oob_se": np.sqrt(var_out / out_count), "banzhaf": banzhaf,
+            "banzhaf_se": banzhaf_se, "test_mean_influence": test_mean, "train_mean_influence": train_mean,
+            "p_in": fit}
 
 
-def influence_rows(masks, test_correct, memorization, rows: int, *, min_influence: float, min_memorization: float,
-                   advance=None):
+def influence_rows(masks, test_correct, memorization, rows: int, *, halves, held, min_influence: float,
+                   min_memorization: float, advance=None):
     """Yields influence [n_test, n_train] in blocks of `rows` rows (calling advance() after each);
-    returns their Rows."""
+    returns their Rows. One pass (influence.influence_pass) gives, beside the published matrix, each
+    row's strongest influence on each half of the trials (`halves`) and the held-out trials'
+    (`held`) predicted outcomes."""
     pairs, strongest, nan_count, start = [], [], 0, 0
-    for block in influence.influence_blocks(masks, test_correct, rows):
+    half_strongest, predicted = ([], []), []
+    for blocks in influence.influence_pass(masks, test_correct, halves, held, rows):
+        block = blocks["all"]
         nan_count += int(np.isnan(block).sum())
         pairs.append(influence.high_influence_pairs(block, start, memorization, min_influence=min_influence,
                                                     min_memorization=min_memorization))
         strongest.append(influence.strongest_influence(block))
+        for parts, half in zip(half_strongest, ("a", "b")):
+            parts.append(influence.strongest_influence(blocks[half]))
+        if "rest" in blocks:
+            predicted.append(counterfactual.predict(blocks["rest"], masks[held]))
         start += len(block)
         yield block
         if advance:
             advance()
     table = np.concatenate(pairs) if pairs else np.empty((0, 4))
     max_influence, top_train = (np.concatenate(parts) for parts in zip(*strongest))
-    return Rows(table[np.argsort(-table[:, 2], kind="stable")], max_influence, top_train, nan_count)
+    return Rows(table[np.argsort(-table[:, 2], kind="stable")], max_influence, top_train, nan_count,
+                tuple(tuple(np.concatenate(p) for p in zip(*parts)) for parts in half_strongest),
+                np.concatenate(predicted, axis=1) if predicted else None)
 
 
 def null_summary(statistics: dict, draws: dict) -> dict:
@@ -74,12 +92,20 @@ def null_summary(statistics: dict, draws: dict) -> dict:
     return summary
 
 
-def estimates(masks, train_correct, test_correct, per: dict, reduced: Rows, *, flipped, cfg, seed: int,
+def split(trials: int, cfg, seed: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """(halves, held): the split-half of the reliabilities (halves.halves with the seed itself) and the
+    trials held out for the counterfactual check (estimate.holdout)."""
+    return halves.halves(trials, seed), counterfactual.holdout(trials, cfg.holdout, seeds.derive(seed, seeds.HOLDOUT))
+
+
+def estimates(masks, train_target, test_target, per: dict, reduced: Rows, *, flipped, cfg, seed: int,
               rows: int) -> Estimates:
     """Everything the estimate stage writes but the influence matrix: `per` from per_example,
-    `reduced` from influence_rows, cfg the estimate params (params.Estimate)."""
+    `reduced` from influence_rows (with split's halves and held-out trials), cfg the estimate params
+    (params.Estimate). The targets are the arrays of estimate.target."""
     memorization, se = per["memorization"], per["memorization_se"]
     n_train = masks.shape[1]
+    (half_a, half_b), held = split(len(masks), cfg, seed)
     high_mask = memorization >= cfg.pair_memorization
     high = int(high_mask.sum())
     # The set whose settling the stability curve shows: the high-memorization examples, or the top 1%
@@ -87,13 +113,14 @@ def estimates(masks, train_correct, test_correct, per: dict, reduced: Rows, *, f
     stability_k = high or max(1, round(0.01 * n_train))
     # Over all examples the median se is often 0 (an example every trial gets right has none); over
     # the high-memorization ones, those the analysis is about, it says what trials they need.
-    reliability = (uncertainty.split_half(masks, train_correct, test_correct, seed, rows)
+    reliability = (_split_half(masks, train_target, test_target, (half_a, half_b), reduced.halves, seed)
                    | uncertainty.median_se(se, len(masks), SE_TARGETS)
                    | uncertainty.median_se(se[high_mask], len(masks), SE_TARGETS, suffix="_high"))
     summary = {
         "trials": len(masks),
+        "target": cfg.target,
         "n_train": n_train,
-        "n_test": test_correct.shape[1],
+        "n_test": test_target.shape[1],
         "dtype": cfg.dtype,
         "undefined_train_examples": int(np.isnan(memorization).sum()),  # in every trial or in none
         "influence_nan": reduced.nan_count,
@@ -103,20 +130,40 @@ def estimates(masks, train_correct, test_correct, per: dict, reduced: Rows, *, f
         "high_influence_pairs": len(reduced.pairs),
         "reliability": reliability,
         # how far each reliability moves between random splits of the same trials: its error bar
-        "reliability_spread": uncertainty.split_half_spread(masks, train_correct, test_correct, seed,
+        "reliability_spread": uncertainty.split_half_spread(masks, train_target, test_target, seed,
                                                             cfg.reliability_splits, rows),
         "stability_k": stability_k,  # the size of the set plots/memorization_stability.csv follows
+        # the field's other estimators from the same masks (pyDVL, OpenDataVal): their means and the
+        # median standard error of each example's value
+        **{name: {"mean": float(np.nanmean(per[name])), "se_median": float(np.nanmedian(per[f"{name}_se"]))}
+           for name in ("data_oob", "banzhaf")},
+        "lds": counterfactual.lds(reduced.predicted, test_target[held]),  # does the matrix predict new subsets?
     }
     if flipped is not None and flipped.any():
-        summary["planted"] = planted.found(memorization, flipped, train_fit=per["p_in"])
+        summary["planted"] = planted.found(memorization, flipped, train_fit=per["p_in"]) | {
+            "data_oob_auc": planted.found(-per["data_oob"], flipped)["auc"]}  # a low Data-OOB flags a flip
     statistics = {"max_influence": reduced.max_influence,
                   "top_memorization": influence.top_memorization(reduced.top_train, memorization),
                   "mean_influence": per["test_mean_influence"]}
-    free = null.influence_free(masks, test_correct, memorization, draws=cfg.null_draws,
+    free = null.influence_free(masks, test_target, memorization, draws=cfg.null_draws,
                                seed=seeds.derive(seed, seeds.NULL), rows=rows)
     summary["null"] = null_summary(statistics, free)
     arrays = {"memorization": memorization, "memorization_se": se.astype(np.float32),
               "train_mean_influence": per["train_mean_influence"],
+              **{name: per[name] for name in ("data_oob", "data_oob_se", "banzhaf", "banzhaf_se")},
               **{FILES[name][:-4]: value for name, value in statistics.items()},
               **{NULL_FILES[name][:-4]: value for name, value in free.items()}}
-    return Estimates(arrays, reduced.pairs, uncertainty.stability(masks, train_correct, k=stability_k), summary)
+    return Estimates(arrays, reduced.pairs, uncertainty.stability(masks, train_target, k=stability_k), summary)
+
+
+def _split_half(masks, train_target, test_target, split_halves, strongest, seed: int) -> dict:
+    """uncertainty.split_half's result, its influence statistics taken from the pass's halves
+    (Rows.halves) instead of a pass of their own."""
+    per_half = []
+    for trials, (max_influence, top_train) in zip(split_halves, strongest):
+        mem = influence.memorization(masks[trials], train_target[trials])
+        per_half.append({"memorization": mem, "max_influence": max_influence,
+                         "top_memorization": influence.top_memorization(top_train, mem),
+                         "mean_influence": influence.mean_influences(masks[trials], test_target[trials])[0]})
+    a, b = per_half
+    return {"split_seed": seed} | {name: uncertainty.correlation(a[name], b[name]) for name in ("memorization", *STATISTICS)}

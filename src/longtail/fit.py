@@ -23,6 +23,16 @@ def fit_warning(trials: dict, fit_threshold: float) -> str | None:
             "`dvc exp run -S data.flip_labels=0.05`")
 
 
+def until_warning(trials: dict) -> str | None:
+    """What report.md says first when trials.until was not met within the budget (None otherwise)."""
+    stop = trials.get("until") or {}
+    if stop.get("until") is None or stop.get("met"):
+        return None
+    value = "undefined" if stop["value"] is None else f"{stop['value']:.3g}"
+    return (f"the budget of trials.count = {stop['count']} trials ran out before trials.until ({stop['until']}) was "
+            f"met ({value} at the end): the estimates have not settled as asked; raise trials.count")
+
+
 def summary(masks: np.ndarray, train_correct: np.ndarray, test_correct: np.ndarray,
             fit_threshold: float | None = None) -> dict:
     """metrics/trials.json: mean accuracy on each trial's own subset, on its held-out training

@@ -1,7 +1,9 @@
 """The Feldman & Zhang (2020) estimator of influence and memorization.
 
 Notation of docs/DESIGN.md: trials k = 1..t; M[k, j] = 1 when training example j is in trial k's subset;
-C[k, j] (D[k, i]): trial k's model classifies training (test) example j (i) correctly.
+C[k, j] (D[k, i]): trial k's model classifies training (test) example j (i) correctly, or, with
+estimate.target, the probability or the margin it gives its label (a soft target: the same masked
+difference of means, without the coin flip of the argmax). Everything below takes either.
 
     influence[i, j] = mean_k{D[k, i] : M[k, j] = 1} - mean_k{D[k, i] : M[k, j] = 0}
     memorization[j] = mean_k{C[k, j] : M[k, j] = 1} - mean_k{C[k, j] : M[k, j] = 0}
@@ -34,16 +36,42 @@ def _check(masks: np.ndarray, correct: np.ndarray, name: str) -> None:
         )
 
 
+def _moments(masks: np.ndarray, values: np.ndarray, rows: int = 256):
+    """(in_sum, in_squares, sum, squares), float64 [n]: the sums over trials of values[k, j] and of its
+    square, over the trials that kept j and over all, converting `rows` trials at a time."""
+    n = masks.shape[1]
+    out = [np.zeros(n) for _ in range(4)]
+    for start in range(0, len(masks), rows):
+        m = masks[start : start + rows]
+        v = values[start : start + rows].astype(np.float64)
+        squares = v * v
+        out[0] += np.where(m, v, 0).sum(0)
+        out[1] += np.where(m, squares, 0).sum(0)
+        out[2] += v.sum(0)
+        out[3] += squares.sum(0)
+    return out
+
+
 def proportions(masks: np.ndarray, train_correct: np.ndarray):
-    """(p_in, in_count, p_out, out_count), float64 [n_train] each: the share of the trials that
-    trained on example j (in_count of them) that got it right, and the same for those that did not;
-    NaN where a count is zero. memorization is p_in - p_out; p_in alone is how well trials fit j."""
+    """(p_in, in_count, p_out, out_count), float64 [n_train] each: the mean target of example j over the
+    trials that trained on it (in_count of them; for 0/1 correctness, the share that got it right), and
+    over those that did not; NaN where a count is zero. memorization is p_in - p_out; p_in alone is how
+    well trials fit j."""
+    return moments(masks, train_correct)[:4]
+
+
+def moments(masks, train_correct):
+    """proportions' four values, then the target's variance within each of the two groups of trials
+    (var_in, var_out, 1/count normalised): every per-training-example estimate from one pass."""
     _check(masks, train_correct, "train_correct")
     if masks.shape != train_correct.shape:
         raise LongtailError(f"train_correct {train_correct.shape} must match masks {masks.shape}")
     in_count, out_count = _counts(masks)
-    hits_in = (masks & train_correct).sum(0)  # integer counts: no float copy of [t, n]
-    return hits_in / in_count, in_count, (train_correct.sum(0) - hits_in) / out_count, out_count
+    in_sum, in_squares, total, squares = _moments(masks, train_correct)
+    p_in, p_out = in_sum / in_count, (total - in_sum) / out_count
+    var_in = np.maximum(in_squares / in_count - p_in**2, 0)
+    var_out = np.maximum((squares - in_squares) / out_count - p_out**2, 0)
+    return p_in, in_count, p_out, out_count, var_in, var_out
 
 
 def memorization(masks: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
@@ -53,16 +81,43 @@ def memorization(masks: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
 
 
 def memorization_se(masks: np.ndarray, train_correct: np.ndarray) -> np.ndarray:
-    """memorization_se[j], float64 [n_train]: the binomial standard error of memorization[j], a
-    difference of two proportions, p_in (right in the a_j trials that trained on j) and p_out (right
-    in the b_j that did not):
+    """memorization_se[j], float64 [n_train]: the standard error of memorization[j], a difference of
+    two means, over the a_j trials that trained on j and the b_j that did not:
 
-        memorization_se[j] = sqrt(p_in (1 - p_in) / a_j + p_out (1 - p_out) / b_j)
+        memorization_se[j] = sqrt(var_in / a_j + var_out / b_j)
 
-    NaN where memorization is undefined. An example that every trial gets right (or wrong) has
-    se 0: no trial disagrees."""
-    p_in, in_count, p_out, out_count = proportions(masks, train_correct)
-    return np.sqrt(p_in * (1 - p_in) / in_count + p_out * (1 - p_out) / out_count)
+    var the target's variance within each group (1/a_j normalised). For 0/1 correctness it is the
+    binomial one, var = p (1 - p). NaN where memorization is undefined. An example that every trial
+    gets right (or wrong) has se 0: no trial disagrees."""
+    _, in_count, _, out_count, var_in, var_out = moments(masks, train_correct)
+    return np.sqrt(var_in / in_count + var_out / out_count)
+
+
+def data_oob(masks: np.ndarray, train_correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, se), float64 [n_train]: Data-OOB (Kwon & Zou 2023), each training example's mean target
+    (for 0/1 correctness, its accuracy) in the trials that left it out: p_out, with its standard error
+    sqrt(var_out / b_j). Low values flag examples the other data contradicts (mislabeled ones). Kwon &
+    Zou's weak learners are bootstrap-trained; here they are the trials, trained on random subsets."""
+    _, _, p_out, out_count, _, var_out = moments(masks, train_correct)
+    return p_out, np.sqrt(var_out / out_count)
+
+
+def banzhaf(masks: np.ndarray, test_correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, se), float64 [n_train]: the Banzhaf value of each training example for the utility
+    u_k = mean_i D[k, i], trial k's test accuracy (or mean target), estimated by maximum sample reuse
+    (Wang & Jia 2023, pyDVL's MSR Banzhaf):
+
+        banzhaf[j] = mean_k{u_k : M[k, j] = 1} - mean_k{u_k : M[k, j] = 0}
+
+    with the standard error of a difference of two means, as memorization_se. It is the mean over test
+    examples of influence[:, j] (train_mean_influence), computed from the utilities alone."""
+    _check(masks, test_correct, "test_correct")
+    utility = np.zeros(len(test_correct))
+    for start in range(0, len(test_correct), 256):
+        utility[start : start + 256] = test_correct[start : start + 256].astype(np.float64).mean(1)
+    p_in, in_count, p_out, out_count, var_in, var_out = moments(
+        masks, np.broadcast_to(utility[:, None], masks.shape))
+    return p_in - p_out, np.sqrt(var_in / in_count + var_out / out_count)
 
 
 def default_chunk_rows(n_train: int, budget_bytes: int = 256 << 20) -> int:
@@ -81,15 +136,60 @@ def influence_blocks(
     _check(masks, test_correct, "test_correct")
     chunk_rows = chunk_rows or default_chunk_rows(masks.shape[1])
     m = masks.astype(np.float32)  # counts up to 2^24 are exact in float32
-    in_count, out_count = (c.astype(np.float32) for c in _counts(masks))
+    counts = _float32_counts(masks)
     for start in range(0, test_correct.shape[1], chunk_rows):
         d = test_correct[:, start : start + chunk_rows].astype(np.float32)
-        hits_in = d.T @ m  # [rows, n_train]: trials that got test example i right and trained on j
-        hits_out = d.sum(0)[:, None] - hits_in  # right, and did not train on j
-        hits_out /= out_count
-        hits_in /= in_count
-        hits_in -= hits_out
-        yield hits_in
+        yield _influence(d.T @ m, d.sum(0), *counts)
+
+
+def influence_pass(masks: np.ndarray, test_correct: np.ndarray, halves: tuple[np.ndarray, np.ndarray],
+                   held: np.ndarray, chunk_rows: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """One pass over blocks of test rows, as influence_blocks, yielding for each block the influence
+    [rows, n_train] over several sets of trials, from the sums of two products of half the trials:
+
+        "all"   every trial: the published matrix (influence_blocks' block, bit for bit for 0/1 targets)
+        "a","b" the two halves of `halves` (trial indices), for split-half reliability
+        "rest"  the trials not in `held` (indices; omitted when empty), for the counterfactual check
+
+    Each is a masked difference of sums over its trials, and the sums over all trials are those over
+    the two halves added, so the halves cost no pass of their own and the rest only the product of
+    the held-out trials. Memory: M as float32 plus four blocks."""
+    _check(masks, test_correct, "test_correct")
+    chunk_rows = chunk_rows or default_chunk_rows(masks.shape[1])
+    rest = np.setdiff1d(np.arange(len(masks)), held)
+    groups = {"a": halves[0], "b": halves[1], **({"held": held} if len(held) else {})}
+    m = {name: masks[trials].astype(np.float32) for name, trials in groups.items()}
+    counts = {"all": _float32_counts(masks), "a": _float32_counts(masks[halves[0]]),
+              "b": _float32_counts(masks[halves[1]]), "rest": _float32_counts(masks[rest])}
+    for start in range(0, test_correct.shape[1], chunk_rows):
+        columns = test_correct[:, start : start + chunk_rows]
+        hits, sums = {}, {}
+        for name, trials in groups.items():
+            d = columns[trials].astype(np.float32)
+            hits[name], sums[name] = d.T @ m[name], d.sum(0)
+        full_hits, full_sums = hits["a"] + hits["b"], sums["a"] + sums["b"]
+        out = {}
+        if "held" in hits:
+            out["rest"] = _influence(full_hits - hits.pop("held"), full_sums - sums["held"], *counts["rest"])
+        out["all"] = _influence(full_hits, full_sums, *counts["all"])
+        out["a"] = _influence(hits["a"], sums["a"], *counts["a"])
+        out["b"] = _influence(hits["b"], sums["b"], *counts["b"])
+        yield out
+
+
+def _float32_counts(masks):
+    return tuple(c.astype(np.float32) for c in _counts(masks))
+
+
+def _influence(hits: np.ndarray, sums: np.ndarray, in_count: np.ndarray, out_count: np.ndarray) -> np.ndarray:
+    """In place: the masked sums hits[i, j] = sum_k D[k, i] M[k, j] and sums[i] = sum_k D[k, i] over a
+    set of trials -> influence over them, hits / a - (sums - hits) / b. In this order an example with
+    the same target in every trial gets exactly 0 (a / a - b / b)."""
+    out = sums[:, None] - hits  # the target summed over the trials without j
+    out /= out_count
+    hits /= in_count
+    hits -= out
+    return hits
 
 
 def _matvec(masks: np.ndarray, v: np.ndarray, transpose: bool = False, rows: int = 256) -> np.ndarray:

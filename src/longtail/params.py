@@ -17,6 +17,9 @@ import yaml
 from longtail import LongtailError
 
 DTYPES = ("float16", "float32")
+# estimate.target: what each trial says of each example that the estimator averages (trials.SOFT_TARGETS
+# and the 0/1 correctness; here so that the estimate stage needs no torch to check it)
+TARGETS = ("correct", "probability", "margin")
 SELECT = ("last", "best_test")
 
 # Each name registry lives beside the code it names (models.ARCHS, losses.LOSSES, ...), imported in
@@ -125,12 +128,23 @@ class Trials(Training):
     models_per_step: int  # trials trained at once by the batched engine
     compile: str  # off | default | max-autotune: torch.compile each training step
     select: str  # last | best_test: the weights of the epoch with the best test accuracy
+    # a stopping rule checked after each chunk (stopping.py); None trains all `count`
+    until: str | None = field(metadata={"kind": str, "optional": True})
+    until_high: float  # memorization at which an example is high for the rule
+
+    def rule(self):
+        """The stopping.Rule of `until`, or None."""
+        from longtail import stopping
+
+        return None if self.until is None else stopping.parse(self.until, self.until_high)
 
     def check(self, section):
         from longtail.engine import COMPILE_MODES
         from longtail.trials import MASKS
 
         super().check(section)
+        check_range(f"{section}.until_high", self.until_high, -1, 1)
+        self.rule()
         check_range(f"{section}.count", self.count, 2)
         choose(f"{section}.mask", self.mask, MASKS)
         check_range(f"{section}.subset_ratio", self.subset_ratio, 0, 1, low_open=True, high_open=True)
@@ -170,18 +184,23 @@ class Reference(Training):
 
 @dataclass(frozen=True)
 class Estimate:
+    target: str  # what the estimator averages: correct (0/1) | probability | margin
     dtype: str
     pair_influence: float
     pair_memorization: float
     reliability_splits: int  # further split-halves whose spread is each reliability's error bar
     null_draws: int  # permutations of the trials against the masks: the influence-free null (longtail.null)
+    holdout: float  # share of the trials held out for the counterfactual check (LDS); 0: none
 
     def check(self, section):
+        choose(f"{section}.target", self.target, TARGETS)
         choose(f"{section}.dtype", self.dtype, DTYPES)
+        check_range(f"{section}.holdout", self.holdout, 0, 0.5)
         check_range(f"{section}.reliability_splits", self.reliability_splits, 2)
         check_range(f"{section}.null_draws", self.null_draws, 2)
-        check_range(f"{section}.pair_influence", self.pair_influence, -1, 1)
-        check_range(f"{section}.pair_memorization", self.pair_memorization, -1, 1)
+        bound = None if self.target == "margin" else 1  # correct and probability lie in [0, 1]; a margin is a logit
+        check_range(f"{section}.pair_influence", self.pair_influence, bound and -bound, bound)
+        check_range(f"{section}.pair_memorization", self.pair_memorization, bound and -bound, bound)
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,19 @@ be replayed alone. A stream is the tuple after the seed; its first number names 
                              spread (numpy)
     (NULL)                   the influence-free null's permutations of the       null.influence_free
                              trials against the masks (numpy)
+    (HOLDOUT)                the trials held out for the counterfactual check    counterfactual.holdout
+                             (numpy)
 
 The seed itself, with no stream, seeds the few draws that are each a stage's only one: the
 digits and synthetic test split and the synthetic set (data.py), the split-half of the
-reliabilities (uncertainty.halves; its `split_seed` is written to metrics/estimate.json), and in
+reliabilities (halves.halves; its `split_seed` is written to metrics/estimate.json; train_trials'
+stopping rule splits with it too), and in
 ttest, group n's bootstrap, random control and permutations (seed + n).
 """
 
 import numpy as np
 
-MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS, FLIPS, SUBSET, SPLITS, NULL = range(9)
+MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS, FLIPS, SUBSET, SPLITS, NULL, HOLDOUT = range(10)
 
 
 def derive(seed: int, *stream: int) -> int:

@@ -156,6 +156,28 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.
     return torch.cat([model(chunk).argmax(1) for chunk in x.split(batch_size)])
 
 
+@torch.no_grad()
+def scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 4096) -> dict[str, torch.Tensor]:
+    """label_scores of `model` on (x, y), each [N]."""
+    model.eval()
+    parts = [label_scores(model(xc), yc) for xc, yc in zip(x.split(batch_size), y.split(batch_size))]
+    return {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
+
+
+def label_scores(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What a model says of each example's label y (logits [..., N, C], y [N]), each [..., N]:
+    correct, the argmax is y (predict's; a tie goes to the first class, as argmax); probability,
+    softmax(logits)[y]; margin, logits[y] minus the largest other logit (> 0 where y wins outright).
+    The estimator's targets (estimate.target): the two soft ones are what the 0/1 correctness
+    rounds, without the coin flip of the argmax."""
+    logits = logits.float()
+    label = y.expand(logits.shape[:-1])[..., None]
+    own = logits.gather(-1, label)[..., 0]
+    other = logits.scatter(-1, label, float("-inf")).amax(-1)
+    return {"correct": logits.argmax(-1) == y, "probability": logits.softmax(-1).gather(-1, label)[..., 0],
+            "margin": own - other}
+
+
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """The share of (x, y) that `model` classifies right."""
     return (predict(model, x) == y).float().mean().item()

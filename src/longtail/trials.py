@@ -17,24 +17,30 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from longtail import LongtailError, devices, engine, models, seeds, training
+from longtail import LongtailError, devices, engine, models, seeds, stopping, training
 from longtail.artifacts import outputs
 
 MASKS = ("bernoulli", "fixed_size")
 CURVES = engine.CURVES  # the per-epoch curves of each trial, kept with each chunk
+# The soft targets (estimate.target) kept beside the 0/1 correctness, float16, training.label_scores'.
+SOFT_TARGETS = ("probability", "margin")
+SOFT = tuple(f"{side}_{target}" for side in ("train", "test") for target in SOFT_TARGETS)
 # In the fingerprint: a store of an older layout is never read (2: chunks keep curves; 3: chunks say
-# where they were trained, and the device and torch version left the fingerprint).
-STORE_FORMAT = 3
+# where they were trained, and the device and torch version left the fingerprint; 4: and the soft targets).
+STORE_FORMAT = 4
 
 
 class Outcome(NamedTuple):
-    """What trials give: which examples each one classifies right, and its training curves."""
+    """What trials give: which examples each one classifies right, what it says of their labels, and
+    its training curves."""
 
     train_correct: np.ndarray  # C, bool [t, n_train]
     test_correct: np.ndarray  # D, bool [t, n_test]
+    soft: dict[str, np.ndarray]  # SOFT -> float16 [t, n]: each trial's probability and margin of each label
     curves: dict[str, np.ndarray]  # CURVES -> float [t, epochs]: each trial's per-epoch loss and accuracy
     trained: int = 0  # how many of the trials this call trained; the others were finished chunks of a store
     trained_on: tuple[str, ...] = ()  # where the chunks were trained ("cpu, torch 2.14.1"), each once
+    stop: dict | None = None  # with `until`: where the trials stopped and why (stopping.check)
 
 
 def sample_masks(trials: int, n: int, subset_ratio: float, *, kind: str = "bernoulli", seed: int = 0) -> np.ndarray:
@@ -90,9 +96,18 @@ def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: in
     subsets = [torch.from_numpy(np.flatnonzero(masks[k])).to(x.device) for k in trial_ids]
     state, curves = engine.train_stacked(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids],
                                          compile=compile, select=select, x_test=xt, y_test=yt, **recipe)
-    return Outcome((engine.predict_stacked(nets, state, x) == y)[:n].cpu().numpy(),
-                   (engine.predict_stacked(nets, state, xt) == yt)[:n].cpu().numpy(),
-                   {name: curves[name][:n].astype(np.float32) for name in CURVES})
+    train, test = (engine.scores_stacked(nets, state, inputs, labels) for inputs, labels in ((x, y), (xt, yt)))
+    return _outcome(train, test, n, {name: curves[name][:n].astype(np.float32) for name in CURVES})
+
+
+def _outcome(train: dict, test: dict, n: int, curves: dict) -> Outcome:
+    """The Outcome of the first n rows of training.label_scores' tensors on the training and test sets."""
+    def rows(v, dtype):
+        return v[:n].cpu().numpy().astype(dtype)
+
+    return Outcome(rows(train["correct"], bool), rows(test["correct"], bool),
+                   {f"{side}_{target}": rows(scores[target], np.float16)
+                    for side, scores in (("train", train), ("test", test)) for target in SOFT_TARGETS}, curves)
 
 
 def run_trials(
@@ -113,6 +128,7 @@ def run_trials(
     shard: int | None = None,
     num_shards: int = 1,
     progress=None,
+    until: stopping.Rule | None = None,
     **recipe,
 ) -> Outcome | None:
     """The Outcome of the trials of `masks` (one row each), trained `models_per_step` at a time (the
@@ -128,7 +144,9 @@ def run_trials(
     c with c % num_shards == shard into the store and return None (several processes or machines
     share the work); a run without shard trains whatever is missing and gathers them all.
     progress(total, done): a context manager yielding advance(n), for the `total` trials to train
-    (`done` were found finished)."""
+    (`done` were found finished). until: a stopping rule (stopping.py), checked after each chunk in
+    chunk order; the Outcome then holds the trials up to the first chunk that met it (all of them
+    when none did), and Outcome.stop says where and why (a shard trains all its chunks)."""
     if shard is not None and not 0 <= shard < num_shards:
         raise LongtailError(f"--shard {shard} must satisfy 0 <= shard < --num-shards ({num_shards})")
     if shard is not None and store is None:
@@ -142,28 +160,50 @@ def run_trials(
     here = f"{device.type}, torch {torch.__version__}"
     mine = [c for c in range(len(groups)) if shard is None or c % num_shards == shard]
     path = {c: None if folder is None else folder / f"chunk-{c:05d}.npz" for c in mine}
-    shapes = {"train_correct": len(y_train), "test_correct": len(y_test)} | dict.fromkeys(CURVES, recipe["epochs"])
+    shapes = ({"train_correct": len(y_train), "test_correct": len(y_test)} | dict.fromkeys(CURVES, recipe["epochs"])
+              | {name: len(y_train) if name.startswith("train") else len(y_test) for name in SOFT})
     results = {c: r for c in mine if (r := _finished(path[c], len(groups[c]), shapes))}
-    todo = [c for c in mine if c not in results]
-    where = {c: results[c].trained_on[0] for c in results} | dict.fromkeys(todo, here)
-    if todo:
-        x, y, xt, yt = (*devices.tensors(x_train, y_train, device), *devices.tensors(x_test, y_test, device))
-        done = sum(len(groups[c]) for c in results)
-        with (progress or _silent)(sum(len(groups[c]) for c in todo), done) as advance:
-            for c in todo:
-                results[c] = run_chunk(x, y, xt, yt, masks, groups[c], arch=arch, seed=seed, init=init,
-                                       pad_to=models_per_step, compile=compile, select=select, **recipe)
+    tensors = None
+    done = sum(len(groups[c]) for c in results)
+    # A shard trains all its chunks: where the rule stops is known only in chunk order, at the gather.
+    rule = until if shard is None else None
+    trained, stop = [], None
+    with (progress or _silent)(sum(len(groups[c]) for c in mine if c not in results), done) as advance:
+        for c in mine:
+            if c not in results:
+                if tensors is None:
+                    tensors = (*devices.tensors(x_train, y_train, device), *devices.tensors(x_test, y_test, device))
+                results[c] = run_chunk(*tensors, masks, groups[c], arch=arch, seed=seed, init=init,
+                                       pad_to=models_per_step, compile=compile, select=select, **recipe)._replace(
+                                           trained_on=(here,))
+                trained.append(c)
                 if folder is not None:
                     with outputs() as out:  # one finished chunk at a time, never half a file
-                        out.npz(path[c], train_correct=results[c].train_correct,
-                                test_correct=results[c].test_correct, trained_on=np.array(here), **results[c].curves)
+                        out.npz(path[c], train_correct=results[c].train_correct, test_correct=results[c].test_correct,
+                                trained_on=np.array(here), **results[c].soft, **results[c].curves)
                 advance(len(groups[c]))
+            if rule is not None:
+                end = groups[c].stop
+                stop = stopping.check(rule, masks[:end], _gather([results[d] for d in mine if d <= c]).train_correct,
+                                      seed)
+                if stop["met"]:
+                    break
     if shard is not None:
         return None
-    gathered = [results[c] for c in mine]
-    return Outcome(np.concatenate([r.train_correct for r in gathered]), np.concatenate([r.test_correct for r in gathered]),
-                   {name: np.concatenate([r.curves[name] for r in gathered]) for name in CURVES},
-                   trained=sum(len(groups[c]) for c in todo), trained_on=tuple(dict.fromkeys(where[c] for c in mine)))
+    gathered = [results[c] for c in mine if c in results and (stop is None or groups[c].stop <= stop["trials"])]
+    if stop is not None:
+        stop |= {"count": len(masks), "stopped": "the rule was met" if stop["met"] else "the budget ran out"}
+    return _gather(gathered)._replace(trained=sum(len(groups[c]) for c in trained),
+                                      trained_on=tuple(dict.fromkeys(r.trained_on[0] for r in gathered)), stop=stop)
+
+
+def _gather(parts: list[Outcome]) -> Outcome:
+    """The Outcomes of consecutive chunks as one."""
+    def cat(name):
+        return {key: np.concatenate([getattr(p, name)[key] for p in parts]) for key in getattr(parts[0], name)}
+
+    return Outcome(np.concatenate([p.train_correct for p in parts]), np.concatenate([p.test_correct for p in parts]),
+                   cat("soft"), cat("curves"))
 
 
 @contextmanager
@@ -182,7 +222,7 @@ def _finished(chunk: Path | None, rows: int, columns: dict[str, int]) -> Outcome
             parts = {name: f[name] for name in columns}
             trained_on = str(f["trained_on"])
         for name, part in parts.items():
-            dtype = bool if name.endswith("_correct") else np.float32
+            dtype = bool if name.endswith("_correct") else np.float16 if name in SOFT else np.float32
             if part.dtype != dtype or part.shape != (rows, columns[name]):
                 raise ValueError(f"{name} is {part.dtype} {part.shape}, expected {np.dtype(dtype)} {(rows, columns[name])}")
     except Exception as e:  # noqa: BLE001 -- whatever makes it unreadable, the cure is to train it again
@@ -191,8 +231,8 @@ def _finished(chunk: Path | None, rows: int, columns: dict[str, int]) -> Outcome
         warnings.warn(f"{chunk} cannot be read ({type(e).__name__}: {e}); moved to {aside.name}, training it again",
                       stacklevel=2)
         return None
-    return Outcome(parts["train_correct"], parts["test_correct"], {name: parts[name] for name in CURVES},
-                   trained_on=(trained_on,))
+    return Outcome(parts["train_correct"], parts["test_correct"], {name: parts[name] for name in SOFT},
+                   {name: parts[name] for name in CURVES}, trained_on=(trained_on,))
 
 
 def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed, device, init="torch", **recipe):
@@ -202,6 +242,8 @@ def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed
     x, y, xt, yt = (*devices.tensors(x_train, y_train, device), *devices.tensors(x_test, y_test, device))
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     out = Outcome(np.zeros(masks.shape, bool), np.zeros((len(masks), len(y_test)), bool),
+                  {name: np.zeros((len(masks), len(y_train) if name.startswith("train") else len(y_test)), np.float16)
+                   for name in SOFT},
                   {name: np.zeros((len(masks), recipe["epochs"]), np.float32) for name in CURVES})
     for k, mask in enumerate(masks):
         subset = torch.from_numpy(np.flatnonzero(mask)).to(device)
@@ -211,8 +253,11 @@ def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed
             out.curves["train_loss"][k, epoch], out.curves["train_accuracy"][k, epoch] = stats["loss"], stats["accuracy"]
 
         training.train(model, x[subset], y[subset], generator=data_order(seed, k), on_epoch=record, **recipe)
-        out.train_correct[k] = (training.predict(model, x) == y).cpu().numpy()
-        out.test_correct[k] = (training.predict(model, xt) == yt).cpu().numpy()
+        for side, inputs, labels in (("train", x, y), ("test", xt, yt)):
+            scores = training.scores(model, inputs, labels)
+            getattr(out, f"{side}_correct")[k] = scores["correct"].cpu().numpy()
+            for target in SOFT_TARGETS:
+                out.soft[f"{side}_{target}"][k] = scores[target].cpu().numpy()
     return out
 
 

@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from longtail import consistency, influence, seeds
+from longtail.halves import correlation, halves  # noqa: F401 -- uncertainty.halves, as before
 from longtail.stats import STATISTICS  # the per-test-example statistics of ttest.statistic
 
 
@@ -40,22 +41,6 @@ def median_se(se: np.ndarray, trials: int, targets=(0.05, 0.02), suffix: str = "
     median = float(np.nanmedian(se)) if np.isfinite(se).any() else math.nan
     return {f"memorization_se_median{suffix}": median,
             f"trials_for_median_se{suffix}": {str(target): trials_for_se(trials, median, target) for target in targets}}
-
-
-def halves(trials: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The two halves of the split: perm = np.random.default_rng(seed).permutation(trials); the first
-    trials // 2 of perm, and the rest, each sorted."""
-    perm = np.random.default_rng(seed).permutation(trials)
-    return np.sort(perm[: trials // 2]), np.sort(perm[trials // 2 :])
-
-
-def correlation(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Pearson correlation over the entries defined in both; None with fewer than 3 of them or no spread."""
-    both = np.isfinite(a) & np.isfinite(b)
-    a, b = a[both], b[both]
-    if len(a) < 3 or a.std() == 0 or b.std() == 0:
-        return None
-    return float(np.corrcoef(a, b)[0, 1])
 
 
 def estimates(masks, train_correct, test_correct, chunk_rows: int | None = None) -> dict[str, np.ndarray]:
