@@ -1,5 +1,6 @@
 """The trial engine of another commit against this checkout's, in interleaved rounds: what a change
-to engine.py costs (issue 16: the per-epoch curves the steps now return must not slow the trials).
+to engine.py costs (issue 16: the per-epoch curves the steps now return must not slow the trials;
+issue 28: nor may keeping each label's probability and margin, scores_stacked in place of predict_stacked).
 
     python benchmarks/engine_ab.py --before aec0b41                     # digits, K = 32, compiled
     python benchmarks/engine_ab.py --before aec0b41 --workload mnist --chunks 1 --epochs 2 --rounds 12
@@ -75,9 +76,14 @@ def run(engines, before, workload, k, chunks, compile, rounds, epochs, device):
         return dict(models=nets, x=x, y=y, subsets=subsets, generators=[trials.data_order(0, i) for i in ids],
                     compile=compile, **recipe)
 
-    def train(eng):  # `chunks` chunks of K trials
-        for start in range(0, k * chunks, k):
-            eng.train_stacked(**chunk(start))
+    def train(eng):  # `chunks` chunks of K trials, each evaluated on the training set as run_chunk does:
+        for start in range(0, k * chunks, k):  # labels only before the soft targets, every score since
+            setup = chunk(start)
+            state, _ = eng.train_stacked(**setup)
+            if hasattr(eng, "scores_stacked"):
+                eng.scores_stacked(setup["models"], state, x, y)
+            else:
+                eng.predict_stacked(setup["models"], state, x)
 
     print(f"# {time.strftime('%Y-%m-%d')}, {device}, torch {torch.__version__}; {workload}, K={k}, "
           f"{chunks} chunks, {recipe['epochs']} epochs, compile={compile}; before = {before}")

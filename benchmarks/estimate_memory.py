@@ -2,6 +2,7 @@
 
     python benchmarks/estimate_memory.py                     # t = 2000, n_train = 50 000, n_test = 10 000
     python benchmarks/estimate_memory.py --dtype float16
+    python benchmarks/estimate_memory.py --target margin --null-draws 2 --reliability-splits 2
 
 Runs the real stage script in a child process and reads the child's peak RSS from the kernel
 (getrusage), so the number includes Python, numpy and everything the stage loads. Target: 4 GB.
@@ -23,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(trials: int = 2000, n_train: int = 50_000, n_test: int = 10_000, dtype: str = "float32",
-         limit_gb: float = 4.0):
+         limit_gb: float = 4.0, target: str = "correct", null_draws: int = 0, reliability_splits: int = 0):
+    """null_draws, reliability_splits: params.yaml's estimate values where 0; each draw and each split
+    costs a pass over the influence blocks of its own."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rng = np.random.default_rng(0)
@@ -34,12 +37,18 @@ def main(trials: int = 2000, n_train: int = 50_000, n_test: int = 10_000, dtype:
         np.save(tmp / "trials/train_correct.npy", masks | (rng.random((trials, n_train), dtype=np.float32) < 0.9))
         del masks
         np.save(tmp / "trials/test_correct.npy", rng.random((trials, n_test), dtype=np.float32) < 0.9)
+        for side, n in (("train", n_train), ("test", n_test)):  # the soft targets train_trials keeps beside them
+            np.save(tmp / f"trials/{side}_margin.npy", rng.normal(3, 2, (trials, n)).astype(np.float16))
+            np.save(tmp / f"trials/{side}_probability.npy", rng.random((trials, n), dtype=np.float32).astype(np.float16))
         (tmp / "prepared").mkdir()  # the labels, 5% of them flipped: the planted-truth check runs too
         np.savez(tmp / "prepared/train.npz", x=np.zeros((n_train, 3, 32, 32), np.uint8),
                  y=rng.integers(0, 10, n_train), flipped=rng.random(n_train) < 0.05)
         np.savez(tmp / "prepared/test.npz", x=np.zeros((n_test, 3, 32, 32), np.uint8), y=rng.integers(0, 10, n_test))
         params = yaml.safe_load((ROOT / "params.yaml").read_text())
         params["estimate"]["dtype"] = dtype
+        params["estimate"]["target"] = target
+        for key, value in (("null_draws", null_draws), ("reliability_splits", reliability_splits)):
+            params["estimate"][key] = value or params["estimate"][key]
         (tmp / "params.yaml").write_text(yaml.safe_dump(params))
         start = time.perf_counter()
         subprocess.run([sys.executable, str(ROOT / "stages/estimate.py"), "--params", str(tmp / "params.yaml"),
@@ -49,7 +58,8 @@ def main(trials: int = 2000, n_train: int = 50_000, n_test: int = 10_000, dtype:
         seconds = time.perf_counter() - start
         peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # Linux: KiB
         size_gb = (tmp / "influence/influence.npy").stat().st_size / 1e9
-    print(f"estimate t={trials} n_train={n_train} n_test={n_test} {dtype}: {seconds:.1f} s, "
+        setting = {key: params["estimate"][key] for key in ("target", "null_draws", "reliability_splits", "holdout")}
+    print(f"estimate t={trials} n_train={n_train} n_test={n_test} {dtype} {setting}: {seconds:.1f} s, "
           f"peak RSS {peak_gb:.2f} GB (limit {limit_gb} GB), influence.npy {size_gb:.2f} GB; "
           f"{platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores")
     if peak_gb > limit_gb:

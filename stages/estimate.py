@@ -1,9 +1,12 @@
 """estimate: influence of every training example on every test example, and memorization, from the
-trials (Feldman & Zhang 2020; definitions in docs/DESIGN.md), with their uncertainty: the standard
-error of each memorization estimate, the split-half reliability of memorization and of the per-test
-statistics, the trials a target standard error needs, and how the most memorized set settles as
-trials are added. Where the prepared data has flipped labels (data.flip_labels), how well
-memorization finds them."""
+trials (Feldman & Zhang 2020; definitions in docs/DESIGN.md), of the target estimate.target chooses
+(0/1 correctness, or the probability or margin of each label that train_trials kept), with their
+uncertainty: the standard error of each memorization estimate, the split-half reliability of
+memorization and of the per-test statistics, the trials a target standard error needs, and how the
+most memorized set settles as trials are added. Beside them, from the same masks: Data-OOB and the
+MSR Banzhaf value of each training example, and the counterfactual check of the matrix (the LDS on
+estimate.holdout of the trials). Where the prepared data has flipped labels (data.flip_labels), how
+well memorization finds them."""
 
 from pathlib import Path
 
@@ -69,6 +72,11 @@ def main(
                 f"high-influence pairs; {s['undefined_train_examples']} training examples undefined; split-half "
                 f"reliability of memorization {cli.number(s['reliability']['memorization'], '.3f')}; LDS "
                 f"{cli.number(s['lds']['lds'], '.3f')} on {s['lds']['held_out']} held-out trials")
+        if s["high_memorization"] > 0.5 * (n_train - s["undefined_train_examples"]):
+            cli.warn(f"{s['high_memorization']} of {n_train} training examples have memorization ≥ "
+                     f"estimate.pair_memorization = {cfg.pair_memorization} in the {cfg.target} target's units: the "
+                     "threshold marks most of them high; set pair_memorization and pair_influence in those units (with "
+                     "the margin on digits, 3.5 and 1.7 logits mark as many as 0.25 and 0.15 do with 0/1 correctness)")
         if found := s.get("planted"):
             cli.say(f"planted: {found['flipped']} flipped labels, memorization AUC {cli.number(found['auc'])}, "
                     f"precision at {found['flipped']} {cli.number(found['precision_at_k'])}")

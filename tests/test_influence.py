@@ -174,3 +174,14 @@ def test_one_pass_gives_the_matrix_its_halves_and_the_rest_as_their_own_passes_w
             np.testing.assert_allclose(whole[name], expected, atol=1e-5)
     without = list(influence.influence_pass(masks, test_target, halves, np.array([], int)))
     assert "rest" not in without[0]
+
+
+def test_strongest_influence_given_the_undefined_columns_matches_and_leaves_the_block_as_it_was(trials):
+    masks, _, test_correct = trials
+    block = np.concatenate(list(influence.influence_blocks(masks, test_correct)))
+    before = block.copy()
+    fast = influence.strongest_influence(block, influence.undefined(masks))
+    for got, expected in zip(fast, influence.strongest_influence(before)):
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(block, before)  # its NaNs are back
+    assert influence.undefined(masks)[:2].all() and not influence.undefined(masks)[2:].any()

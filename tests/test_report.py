@@ -179,6 +179,33 @@ def test_the_report_warns_first_when_the_trials_did_not_fit_and_reads_the_error_
     assert "does **not** find them" in text and "| AUC of memorization, flipped against clean | 0.620 |" in text
 
 
+def test_the_report_says_an_unmet_stopping_rule_first_and_reads_the_target_lds_and_other_estimators(
+        root, python, artifacts):
+    metrics = artifacts / "metrics"
+    trials = json.loads((metrics / "trials.json").read_text()) | {"until": {
+        "until": "reliability_high >= 0.9", "high": 0.25, "trials": 40, "count": 40, "value": 0.71, "met": False,
+        "stopped": "the budget ran out"}}
+    (metrics / "trials.json").write_text(json.dumps(trials))
+    estimate = json.loads((metrics / "estimate.json").read_text()) | {
+        "target": "margin", "lds": {"lds": 0.234, "low": 0.2, "high": 0.268, "se": 0.015, "examples": 31, "held_out": 4},
+        "data_oob": {"mean": 0.9, "se_median": 0.02}, "banzhaf": {"mean": 0.001, "se_median": 0.004}}
+    (metrics / "estimate.json").write_text(json.dumps(estimate))
+    assert run(root, python, "ttest", cwd=artifacts).returncode == 0
+    assert run(root, python, "report", cwd=artifacts).returncode == 0
+    text = (artifacts / "report.md").read_text()
+    warning = text.index("The stopping rule was not met")
+    assert warning < text.index("## Data and trials")
+    assert "ran out before trials.until (reliability_high >= 0.9) was met (0.71 at the end)" in text
+    assert "The estimator averages the margin each trial gives each example's label" in text
+    assert "is **0.234** [0.200, 0.268]" in text and "over the 31 test examples" in text
+    assert "Data-OOB (the mean margin target" in text
+    trials["until"] |= {"met": True, "trials": 32, "value": 0.91}
+    (metrics / "trials.json").write_text(json.dumps(trials))
+    assert run(root, python, "report", cwd=artifacts).returncode == 0
+    text = (artifacts / "report.md").read_text()
+    assert "The stopping rule was not met" not in text and "was met after 32 of the 40 budgeted trials" in text
+
+
 def test_the_fit_warning_is_silent_when_enough_trials_fit():
     assert report.fit_warning({"fit_fraction": 0.9, "subset_accuracy": 0.995}, 0.99) is None
     assert "only 89% of the trials" in report.fit_warning({"fit_fraction": 0.89, "subset_accuracy": 0.99}, 0.99)

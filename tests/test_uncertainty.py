@@ -92,3 +92,25 @@ def test_the_spread_of_a_reliability_is_that_of_further_seeded_splits(trial_arra
     assert spread["splits"] == 5
     assert spread["memorization"] == pytest.approx({"sd": np.std(rs, ddof=1), "low": min(rs), "high": max(rs)})
     assert spread["memorization"]["sd"] > 0 and len(set(rs)) == 5  # the splits differ
+
+
+def test_the_estimate_pass_gives_the_split_half_its_own_passes_would(trial_arrays):
+    from longtail import estimates, params
+
+    masks, train_correct, test_correct = trial_arrays
+    cfg = params.Estimate(target="correct", dtype="float32", pair_influence=0.15, pair_memorization=0.25,
+                          reliability_splits=2, null_draws=2, holdout=0.2)
+    halves, held = estimates.split(len(masks), cfg, seed=7)
+    per = estimates.per_example(masks, train_correct, test_correct, train_correct)
+    rows = estimates.influence_rows(masks, test_correct, per["memorization"], 4, halves=halves, held=held,
+                                    min_influence=0.15, min_memorization=0.25)
+    while True:
+        try:
+            next(rows)
+        except StopIteration as done:
+            reduced = done.value
+            break
+    result = estimates.estimates(masks, train_correct, test_correct, per, reduced, flipped=None, cfg=cfg, seed=7, rows=4)
+    expected = uncertainty.split_half(masks, train_correct, test_correct, seed=7, chunk_rows=4)
+    assert {k: result.summary["reliability"][k] for k in expected} == expected
+    assert result.summary["lds"]["held_out"] == len(held) == round(0.2 * len(masks))

@@ -34,10 +34,15 @@ def holdout(trials: int, share: float, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(trials, size=count, replace=False))
 
 
-def predict(influence_rest: np.ndarray, held_masks: np.ndarray) -> np.ndarray:
-    """predicted [h, rows] of the held-out trials for a block of influence rows [rows, n_train] (NaN
-    entries, training examples in every other trial or in none, count 0)."""
-    return held_masks.astype(np.float32) @ np.nan_to_num(influence_rest, nan=0.0).T
+def predict(influence_rest: np.ndarray, held_masks: np.ndarray, undefined: np.ndarray | None = None) -> np.ndarray:
+    """predicted [h, rows] of the held-out trials for a block of influence rows [rows, n_train]; its
+    NaN entries (training examples in every other trial or in none) count 0. undefined: those
+    columns (influence.undefined), set to 0 in place instead of a copy of the block without NaN."""
+    if undefined is None:
+        influence_rest = np.nan_to_num(influence_rest, nan=0.0)
+    else:
+        influence_rest[:, undefined] = 0
+    return held_masks.astype(np.float32) @ influence_rest.T
 
 
 def spearman_columns(predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:

@@ -59,16 +59,21 @@ def influence_rows(masks, test_correct, memorization, rows: int, *, halves, held
     (`held`) predicted outcomes."""
     pairs, strongest, nan_count, start = [], [], 0, 0
     half_strongest, predicted = ([], []), []
+    # Each set of trials' undefined columns: the only NaNs of its blocks (targets are finite)
+    rest = np.setdiff1d(np.arange(len(masks)), held)
+    undefined = {"all": influence.undefined(masks), "a": influence.undefined(masks[halves[0]]),
+                 "b": influence.undefined(masks[halves[1]]), "rest": influence.undefined(masks[rest])}
+    held_masks = masks[held]
     for blocks in influence.influence_pass(masks, test_correct, halves, held, rows):
         block = blocks["all"]
-        nan_count += int(np.isnan(block).sum())
+        nan_count += len(block) * int(undefined["all"].sum())
         pairs.append(influence.high_influence_pairs(block, start, memorization, min_influence=min_influence,
                                                     min_memorization=min_memorization))
-        strongest.append(influence.strongest_influence(block))
+        strongest.append(influence.strongest_influence(block, undefined["all"]))
         for parts, half in zip(half_strongest, ("a", "b")):
-            parts.append(influence.strongest_influence(blocks[half]))
+            parts.append(influence.strongest_influence(blocks[half], undefined[half]))
         if "rest" in blocks:
-            predicted.append(counterfactual.predict(blocks["rest"], masks[held]))
+            predicted.append(counterfactual.predict(blocks["rest"], held_masks, undefined["rest"]))
         start += len(block)
         yield block
         if advance:

@@ -116,7 +116,9 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
         f"{trials['subset_accuracy']:.4f} on their own subsets ({trials['fit_fraction']:.0%} fit them to "
         f"{params['trials']['fit_threshold']}), {trials['held_out_accuracy']:.4f} on the training examples they "
         f"left out, {trials['test_accuracy']:.4f} on the test set.",
+        *_stopped(trials),
         "## Estimator (Feldman & Zhang 2020)",
+        _target(estimate.get("target", "correct")),
         table(["quantity", "value"], [
             ["mean memorization", number(estimate["memorization_mean"], ".4f")],
             [f"training examples with memorization ≥ {params['estimate']['pair_memorization']}",
@@ -247,11 +249,55 @@ def _uncertainty(estimate: dict) -> list[str]:
           if spread_of else
           [table(["estimate", "split-half reliability"],
                  [[name, number(r[name], ".3f")] for name in ("memorization", *STATISTIC)])]),
-        "Each memorization estimate has a binomial standard error, from the two proportions it subtracts "
-        "(`memorization_se.npy`); it shrinks as 1/√trials. Its median over all training examples is "
-        f"{spread('')}. Over the {estimate['high_memorization']} high-memorization examples it is "
-        f"{spread('_high')}.",
+        "Each memorization estimate has a standard error, from the two means it subtracts "
+        "(`memorization_se.npy`; binomial for the 0/1 target); it shrinks as 1/√trials. Its median over all "
+        f"training examples is {spread('')}. Over the {estimate['high_memorization']} high-memorization examples "
+        f"it is {spread('_high')}.",
+        *_counterfactual(estimate.get("lds")),
+        *_estimators(estimate),
     ]
+
+
+def _target(target: str) -> str:
+    what = {"correct": "whether each trial classifies each example right (0/1), the paper's target",
+            "probability": "the probability each trial gives each example's label (estimate.target)",
+            "margin": "the margin each trial gives each example's label, its logit minus the largest other, in logits "
+                      "(estimate.target); memorization, influence and their thresholds are in those units"}[target]
+    return f"The estimator averages {what}."
+
+
+def _stopped(trials: dict) -> list[str]:
+    stop = trials.get("until") or {}
+    if stop.get("until") is None or not stop.get("met"):
+        return []  # an unmet rule is said at the top
+    return [f"`trials.until` ({stop['until']}) was met after {stop['trials']} of the {stop['count']} budgeted trials "
+            f"({number(stop['value'], '.3f')}): the run stopped there."]
+
+
+def _counterfactual(lds: dict | None) -> list[str]:
+    if not lds or lds["lds"] is None:
+        return []
+    interval = "" if lds["low"] is None else f" [{lds['low']:.3f}, {lds['high']:.3f}] (95%, jackknife over the trials)"
+    return [
+        "### Does the matrix predict what happens when the data changes?",
+        f"{lds['held_out']} trials were held out; the influence matrix of the others predicted each held-out trial's "
+        "outcome on each test example from its subset alone (the sum of the influences of the training examples it "
+        "kept). The linear datamodeling score, the mean over test examples of the Spearman correlation of predicted "
+        f"and actual outcomes, is **{lds['lds']:.3f}**{interval}, over the {lds['examples']} test examples whose "
+        "held-out outcomes vary. 0 is a matrix that predicts nothing (random noise scores 0 on average); "
+        "split-half reliability cannot tell the two apart.",
+    ]
+
+
+def _estimators(estimate: dict) -> list[str]:
+    if "data_oob" not in estimate:
+        return []
+    oob, banzhaf = estimate["data_oob"], estimate["banzhaf"]
+    return [f"The field's other estimators from the same masks, per training example (`data_oob.npy`, "
+            f"`banzhaf.npy`, with standard errors): Data-OOB (the mean {estimate.get('target', 'correct')} target of "
+            f"the trials that left it out; mean {oob['mean']:.3f}, median standard error {oob['se_median']:.3g}) and "
+            f"the MSR Banzhaf value for the trials' test accuracy (mean {banzhaf['mean']:.3g}, median standard error "
+            f"{banzhaf['se_median']:.3g}), as pyDVL and OpenDataVal define them."]
 
 
 def _spread(spread: dict | None) -> str:
@@ -279,6 +325,8 @@ def _planted(found: dict | None, share: float) -> list[str]:
             ["mean memorization, flipped / clean",
              f"{number(found.get('memorization_flipped'), '.3f')} / {number(found.get('memorization_clean'), '.3f')}"],
             ["accuracy of the trials on the flipped examples they trained on", number(found.get("fit_flipped"), ".3f")],
+            *([["AUC of Data-OOB (low: flipped), flipped against clean", number(found["data_oob_auc"], ".3f")]]
+              if "data_oob_auc" in found else []),
         ]),
     ]
 

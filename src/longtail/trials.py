@@ -184,8 +184,8 @@ def run_trials(
                 advance(len(groups[c]))
             if rule is not None:
                 end = groups[c].stop
-                stop = stopping.check(rule, masks[:end], _gather([results[d] for d in mine if d <= c]).train_correct,
-                                      seed)
+                so_far = np.concatenate([results[d].train_correct for d in mine if d <= c])
+                stop = stopping.check(rule, masks[:end], so_far, seed)
                 if stop["met"]:
                     break
     if shard is not None:
