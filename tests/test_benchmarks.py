@@ -13,10 +13,12 @@ SMALLEST = {
                "--compile-modes", "off", "--rounds", "1"],
     "engine_ab": ["--before", "HEAD", "--models-per-step", "2", "--chunks", "1", "--epochs", "1", "--rounds", "1",
                   "--compile", "off", "--device", "cpu"],
-    "estimate_memory": ["--trials", "8", "--n-train", "100", "--n-test", "50"],
+    "estimate_memory": ["--trials", "8", "--n-train", "100", "--n-test", "50", "--target", "margin"],
     "first_steps": ["mnist", "--steps", "1", "--compile", "off", "--device", "cpu"],
     "planted": ["--count", "4", "--recipe", '{"epochs": 2, "compile": "off"}', "--device", "cpu"],
     "quantize": ["--repeats", "1"],
+    "targets": ["--count", "12", "--grid", "8", "--holdout", "0.25", "--device", "cpu",
+                "--recipe", '{"epochs": 2, "compile": "off", "models_per_step": 4}'],
 }
 
 

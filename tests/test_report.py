@@ -198,7 +198,7 @@ def test_the_report_says_an_unmet_stopping_rule_first_and_reads_the_target_lds_a
     assert "ran out before trials.until (reliability_high >= 0.9) was met (0.71 at the end)" in text
     assert "The estimator averages the margin each trial gives each example's label" in text
     assert "is **0.234** [0.200, 0.268]" in text and "over the 31 test examples" in text
-    assert "Data-OOB (the mean margin target" in text
+    assert "Data-OOB (its mean margin in the trials that left it out" in text
     trials["until"] |= {"met": True, "trials": 32, "value": 0.91}
     (metrics / "trials.json").write_text(json.dumps(trials))
     assert run(root, python, "report", cwd=artifacts).returncode == 0

@@ -292,10 +292,11 @@ def _counterfactual(lds: dict | None) -> list[str]:
 def _estimators(estimate: dict) -> list[str]:
     if "data_oob" not in estimate:
         return []
-    oob, banzhaf = estimate["data_oob"], estimate["banzhaf"]
+    oob, banzhaf, target = estimate["data_oob"], estimate["banzhaf"], estimate.get("target", "correct")
+    what = "accuracy" if target == "correct" else f"mean {target}"
     return [f"The field's other estimators from the same masks, per training example (`data_oob.npy`, "
-            f"`banzhaf.npy`, with standard errors): Data-OOB (the mean {estimate.get('target', 'correct')} target of "
-            f"the trials that left it out; mean {oob['mean']:.3f}, median standard error {oob['se_median']:.3g}) and "
+            f"`banzhaf.npy`, with standard errors): Data-OOB (its {what} in the trials that left it out; mean "
+            f"{oob['mean']:.3f}, median standard error {oob['se_median']:.3g}) and "
             f"the MSR Banzhaf value for the trials' test accuracy (mean {banzhaf['mean']:.3g}, median standard error "
             f"{banzhaf['se_median']:.3g}), as pyDVL and OpenDataVal define them."]
 
