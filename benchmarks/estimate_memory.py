@@ -6,10 +6,13 @@
 
 Runs the real stage script in a child process and reads the child's peak RSS from the kernel
 (getrusage), so the number includes Python, numpy and everything the stage loads. Target: 4 GB.
+The child times the influence-free null's draws and the reliability spread's splits apart (each
+draw and each split is a pass over the influence blocks of its own) from the rest of the stage.
 """
 
 import platform
 import resource
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -51,7 +54,7 @@ def main(trials: int = 2000, n_train: int = 50_000, n_test: int = 10_000, dtype:
             params["estimate"][key] = value or params["estimate"][key]
         (tmp / "params.yaml").write_text(yaml.safe_dump(params))
         start = time.perf_counter()
-        subprocess.run([sys.executable, str(ROOT / "stages/estimate.py"), "--params", str(tmp / "params.yaml"),
+        subprocess.run([sys.executable, __file__, "--child", "--params", str(tmp / "params.yaml"),
                         "--prepared", str(tmp / "prepared"), "--trials-dir", str(tmp / "trials"),
                         "--out-dir", str(tmp / "influence"), "--metrics", str(tmp / "estimate.json"),
                         "--stability", str(tmp / "stability.csv")], check=True)
@@ -66,5 +69,39 @@ def main(trials: int = 2000, n_train: int = 50_000, n_test: int = 10_000, dtype:
         raise SystemExit(f"peak RSS {peak_gb:.2f} GB is over the {limit_gb} GB target")
 
 
+def child(argv: list[str]) -> None:
+    """The stage, in this process, with the null and the spread timed apart (printed to stderr)."""
+    from longtail import null, uncertainty
+
+    spent = {}
+
+    def timed(module, name):
+        function = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            result = function(*args, **kwargs)
+            spent[name] = spent.get(name, 0) + time.perf_counter() - start
+            return result
+
+        setattr(module, name, wrapper)
+
+    timed(null, "influence_free")
+    timed(uncertainty, "split_half_spread")
+    start = time.perf_counter()
+    sys.argv = [str(ROOT / "stages/estimate.py"), *argv]
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as e:
+        if e.code:
+            raise
+    total = time.perf_counter() - start
+    print(f"in the stage: null draws {spent['influence_free']:.1f} s, reliability spread {spent['split_half_spread']:.1f} s, "
+          f"the rest {total - sum(spent.values()):.1f} s", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    typer.run(main)
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2:])
+    else:
+        typer.run(main)

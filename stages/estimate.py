@@ -72,11 +72,11 @@ def main(
                 f"high-influence pairs; {s['undefined_train_examples']} training examples undefined; split-half "
                 f"reliability of memorization {cli.number(s['reliability']['memorization'], '.3f')}; LDS "
                 f"{cli.number(s['lds']['lds'], '.3f')} on {s['lds']['held_out']} held-out trials")
-        if s["high_memorization"] > 0.5 * (n_train - s["undefined_train_examples"]):
-            cli.warn(f"{s['high_memorization']} of {n_train} training examples have memorization ≥ "
-                     f"estimate.pair_memorization = {cfg.pair_memorization} in the {cfg.target} target's units: the "
-                     "threshold marks most of them high; set pair_memorization and pair_influence in those units (with "
-                     "the margin on digits, 3.5 and 1.7 logits mark as many as 0.25 and 0.15 do with 0/1 correctness)")
+        if cfg.target == "margin" and max(abs(cfg.pair_memorization), abs(cfg.pair_influence)) <= 1:
+            cli.warn(f"estimate.pair_memorization = {cfg.pair_memorization} and pair_influence = {cfg.pair_influence} "
+                     f"read as shares of trials, but the margin is in logits: they mark {s['high_memorization']} of "
+                     f"{n_train} training examples high and {s['high_influence_pairs']} pairs; set them in logits (on "
+                     "digits 3.5 and 1.7 mark as many as 0.25 and 0.15 do with 0/1 correctness)")
         if found := s.get("planted"):
             cli.say(f"planted: {found['flipped']} flipped labels, memorization AUC {cli.number(found['auc'])}, "
                     f"precision at {found['flipped']} {cli.number(found['precision_at_k'])}")

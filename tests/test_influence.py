@@ -163,7 +163,8 @@ def test_one_pass_gives_the_matrix_its_halves_and_the_rest_as_their_own_passes_w
     halves = (np.arange(0, 60, 2), np.arange(1, 60, 2))
     held = np.array([3, 10, 11, 40])
     rest = np.setdiff1d(np.arange(60), held)
-    parts = list(influence.influence_pass(masks, test_target, halves, held, chunk_rows=5))
+    parts = [{name: block.copy() for name, block in p.items()}  # each is overwritten by the next
+             for p in influence.influence_pass(masks, test_target, halves, held, chunk_rows=5)]
     whole = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
     assert set(whole) == {"all", "rest", "a", "b"}
     for name, trials_ in [("all", slice(None)), ("a", halves[0]), ("b", halves[1]), ("rest", rest)]:
@@ -172,8 +173,11 @@ def test_one_pass_gives_the_matrix_its_halves_and_the_rest_as_their_own_passes_w
             np.testing.assert_array_equal(whole[name], expected)
         else:
             np.testing.assert_allclose(whole[name], expected, atol=1e-5)
-    without = list(influence.influence_pass(masks, test_target, halves, np.array([], int)))
-    assert "rest" not in without[0]
+    without = next(influence.influence_pass(masks, test_target, halves, np.array([], int)))
+    assert "rest" not in without
+    reused = [block.copy() for block in influence.influence_blocks(masks, test_target, 5, reuse=True)]
+    np.testing.assert_array_equal(np.concatenate(reused), whole["all"] if target == "correct" else
+                                  np.concatenate(list(influence.influence_blocks(masks, test_target, 5))))
 
 
 def test_strongest_influence_given_the_undefined_columns_matches_and_leaves_the_block_as_it_was(trials):

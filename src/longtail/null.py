@@ -40,9 +40,11 @@ def influence_free(masks: np.ndarray, test_correct: np.ndarray, memorization: np
     memorization [n_train] gives top_memorization; rows: test columns per influence block."""
     rng = np.random.default_rng(seed)
     out = {"max_influence": [], "top_memorization": [], "mean_influence": []}
+    undefined = influence.undefined(masks)
     for _ in range(draws):
         shuffled = test_correct[rng.permutation(len(test_correct))]
-        strongest = [influence.strongest_influence(block) for block in influence.influence_blocks(masks, shuffled, rows)]
+        strongest = [influence.strongest_influence(block, undefined)
+                     for block in influence.influence_blocks(masks, shuffled, rows, reuse=True)]
         value, top = (np.concatenate(parts) for parts in zip(*strongest))
         out["max_influence"].append(value)
         out["top_memorization"].append(influence.top_memorization(top, memorization))

@@ -48,8 +48,9 @@ def estimates(masks, train_correct, test_correct, chunk_rows: int | None = None)
     (ttest.statistic), from these trials alone, streaming blocks of the influence matrix (the
     estimate stage computes the same on all trials while it writes the matrix)."""
     memorization = influence.memorization(masks, train_correct)
-    blocks = influence.influence_blocks(masks, test_correct, chunk_rows)
-    strongest = [influence.strongest_influence(block) for block in blocks]
+    blocks = influence.influence_blocks(masks, test_correct, chunk_rows, reuse=True)
+    undefined = influence.undefined(masks)
+    strongest = [influence.strongest_influence(block, undefined) for block in blocks]
     max_influence, top_train = (np.concatenate(parts) for parts in zip(*strongest))
     return {"memorization": memorization, "mean_influence": influence.mean_influences(masks, test_correct)[0],
             "max_influence": max_influence, "top_memorization": influence.top_memorization(top_train, memorization)}
