@@ -236,3 +236,8 @@ def test_a_bad_stopping_rule_says_what_to_write(text, message):
     with pytest.raises(LongtailError, match=message):
         stopping.parse(text, 0.25)
     assert str(stopping.parse("reliability_high>=0.9", 0.25)) == "reliability_high >= 0.9"
+
+
+def test_a_margin_beyond_float16s_range_is_stored_clipped_not_infinite():
+    stored = trials._float16(np.array([1e6, -1e6, 2.5], np.float32))
+    assert stored.dtype == np.float16 and np.isfinite(stored).all() and stored[2] == 2.5 and stored[0] == -stored[1]

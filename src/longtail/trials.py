@@ -102,12 +102,18 @@ def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: in
 
 def _outcome(train: dict, test: dict, n: int, curves: dict) -> Outcome:
     """The Outcome of the first n rows of training.label_scores' tensors on the training and test sets."""
-    def rows(v, dtype):
-        return v[:n].cpu().numpy().astype(dtype)
+    def rows(v):
+        return v[:n].cpu().numpy()
 
-    return Outcome(rows(train["correct"], bool), rows(test["correct"], bool),
-                   {f"{side}_{target}": rows(scores[target], np.float16)
+    return Outcome(rows(train["correct"]), rows(test["correct"]),
+                   {f"{side}_{target}": _float16(rows(scores[target]))
                     for side, scores in (("train", train), ("test", test)) for target in SOFT_TARGETS}, curves)
+
+
+def _float16(values: np.ndarray) -> np.ndarray:
+    """A soft target as stored: float16, a margin beyond its range (|margin| > 65504) clipped, not inf."""
+    limit = np.finfo(np.float16).max
+    return np.clip(values, -limit, limit).astype(np.float16)
 
 
 def run_trials(
@@ -257,7 +263,7 @@ def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed
             scores = training.scores(model, inputs, labels)
             getattr(out, f"{side}_correct")[k] = scores["correct"].cpu().numpy()
             for target in SOFT_TARGETS:
-                out.soft[f"{side}_{target}"][k] = scores[target].cpu().numpy()
+                out.soft[f"{side}_{target}"][k] = _float16(scores[target].cpu().numpy())
     return out
 
 
