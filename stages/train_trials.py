@@ -1,5 +1,6 @@
-"""train_trials: train `trials.count` models, each on a random subset of the training set, and record
-which training and test examples each classifies correctly (Feldman & Zhang 2020).
+"""train_trials: train up to `trials.count` models (fewer where trials.until is met first), each on a
+random subset of the training set, and record which training and test examples each classifies
+correctly and the probability and margin it gives each label (Feldman & Zhang 2020).
 
 Finished chunks of trials are kept under <out-dir>/shards/ as they finish: run the stage again
 after an interruption and it resumes. `--shard i --num-shards n` trains only every n-th chunk

@@ -42,7 +42,7 @@ def predict(influence_rest: np.ndarray, held_masks: np.ndarray, undefined: np.nd
         influence_rest = np.nan_to_num(influence_rest, nan=0.0)
     else:
         influence_rest[:, undefined] = 0
-    return held_masks.astype(np.float32) @ influence_rest.T
+    return held_masks.astype(np.float32, copy=False) @ influence_rest.T
 
 
 def spearman_columns(predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:

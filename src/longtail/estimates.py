@@ -63,7 +63,7 @@ def influence_rows(masks, test_correct, memorization, rows: int, *, halves, held
     rest = np.setdiff1d(np.arange(len(masks)), held)
     undefined = {"all": influence.undefined(masks), "a": influence.undefined(masks[halves[0]]),
                  "b": influence.undefined(masks[halves[1]]), "rest": influence.undefined(masks[rest])}
-    held_masks = masks[held]
+    held_masks = masks[held].astype(np.float32)
     for blocks in influence.influence_pass(masks, test_correct, halves, held, rows):
         block = blocks["all"]
         nan_count += len(block) * int(undefined["all"].sum())

@@ -108,14 +108,17 @@ def data_oob(masks: np.ndarray, train_correct: np.ndarray) -> tuple[np.ndarray, 
 
 
 def banzhaf(masks: np.ndarray, test_correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(value, se), float64 [n_train]: the Banzhaf value of each training example for the utility
-    u_k = mean_i D[k, i], trial k's test accuracy (or mean target), estimated by maximum sample reuse
-    (Wang & Jia 2023, pyDVL's MSR Banzhaf):
+    """(value, se), float64 [n_train]: the maximum-sample-reuse (MSR) estimate, from the trials, of each
+    training example's semivalue for the utility u_k = mean_i D[k, i], trial k's test accuracy (or
+    mean target):
 
         banzhaf[j] = mean_k{u_k : M[k, j] = 1} - mean_k{u_k : M[k, j] = 0}
 
-    with the standard error of a difference of two means, as memorization_se. It is the mean over test
-    examples of influence[:, j] (train_mean_influence), computed from the utilities alone."""
+    with the standard error of a difference of two means, as memorization_se. With Bernoulli masks it
+    is the weighted Banzhaf value with p = trials.subset_ratio (Li & Yu 2023); at subset_ratio 0.5 it
+    is the Banzhaf value itself, Wang & Jia's (2023) and pyDVL's MSR Banzhaf, which samples p = 0.5.
+    It is the mean over test examples of influence[:, j] (train_mean_influence), computed from the
+    utilities alone."""
     _check(masks, test_correct, "test_correct")
     utility = np.zeros(len(test_correct))
     for start in range(0, len(test_correct), 256):
@@ -164,7 +167,8 @@ def influence_pass(masks: np.ndarray, test_correct: np.ndarray, halves: tuple[np
     Each is a masked difference of sums over its trials, and the sums over all trials are those over
     the two halves added, so the halves cost no pass of their own and the rest only the product of
     the held-out trials. The blocks live in buffers reused from block to block (influence_blocks'
-    reuse): each dict is overwritten by the next. Memory: M as float32 plus five blocks."""
+    reuse): each dict is overwritten by the next. Memory: M as float32, (1 + holdout) of it, plus five
+    blocks (four with none held out)."""
     _check(masks, test_correct, "test_correct")
     chunk_rows = chunk_rows or default_chunk_rows(masks.shape[1])
     rest = np.setdiff1d(np.arange(len(masks)), held)

@@ -297,8 +297,9 @@ def _estimators(estimate: dict) -> list[str]:
     return [f"The field's other estimators from the same masks, per training example (`data_oob.npy`, "
             f"`banzhaf.npy`, with standard errors): Data-OOB (its {what} in the trials that left it out; mean "
             f"{oob['mean']:.3f}, median standard error {oob['se_median']:.3g}) and "
-            f"the MSR Banzhaf value for the trials' test accuracy (mean {banzhaf['mean']:.3g}, median standard error "
-            f"{banzhaf['se_median']:.3g}), as pyDVL and OpenDataVal define them."]
+            f"the MSR estimate of its Banzhaf value for the trials' test {what} (weighted, p = the subset ratio; "
+            f"the Banzhaf value of pyDVL's MSR at 0.5; mean {banzhaf['mean']:.3g}, median standard error "
+            f"{banzhaf['se_median']:.3g})."]
 
 
 def _spread(spread: dict | None) -> str:

@@ -30,7 +30,7 @@ be replayed alone. A stream is the tuple after the seed; its first number names 
 The seed itself, with no stream, seeds the few draws that are each a stage's only one: the
 digits and synthetic test split and the synthetic set (data.py), the split-half of the
 reliabilities (halves.halves; its `split_seed` is written to metrics/estimate.json; train_trials'
-stopping rule splits with it too), and in
+stopping rule splits with its trial set's seed, the seed itself for the main trials), and in
 ttest, group n's bootstrap, random control and permutations (seed + n).
 """
 
