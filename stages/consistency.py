@@ -7,7 +7,7 @@ pairs, and D_mem, the mean |mem_a - mem_b| over the union of the high-memorizati
 from pathlib import Path
 
 from longtail import LongtailError, cli, consistency, params
-from longtail.artifacts import load_csv, load_npy, outputs
+from longtail.artifacts import load_csv, load_json, load_npy, outputs
 
 app = cli.app(__doc__)
 
@@ -16,10 +16,14 @@ def main(
     params_file: Path = cli.PARAMS,
     influence_a: Path = Path("data/influence"),
     influence_b: Path = Path("data/consistency/influence"),
+    trials_a: Path = Path("data/trials"),
+    trials_b: Path = Path("data/consistency/trials"),
     metrics: Path = Path("metrics/consistency.json"),
 ):
     """influence-a, influence-b: estimate output folders of the main trials and of the second
-    architecture's (memorization.npy and high_influence_pairs.csv in each)."""
+    architecture's (memorization.npy and high_influence_pairs.csv in each); trials-a, trials-b: their
+    trials' folders, whose until.json says how many trials each kept (trials.until may stop either
+    before its count)."""
     with cli.errors():
         p = params.read(params_file)
         cfg = params.section(p, "consistency", params.Consistency)
@@ -34,10 +38,11 @@ def main(
                                 "two sets of trials must be trained on the same data (rerun train_trials and estimate "
                                 "for both)")
         result = consistency.consistency(mem_a, mem_b, pairs_a, pairs_b, min_memorization=threshold)
+        kept_a, kept_b = (load_json(folder / "until.json")["trials"] for folder in (trials_a, trials_b))
         with outputs() as out:
-            out.json(metrics, {"arch_a": trials_cfg.arch, "arch_b": cfg.arch, "trials_a": trials_cfg.count,
-                               "trials_b": cfg.count, "n_train": len(mem_a), **result})
-        cli.say(f"{trials_cfg.arch} ({trials_cfg.count} trials) vs {cfg.arch} ({cfg.count}): high memorization "
+            out.json(metrics, {"arch_a": trials_cfg.arch, "arch_b": cfg.arch, "trials_a": kept_a,
+                               "trials_b": kept_b, "n_train": len(mem_a), **result})
+        cli.say(f"{trials_cfg.arch} ({kept_a} trials) vs {cfg.arch} ({kept_b}): high memorization "
                 f"{result['high_memorization_a']} and {result['high_memorization_b']}, Jaccard "
                 f"{result['jaccard_memorization']:.3f}, D_mem {result['d_mem']:.3f}; high-influence pairs "
                 f"{result['high_influence_pairs_a']} and {result['high_influence_pairs_b']}, Jaccard "

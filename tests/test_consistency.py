@@ -201,6 +201,10 @@ def estimates(tmp_path, root):
     write_estimates(tmp_path / "data/influence", [0.9, 0.5, 0.1, NAN, 0.3], [(0, 4), (0, 7), (1, 2)])
     write_estimates(tmp_path / "data/consistency/influence", [0.8, 0.1, 0.6, 0.7, 0.3],
                     [(0, 4), (3, 2), (0, 7), (2, 9)])
+    for folder, kept, count in (("data/trials", 1000, 1000), ("data/consistency/trials", 160, 200)):  # b stopped early
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "until.json").write_text(json.dumps({"until": "se_high <= 0.05", "count": count,
+                                                                  "trials": kept, "met": kept < count}))
     return tmp_path
 
 
@@ -209,7 +213,7 @@ def test_consistency_stage_writes_the_measures_with_both_architectures_and_trial
     assert result.returncode == 0, result.stderr
     written = json.loads((estimates / "metrics/consistency.json").read_text())
     assert written == pytest.approx({
-        "arch_a": "mlp", "arch_b": "mlp512", "trials_a": 1000, "trials_b": 200, "n_train": 5,
+        "arch_a": "mlp", "arch_b": "mlp512", "trials_a": 1000, "trials_b": 160, "n_train": 5,
         "high_memorization_a": 3, "high_memorization_b": 4, "high_memorization_both": 2,
         "jaccard_memorization": 2 / 5, "d_mem": (0.1 + 0.4 + 0.5 + 0.0) / 4,
         "high_influence_pairs_a": 3, "high_influence_pairs_b": 4, "high_influence_pairs_both": 2,
