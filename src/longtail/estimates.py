@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from longtail import counterfactual, halves, influence, null, planted, seeds, uncertainty
-from longtail.stats import FILES, NULL_FILES, STATISTICS
+from longtail.stats import FILES, NULL_FILES
 
 SE_TARGETS = (0.05, 0.02)  # standard errors whose trial counts metrics/estimate.json reports
 
@@ -164,11 +164,6 @@ def estimates(masks, train_target, test_target, per: dict, reduced: Rows, *, fli
 def _split_half(masks, train_target, test_target, split_halves, strongest, seed: int) -> dict:
     """uncertainty.split_half's result, its influence statistics taken from the pass's halves
     (Rows.halves) instead of a pass of their own."""
-    per_half = []
-    for trials, (max_influence, top_train) in zip(split_halves, strongest):
-        mem = influence.memorization(masks[trials], train_target[trials])
-        per_half.append({"memorization": mem, "max_influence": max_influence,
-                         "top_memorization": influence.top_memorization(top_train, mem),
-                         "mean_influence": influence.mean_influences(masks[trials], test_target[trials])[0]})
-    a, b = per_half
-    return {"split_seed": seed} | {name: uncertainty.correlation(a[name], b[name]) for name in ("memorization", *STATISTICS)}
+    a, b = (uncertainty.estimates(masks[trials], train_target[trials], test_target[trials], strongest=half)
+            for trials, half in zip(split_halves, strongest))
+    return uncertainty.reliabilities(a, b, seed)

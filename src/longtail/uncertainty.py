@@ -43,15 +43,20 @@ def median_se(se: np.ndarray, trials: int, targets=(0.05, 0.02), suffix: str = "
             f"trials_for_median_se{suffix}": {str(target): trials_for_se(trials, median, target) for target in targets}}
 
 
-def estimates(masks, train_correct, test_correct, chunk_rows: int | None = None) -> dict[str, np.ndarray]:
+def estimates(masks, train_correct, test_correct, chunk_rows: int | None = None,
+              strongest: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """memorization, and each test example's mean_influence, max_influence and top_memorization
     (ttest.statistic), from these trials alone, streaming blocks of the influence matrix (the
-    estimate stage computes the same on all trials while it writes the matrix)."""
+    estimate stage computes the same on all trials while it writes the matrix). strongest:
+    (max_influence, top_train) of these trials where a pass already gave them (the estimate stage's
+    halves): then no block is computed."""
     memorization = influence.memorization(masks, train_correct)
-    blocks = influence.influence_blocks(masks, test_correct, chunk_rows, reuse=True)
-    undefined = influence.undefined(masks)
-    strongest = [influence.strongest_influence(block, undefined) for block in blocks]
-    max_influence, top_train = (np.concatenate(parts) for parts in zip(*strongest))
+    if strongest is None:
+        blocks = influence.influence_blocks(masks, test_correct, chunk_rows, reuse=True)
+        undefined = influence.undefined(masks)
+        parts = [influence.strongest_influence(block, undefined) for block in blocks]
+        strongest = tuple(np.concatenate(part) for part in zip(*parts))
+    max_influence, top_train = strongest
     return {"memorization": memorization, "mean_influence": influence.mean_influences(masks, test_correct)[0],
             "max_influence": max_influence, "top_memorization": influence.top_memorization(top_train, memorization)}
 
@@ -79,6 +84,11 @@ def split_half(masks, train_correct, test_correct, seed: int, chunk_rows: int | 
     statistic: {"split_seed": seed, "memorization": r, "mean_influence": r, ...}; r is None where
     undefined (too few trials, or a statistic with no spread)."""
     a, b = (estimates(masks[h], train_correct[h], test_correct[h], chunk_rows) for h in halves(len(masks), seed))
+    return reliabilities(a, b, seed)
+
+
+def reliabilities(a: dict, b: dict, seed: int) -> dict:
+    """split_half's result from the two halves' estimates (uncertainty.estimates of each)."""
     return {"split_seed": seed} | {name: correlation(a[name], b[name]) for name in ("memorization", *STATISTICS)}
 
 
