@@ -14,7 +14,7 @@ questions"; figures in BENCHMARKS.md.)
 2. Power on the synthetic set, whose rare test examples hang on a memorized sibling: trials, the
    reference and 90% magnitude pruning for each seed, and every test of its CIEs.
 3. Power and calibration on a planted effect whose size is set: the synthetic set with class
-   overlap (data.synthetic(overlap=...)), where difficulty has two sources, rarity (one memorized
+   overlap (datasets.synthetic(overlap=...)), where difficulty has two sources, rarity (one memorized
    sibling explains it) and class overlap (none does). Groups of each size take a share pi of
    hard rare examples and 1 - pi of hard overlap examples, against every other test example that
    is not rare. pi sets the effect: at pi = 1 the group is more influenced than comparison examples
@@ -38,11 +38,15 @@ from scipy import stats as scipy_stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines.strata import matched_test as strata_test  # noqa: E402
 
-from longtail import cie, comparisons, data, devices, influence, null, params, training, trials, uncertainty  # noqa: E402
+from longtail import devices, params, uncertainty  # noqa: E402
+from longtail.analysis import cie, questions
+from longtail.data import datasets
+from longtail.estimate import influence, null
+from longtail.train import training, trials
 from longtail.artifacts import load_npy, load_npz  # noqa: E402
-from longtail.recipes.compress import compress  # noqa: E402
-from longtail.recipes.reference import reference_model  # noqa: E402
-from longtail.stats import STATISTICS  # noqa: E402
+from longtail.compress.recipe import compress  # noqa: E402
+from longtail.train.reference import reference_model  # noqa: E402
+from longtail.analysis.stats import STATISTICS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NULL_DRAWS = params.section(params.read(ROOT / "params.yaml"), "estimate", params.Estimate).null_draws
@@ -84,7 +88,7 @@ def tests(values, draws, group, rest, difficulty, permutations, seed, only) -> d
     if "raw_welch" in only:
         out["raw_welch"] = student_p(values, group, rest, equal_var=False)
     if {"q1", "q2"} & set(only):
-        q1, q2 = comparisons.two_questions(null.excess(values, draws), draws, group, rest, difficulty)
+        q1, q2 = questions.two_questions(null.excess(values, draws), draws, group, rest, difficulty)
         out |= {"q1": q1["p"], "q2": q2["p"]}
     if "strata" in only:
         out["strata"] = strata_test(values, group, rest, difficulty, width=0.02, draws=permutations, seed=seed)["p"]
@@ -149,10 +153,7 @@ def train(split, count, seed, device, recipe: dict):
     p = params.read(ROOT / "params.yaml")
     cfg = params.section({"trials": p["trials"] | recipe}, "trials", params.Trials)
     masks = trials.sample_masks(count, len(split["y_train"]), cfg.subset_ratio, kind=cfg.mask, seed=seed)
-    outcome = trials.run_trials(split["x_train"], split["y_train"], split["x_test"], split["y_test"], masks,
-                                arch=cfg.arch, init=cfg.init, seed=seed, device=devices.pick(device),
-                                models_per_step=cfg.models_per_step, compile=cfg.compile, select=cfg.select,
-                                **cfg.recipe())
+    outcome = trials.run_trials(split["x_train"], split["y_train"], split["x_test"], split["y_test"], masks, recipe=cfg.recipe(), arch=cfg.arch, init=cfg.init, seed=seed, device=devices.pick(device), models_per_step=cfg.models_per_step, compile=cfg.compile, select=cfg.select)
     return masks, outcome.train_correct, outcome.test_correct
 
 
@@ -178,14 +179,14 @@ def synthetic(seeds, count, device, permutations, recipe):
           "(matched) | raw Student p |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for seed in seeds:
-        split = data.load("synthetic", seed=seed)
+        split = datasets.load("synthetic", seed=seed)
         masks, c, d = train(split, count, seed, device, recipe)
         memorization = influence.memorization(masks, c)
         values = uncertainty.estimates(masks, c, d)["max_influence"]
         draws = null.influence_free(masks, d, memorization, draws=NULL_DRAWS, seed=seed)["max_influence"]
         masks_cie = pruned_cies(split, seed, device)
         group, agree, difficulty = masks_cie["cie"], ~masks_cie["cie"], d.mean(0)
-        q1, q2 = comparisons.two_questions(null.excess(values, draws), draws, group, agree, difficulty)
+        q1, q2 = questions.two_questions(null.excess(values, draws), draws, group, agree, difficulty)
         s = strata_test(values, group, agree, difficulty, width=0.02, draws=permutations, seed=seed)
         print(f"| {seed} | {group.sum()} ({(group & split['rare_test']).sum()}) | {interval(q1)} | {number(q1['p'])} | "
               f"{interval(q2)} | {number(q2['p'])} ({q2['extrapolated']}) | {number(s['p'])} ({s['n']} of {group.sum()}) | "
@@ -203,9 +204,9 @@ def number(p) -> str:
 def planted(count, seed, device, recipe, *, sizes, draws, alpha, permutations, overlap=40, shares=(1.0, 0.5, 0.0)):
     """Section 3: groups mixing hard rare examples (influenced) and hard overlap examples (not) in
     share pi, on the synthetic set with class overlap."""
-    x, y, rare = data.synthetic(seed=seed, rare_groups=20, rare_size=5, overlap=overlap)
-    split = data.split(x, y, rare=rare, seed=seed)
-    overlap_test = data.split(rare == -2, y, rare=rare, seed=seed)["x_test"]  # the same split, of the flags
+    x, y, rare = datasets.synthetic(seed=seed, rare_groups=20, rare_size=5, overlap=overlap)
+    split = datasets.split(x, y, rare=rare, seed=seed)
+    overlap_test = datasets.split(rare == -2, y, rare=rare, seed=seed)["x_test"]  # the same split, of the flags
     masks, c, d = train(split, count, seed, device, recipe)
     memorization = influence.memorization(masks, c)
     values = uncertainty.estimates(masks, c, d)["max_influence"]

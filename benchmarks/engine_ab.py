@@ -15,6 +15,7 @@ warm-up) is timed apart.
 """
 
 import importlib.util
+import inspect
 import subprocess
 import sys
 import time
@@ -23,23 +24,27 @@ from pathlib import Path
 import numpy as np
 import torch
 import typer
-from trials import WORKLOADS, dataset, timed  # benchmarks/trials.py, beside this script
+from trials import WORKLOADS, dataset, timed, workload as setup  # benchmarks/trials.py, beside this script
 
-from longtail import LongtailError, cli, devices, engine, trials
+from longtail import LongtailError, cli, devices
+from longtail.train import engine, training, trials
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def engine_at(commit: str):
-    """engine.py as it was at `commit`, imported as a module of its own."""
-    try:
-        source = subprocess.run(["git", "show", f"{commit}:src/longtail/engine.py"], cwd=ROOT, check=True,
-                                capture_output=True, text=True).stdout
-    except subprocess.CalledProcessError as e:
-        raise LongtailError(f"--before {commit}: git cannot show its src/longtail/engine.py ({e.stderr.strip()})")
+    """engine.py as it was at `commit`, imported as a module of its own. Before issue 29 it was
+    src/longtail/engine.py and imported `longtail.training`, now longtail.train.training."""
+    for path in ("src/longtail/train/engine.py", "src/longtail/engine.py"):
+        shown = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=ROOT, capture_output=True, text=True)
+        if shown.returncode == 0:
+            break
+    else:
+        raise LongtailError(f"--before {commit}: git cannot show its engine.py ({shown.stderr.strip()})")
+    sys.modules.setdefault("longtail.training", training)
     spec = importlib.util.spec_from_loader(f"engine_{commit}", loader=None)
     module = importlib.util.module_from_spec(spec)
-    exec(compile(source, f"{commit}:src/longtail/engine.py", "exec"), module.__dict__)
+    exec(compile(shown.stdout, f"{commit}:{path}", "exec"), module.__dict__)
     sys.modules[spec.name] = module
     return module
 
@@ -63,8 +68,7 @@ def main(
 
 
 def run(engines, before, workload, k, chunks, compile, rounds, epochs, device):
-    recipe, arrays = dict(WORKLOADS[workload]) | ({"epochs": epochs} if epochs else {}), dataset(workload)
-    arch, init = recipe.pop("arch"), recipe.pop("init", "torch")
+    (arch, init, recipe), arrays = setup(workload, epochs), dataset(workload)
     x, y = devices.tensors(arrays["x_train"], arrays["y_train"], device)
     classes = int(arrays["y_train"].max()) + 1
     masks = trials.sample_masks(k * chunks, len(y), 0.7, seed=0)
@@ -74,21 +78,26 @@ def run(engines, before, workload, k, chunks, compile, rounds, epochs, device):
         nets = trials.init_models(arch, tuple(x.shape[1:]), classes, ids, 0, device, init)
         subsets = [torch.from_numpy(np.flatnonzero(masks[i])).to(device) for i in ids]
         return dict(models=nets, x=x, y=y, subsets=subsets, generators=[trials.data_order(0, i) for i in ids],
-                    compile=compile, **recipe)
+                    compile=compile)
+
+    def stacked(eng, setup):  # an engine before issue 29 takes the recipe's knobs one by one
+        if "recipe" in inspect.signature(eng.train_stacked).parameters:
+            return eng.train_stacked(**setup, recipe=recipe)
+        return eng.train_stacked(**setup, **recipe.settings())
 
     def train(eng):  # `chunks` chunks of K trials, each evaluated on the training set as run_chunk does:
         for start in range(0, k * chunks, k):  # labels only before the soft targets, every score since
             setup = chunk(start)
-            state, _ = eng.train_stacked(**setup)
+            state, _ = stacked(eng, setup)
             if hasattr(eng, "scores_stacked"):
                 eng.scores_stacked(setup["models"], state, x, y)
             else:
                 eng.predict_stacked(setup["models"], state, x)
 
     print(f"# {time.strftime('%Y-%m-%d')}, {device}, torch {torch.__version__}; {workload}, K={k}, "
-          f"{chunks} chunks, {recipe['epochs']} epochs, compile={compile}; before = {before}")
+          f"{chunks} chunks, {recipe.epochs} epochs, compile={compile}; before = {before}")
     for name, eng in engines.items():
-        seconds = timed(device, eng.train_stacked, **chunk(0))[1]
+        seconds = timed(device, stacked, eng, chunk(0))[1]
         print(f"{name}: first chunk (compilation, warm-up) {seconds:.1f} s")
     ratios, best = [], dict.fromkeys(engines, float("inf"))
     for r in range(rounds):

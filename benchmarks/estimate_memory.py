@@ -71,7 +71,7 @@ def main(trials: int = 2000, n_train: int = 50_000, n_test: int = 10_000, dtype:
 
 def child(argv: list[str]) -> None:
     """The stage, in this process, with the null and the spread timed apart (printed to stderr)."""
-    from longtail import null, uncertainty
+    from longtail.estimate import null, uncertainty
 
     spent = {}
 

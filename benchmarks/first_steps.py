@@ -11,6 +11,7 @@ datasets cannot be downloaded everywhere. One call of warm-up (compilation) is t
 hours, it checks that the preset's configuration compiles and fits in memory, and measures its rate.
 """
 
+import dataclasses
 import resource
 import time
 from pathlib import Path
@@ -19,8 +20,9 @@ import torch
 import typer
 from trials import forward_flops, matmul_rate, timed  # benchmarks/trials.py, beside this script
 
-from longtail import LongtailError, cli, devices, engine, params, training
-from longtail import trials as longtail_trials
+from longtail import LongtailError, cli, devices, params
+from longtail.train import engine, training
+from longtail.train import trials as longtail_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 # dataset -> (image shape, classes, training examples, test examples)
@@ -53,7 +55,7 @@ def run(preset: str, steps: int, consistency: bool, device: str, compile: str):
     in_shape, classes, n_train, n_test = SHAPES[over["data"]["dataset"]]
     device = devices.pick(device)
     k, batch = cfg.models_per_step, cfg.batch_size
-    recipe = cfg.recipe() | {"epochs": 1}
+    recipe = dataclasses.replace(cfg.recipe(), epochs=1)
 
     x = torch.rand(n_train, *in_shape, device=device)
     y = torch.randint(0, classes, (n_train,), device=device)
@@ -62,7 +64,7 @@ def run(preset: str, steps: int, consistency: bool, device: str, compile: str):
 
     def train(n_steps):  # K models, n_steps steps each (one epoch over a subset of n_steps batches)
         subsets = [torch.randperm(n_train, generator=g)[: n_steps * batch].to(device) for g in generators]
-        return engine.train_stacked(nets, x, y, subsets, generators=generators, compile=cfg.compile, **recipe)
+        return engine.train_stacked(nets, x, y, subsets, recipe, generators=generators, compile=cfg.compile)
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)

@@ -21,7 +21,10 @@ import numpy as np
 import torch
 import typer
 
-from longtail import LongtailError, cli, data, devices, fit, influence, params, planted, trials
+from longtail import LongtailError, cli, devices, params
+from longtail.data import datasets, planted
+from longtail.estimate import influence
+from longtail.train import fitted, trials
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +34,7 @@ def mnist_5k(path: Path):
     if table.ndim != 2 or table.shape[1] != 785:
         raise LongtailError(f"{path}: expected rows of 784 pixels and a label, found shape {table.shape}")
     x, y = table[:, :784].reshape(-1, 1, 28, 28).astype(np.uint8), table[:, 784]
-    return data.split(x, y, test_fraction=0.2, seed=0)
+    return datasets.split(x, y, test_fraction=0.2, seed=0)
 
 
 def main(
@@ -48,7 +51,7 @@ def main(
         base = params.read(ROOT / "params.yaml")["trials"]
         if preset:
             base |= params.load_yaml((ROOT / "presets" / f"{preset}.yaml").read_text()).get("trials", {})
-        split = mnist_5k(mnist_csv) if mnist_csv else data.load(dataset, seed=seed)
+        split = mnist_5k(mnist_csv) if mnist_csv else datasets.load(dataset, seed=seed)
         classes = int(split["y_train"].max()) + 1
         y, flipped = planted.flip_labels(split["y_train"], flip, classes, seed)
         dev = devices.pick(device)
@@ -63,12 +66,10 @@ def main(
             threshold = params.section(section, "trials", params.Fit).fit_threshold
             masks = trials.sample_masks(count, len(y), cfg.subset_ratio, kind=cfg.mask, seed=seed)
             start = time.perf_counter()
-            outcome = trials.run_trials(split["x_train"], y, split["x_test"], split["y_test"], masks, arch=cfg.arch,
-                                        init=cfg.init, seed=seed, device=dev, models_per_step=cfg.models_per_step,
-                                        compile=cfg.compile, select=cfg.select, **cfg.recipe())
+            outcome = trials.run_trials(split["x_train"], y, split["x_test"], split["y_test"], masks, recipe=cfg.recipe(), arch=cfg.arch, init=cfg.init, seed=seed, device=dev, models_per_step=cfg.models_per_step, compile=cfg.compile, select=cfg.select)
             c, d = outcome.train_correct, outcome.test_correct
             seconds = time.perf_counter() - start
-            s = fit.summary(masks, c, d, threshold)
+            s = fitted.summary(masks, c, d, threshold)
             p_in, _, p_out, _ = influence.proportions(masks, c)
             found = planted.found(p_in - p_out, flipped, train_fit=p_in)
             print(f"| {update} | {s['subset_accuracy']:.4f} | {s['fit_fraction']:.0%} | {found['fit_flipped']:.3f} | "

@@ -14,7 +14,8 @@ import time
 import torch
 import typer
 
-from longtail import compression, models, training
+from longtail.compress import compression
+from longtail.train import models, training
 
 app = typer.Typer(add_completion=False)
 

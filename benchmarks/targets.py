@@ -33,25 +33,26 @@ import torch
 import typer
 from scipy import stats
 
-from longtail import counterfactual, data, devices, influence, params, planted, trials
-from longtail.halves import correlation, halves
+from longtail import devices, params
+from longtail.data import datasets, planted
+from longtail.estimate import counterfactual, influence
+from longtail.train import trials
+from longtail.estimate.halves import correlation, halves
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("correct", "probability", "margin")
 
 
 def train(dataset, root, train_size, test_size, count, flip, seed, device, recipe) -> dict:
-    split = data.load(dataset, root=root, seed=seed)
-    split = data.subset(data.subset(split, "train", train_size, seed, dataset), "test", test_size, seed, dataset)
+    split = datasets.load(dataset, root=root, seed=seed)
+    split = datasets.subset(datasets.subset(split, "train", train_size, seed, dataset), "test", test_size, seed, dataset)
     classes = int(split["y_train"].max()) + 1
     y, flipped = planted.flip_labels(split["y_train"], flip, classes, seed)
     cfg = params.section({"trials": params.read(ROOT / "params.yaml")["trials"] | {"count": count} | recipe},
                          "trials", params.Trials)
     masks = trials.sample_masks(count, len(y), cfg.subset_ratio, kind=cfg.mask, seed=seed)
     start = time.perf_counter()
-    outcome = trials.run_trials(split["x_train"], y, split["x_test"], split["y_test"], masks, arch=cfg.arch,
-                                init=cfg.init, seed=seed, device=devices.pick(device), models_per_step=cfg.models_per_step,
-                                compile=cfg.compile, select=cfg.select, **cfg.recipe())
+    outcome = trials.run_trials(split["x_train"], y, split["x_test"], split["y_test"], masks, recipe=cfg.recipe(), arch=cfg.arch, init=cfg.init, seed=seed, device=devices.pick(device), models_per_step=cfg.models_per_step, compile=cfg.compile, select=cfg.select)
     return {"masks": masks, "flipped": flipped, "seconds_per_trial": (time.perf_counter() - start) / count,
             "train_correct": outcome.train_correct, "test_correct": outcome.test_correct,
             **{name: outcome.soft[name] for name in trials.SOFT}}

@@ -18,7 +18,10 @@ import torch
 import typer
 from torch.utils.flop_counter import FlopCounterMode
 
-from longtail import data, devices, models, trials
+from longtail import devices
+from longtail.data import datasets
+from longtail.train import models, trials
+from longtail.train.recipe import Recipe
 
 WORKLOADS = {
     # Digits and the small MLP of the default pipeline, with the recipe runs A to F measured (25
@@ -42,14 +45,14 @@ WORKLOADS = {
 
 def dataset(workload: str) -> dict[str, np.ndarray]:
     if workload == "digits":
-        return data.load("digits")
+        return datasets.load("digits")
     if workload.startswith("cifar"):
         rng = np.random.default_rng(0)
         x = rng.integers(0, 256, (60_000, 3, 32, 32), dtype=np.uint8)
         y = rng.integers(0, 10, 60_000)
         return {"x_train": x[:50_000], "y_train": y[:50_000], "x_test": x[50_000:], "y_test": y[50_000:]}
-    x, y, rare = data.synthetic(classes=10, common=640, rare_groups=10, rare_size=3, side=28, seed=0)
-    return data.split(x, y, rare=rare, test_fraction=1 / 7, seed=0)
+    x, y, rare = datasets.synthetic(classes=10, common=640, rare_groups=10, rare_size=3, side=28, seed=0)
+    return datasets.split(x, y, rare=rare, test_fraction=1 / 7, seed=0)
 
 
 def timed(device, fn, /, *args, **kwargs):
@@ -61,6 +64,17 @@ def timed(device, fn, /, *args, **kwargs):
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return result, time.perf_counter() - start
+
+
+# The knobs a workload leaves out (training.train's defaults before the recipe became one value).
+USUAL = dict(momentum=0.9, weight_decay=5e-4, augment=False, schedule="linear", nesterov=True, drop_last=True)
+
+
+def workload(name: str, epochs: int = 0) -> tuple[str, str, Recipe]:
+    """(arch, init, recipe) of WORKLOADS[name]; epochs > 0 replaces the workload's."""
+    knobs = dict(WORKLOADS[name]) | ({"epochs": epochs} if epochs else {})
+    arch, init = knobs.pop("arch"), knobs.pop("init", "torch")
+    return arch, init, Recipe(**(USUAL | knobs))
 
 
 def matmul_rate(device, n: int = 2048, repeats: int = 10) -> float:
@@ -103,9 +117,10 @@ def main(
         f"{platform.machine()}, {torch.get_num_threads()} threads")
     print(f"# {time.strftime('%Y-%m-%d')}, {where}, torch {torch.__version__}")
     for name in workload:
-        recipe, arrays = dict(WORKLOADS[name]), dataset(name)
+        (arch, init, recipe), arrays = workload(name), dataset(name)
+        recipe = dict(arch=arch, init=init, recipe=recipe)
         in_shape, classes = arrays["x_train"].shape[1:], int(arrays["y_train"].max()) + 1
-        fwd = forward_flops(recipe["arch"], in_shape, classes)
+        fwd = forward_flops(arch, in_shape, classes)
         n_eval = len(arrays["y_train"]) + len(arrays["y_test"])
         seq_count = sequential_trials or (32 if name == "digits" else 2)
         configs = [(k, compile) for k in models_per_step for compile in compile_modes]
@@ -124,7 +139,7 @@ def main(
                 count = batched_trials or (8 * k if name == "digits" else k)
                 rate, acc, masks = measure(trials.run_trials, arrays, count, device, models_per_step=k,
                                            compile=compile, **recipe)
-                flops = fwd * (3 * recipe["epochs"] * masks.sum(1).mean() + n_eval)
+                flops = fwd * (3 * recipe["recipe"].epochs * masks.sum(1).mean() + n_eval)
                 results[k, compile].append((rate, rate / seq_rate, flops * rate / peak))
                 print(f"{name} round {r + 1}: batched K={k} compile={compile} {rate:.2f} trials/s = "
                       f"{1 / rate:.3f} s/trial ({rate / seq_rate:.1f}x), test accuracy {acc:.4f} ({count} trials); "

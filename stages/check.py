@@ -11,7 +11,8 @@ and kept in git."""
 
 from pathlib import Path
 
-from longtail import LongtailError, cli, data, params
+from longtail import LongtailError, cli, params
+from longtail.data import datasets
 from longtail.artifacts import outputs
 
 app = cli.app(__doc__)
@@ -25,12 +26,12 @@ def main(params_file: Path = cli.PARAMS, out: Path = Path("data/params.checked")
         p = params.read(params_file)
         params.check_all(p)
         cfg = params.section(p, "data", params.Data)
-        folder = data.folder_of(cfg.dataset, cfg.root)
+        folder = datasets.folder_of(cfg.dataset, cfg.root)
         if not folder.is_dir():
             raise LongtailError(f"data.dataset {cfg.dataset}: its folder {folder}/ is missing (each dataset has one "
                                 f"under data.root, in git with a README): restore it with `git checkout -- {folder}` "
                                 f"or set data.root to the folder that holds the datasets' folders")
-        if not cfg.download and (missing := data.absent(cfg.dataset, cfg.root)):
+        if not cfg.download and (missing := datasets.absent(cfg.dataset, cfg.root)):
             raise LongtailError(missing)
         with outputs() as written:
             written.path(out).write_text(CHECKED)

@@ -3,7 +3,8 @@ the compressed model disagree, split by which of them was right."""
 
 from pathlib import Path
 
-from longtail import cie, cli
+from longtail import cli
+from longtail.analysis import cie
 from longtail.artifacts import load_npy, load_prepared, outputs
 
 app = cli.app(__doc__)

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import typer
 
-from longtail import LongtailError, cli, compare, params, plots, report
+from longtail import LongtailError, cli, params
+from longtail.analysis import experiments
+from longtail.report import markdown, plots
 from longtail.artifacts import outputs
 
 app = cli.app(__doc__)
@@ -38,37 +40,37 @@ def main(
         alpha = params.section(params.read(params_file), "ttest", params.Ttest).alpha
         if from_json is not None and not from_json.exists():
             raise LongtailError(f"--from-json {from_json} not found")
-        records = compare.adjust(compare.experiments(json.loads(from_json.read_text()) if from_json else exp_show()))
-        names = compare.labels(records)
-        stars = {n: {g: (r["tests"][g]["p_bh"] or 1) <= alpha for g in compare.GROUPS} for n, r in zip(names, records)}
+        records = experiments.adjust(experiments.experiments(json.loads(from_json.read_text()) if from_json else exp_show()))
+        names = experiments.labels(records)
+        stars = {n: {g: (r["tests"][g]["p_bh"] or 1) <= alpha for g in experiments.GROUPS} for n, r in zip(names, records)}
         counts = {n: r["counts"] for n, r in zip(names, records)}
-        rows = [[n, r["name"], g, r["tests"][g]["n"], report.number(r["tests"][g]["t"], ".2f"), report.number(r["tests"][g]["p"]),
-                 report.number(r["tests"][g]["p_bh"]) + ("*" if stars[n][g] else "")]
-                for n, r in zip(names, records) for g in compare.GROUPS]
+        rows = [[n, r["name"], g, r["tests"][g]["n"], markdown.number(r["tests"][g]["t"], ".2f"), markdown.number(r["tests"][g]["p"]),
+                 markdown.number(r["tests"][g]["p_bh"]) + ("*" if stars[n][g] else "")]
+                for n, r in zip(names, records) for g in experiments.GROUPS]
 
         def answer(q: dict) -> list:  # a question's cells: difference [95%], p, BH-adjusted p
-            return [report.number(q.get("diff"), "+.3g") + ("" if q.get("diff") is None else
-                    f" [{q['diff_low']:+.3g}, {q['diff_high']:+.3g}]"), report.number(q.get("p")),
-                    report.number(q.get("p_bh")) + ("*" if (q.get("p_bh") or 1) <= alpha else "")]
+            return [markdown.number(q.get("diff"), "+.3g") + ("" if q.get("diff") is None else
+                    f" [{q['diff_low']:+.3g}, {q['diff_high']:+.3g}]"), markdown.number(q.get("p")),
+                    markdown.number(q.get("p_bh")) + ("*" if (q.get("p_bh") or 1) <= alpha else "")]
 
         question_rows = [[n, r["name"], g, r["tests"][g]["n"], *answer(r["tests"][g]["excess"]),
                           *answer(r["tests"][g]["matched"])]
-                         for n, r in zip(names, records) for g in compare.GROUPS]
+                         for n, r in zip(names, records) for g in experiments.GROUPS]
         statistics = {(r["statistic"], r["reliability"]) for r in records}
         text = "\n\n".join([
             "# Experiments compared", "Written by `python stages/compare.py` from `dvc exp show --json`.",
-            "Tested: " + "; ".join(f"`{s}` (split-half reliability {report.number(rel, '.3f')})" for s, rel in
+            "Tested: " + "; ".join(f"`{s}` (split-half reliability {markdown.number(rel, '.3f')})" for s, rel in
                                    sorted(statistics, key=str)) + ".",
             "## Two questions",
             "Per experiment, the CIEs: Q1, are they more influenced than agreeing examples beyond the estimator's "
             "noise (each example's excess over its influence-free null; `excess` in metrics/ttest.json)? Q2, at "
             "equal difficulty (`matched`)?",
-            *(f"- {n}: " + report.answers("cie", r["tests"]["cie"], alpha) for n, r in zip(names, records)),
-            report.table(["group", "experiment", "set", "n", "Q1: excess [95%]", "p", "p (BH)",
+            *(f"- {n}: " + markdown.answers("cie", r["tests"]["cie"], alpha) for n, r in zip(names, records)),
+            markdown.table(["group", "experiment", "set", "n", "Q1: excess [95%]", "p", "p (BH)",
                           "Q2: at equal difficulty [95%]", "p", "p (BH)"], question_rows),
             f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} tests of each question.",
             "## The paper's test (Student's t on the raw statistic; confounded by the estimator's noise)",
-            report.table(["group", "experiment", "set", "n", "Student t", "p", "p (BH)"], rows),
+            markdown.table(["group", "experiment", "set", "n", "Student t", "p", "p (BH)"], rows),
             f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} tests above.",
             *(f"![{name}]({Path(os.path.relpath(plots_dir / name, out.parent)).as_posix()})"
               for name in ("compare_ttest.png", "compare_counts.png"))]) + "\n"

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import typer
 
-from longtail import cli, curves, models, params, training
+from longtail import cli, params
+from longtail.train import curves, models, training
 from longtail.artifacts import outputs
-from longtail.preamble import preamble
-from longtail.recipes.compress import compress
-from longtail.recipes.measure import measure
+from longtail.stage import preamble
+from longtail.compress.recipe import compress
+from longtail.compress.measure import measure
 
 app = cli.app(__doc__)
 

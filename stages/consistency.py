@@ -6,7 +6,8 @@ pairs, and D_mem, the mean |mem_a - mem_b| over the union of the high-memorizati
 
 from pathlib import Path
 
-from longtail import LongtailError, cli, consistency, params
+from longtail import LongtailError, cli, params
+from longtail.estimate import consistency
 from longtail.artifacts import load_csv, load_json, load_npy, outputs
 
 app = cli.app(__doc__)

@@ -34,7 +34,7 @@ PACKAGE = ROOT / "src" / "longtail"
 # cli.py prints messages and progress bars; params.py validates params (every value comes from
 # params.yaml, which DVC tracks key by key, and params.section refuses a missing key, so none of its
 # defaults reaches an output) and, checking names, imports every registry of the library.
-EXEMPT = {"src/longtail/cli.py", "src/longtail/params.py"}
+EXEMPT = {"src/longtail/cli.py", *(f"src/longtail/params/{name}.py" for name in ("__init__", "loader", "schema"))}
 
 app = cli.app(__doc__)
 
@@ -86,14 +86,26 @@ def imported_in(tree: ast.AST) -> set[Path]:
 
 def closure(script: Path, *more: Path) -> list[str]:
     """Every package file `script` runs, transitively, as repository-relative paths, sorted; `more`:
-    package files it runs besides its imports (those checking its params import)."""
-    todo, seen = [script, *more], set(more)
+    package files it runs besides its imports (those checking its params import). An exempt module
+    is not listed, but what it imports at its top level runs with it and is (params' schema imports
+    the training recipe); its lazy imports are the registries checked_with finds."""
+    todo, seen, followed = [script, *more], set(more), set()
     while todo:
-        for dep in imported(todo.pop()) - seen:
-            if dep.relative_to(ROOT).as_posix() not in EXEMPT:
-                seen.add(dep)
-                todo.append(dep)
+        path = todo.pop()
+        for dep in (top_level_imports(path) if exempt(path) else imported(path)) - seen - followed:
+            (followed if exempt(dep) else seen).add(dep)
+            todo.append(dep)
     return sorted(p.relative_to(ROOT).as_posix() for p in seen)
+
+
+def exempt(path: Path) -> bool:
+    return path.is_relative_to(ROOT) and path.relative_to(ROOT).as_posix() in EXEMPT
+
+
+def top_level_imports(path: Path) -> set[Path]:
+    """The package's files that `path` imports when it is imported: its module-level imports."""
+    body = [node for node in parsed(path).body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return imported_in(ast.Module(body=body, type_ignores=[]))
 
 
 def _literal_section(call: ast.Call, where: str) -> tuple[str, str]:
@@ -168,7 +180,7 @@ def checked_with(view: str) -> set[Path]:
     """The package files that checking params view `view` imports: the registries its names are
     checked against (models.ARCHS, losses.LOSSES, ...), imported inside the methods of its class and
     its bases. params.py is exempt, but a stage runs these modules, so it lists them."""
-    tree = parsed(PACKAGE / "params.py")
+    tree = parsed(PACKAGE / "params" / "schema.py")
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     return set().union(*(imported_in(classes[c.__name__]) for c in getattr(params, view).__mro__
                          if c.__name__ in classes))

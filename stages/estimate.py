@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from longtail import LongtailError, cli, estimates, influence, params
+from longtail import LongtailError, cli, params
+from longtail.estimate import estimates, influence
 from longtail.artifacts import load_npy, load_prepared, outputs
 
 app = cli.app(__doc__)

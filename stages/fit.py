@@ -5,7 +5,8 @@ estimates are not meaningful). Its own stage, so that the threshold, a summary k
 
 from pathlib import Path
 
-from longtail import cli, fit, params
+from longtail import cli, params
+from longtail.train import fitted
 from longtail.artifacts import load_json, load_npy, outputs
 
 app = cli.app(__doc__)
@@ -22,12 +23,12 @@ def main(
         masks = load_npy(trials_dir / "masks.npy", dtype=bool, ndim=2)
         train_correct = load_npy(trials_dir / "train_correct.npy", dtype=bool, ndim=2)
         test_correct = load_npy(trials_dir / "test_correct.npy", dtype=bool, ndim=2)
-        summary = fit.summary(masks, train_correct, test_correct, threshold) | {"until": load_json(trials_dir / "until.json")}
+        summary = fitted.summary(masks, train_correct, test_correct, threshold) | {"until": load_json(trials_dir / "until.json")}
         with outputs() as out:
             out.json(metrics, summary)
         cli.say(f"{len(masks)} trials: subset accuracy {summary['subset_accuracy']:.4f} ({summary['fit_fraction']:.0%} "
                 f"fit to {threshold}), held out {summary['held_out_accuracy']:.4f}, test {summary['test_accuracy']:.4f}")
-        if warning := fit.fit_warning(summary, threshold):
+        if warning := fitted.fit_warning(summary, threshold):
             cli.warn(f"memorization estimates are not meaningful: {warning}")
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from longtail import LongtailError, cli, params, pie, stats
+from longtail import LongtailError, cli, params
+from longtail.analysis import pie, stats
 from longtail.artifacts import load_npz, load_prepared, outputs
 
 app = cli.app(__doc__)

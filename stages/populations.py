@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from longtail import cli, curves, models, params, seeds, training
+from longtail import cli, params, seeds
+from longtail.train import curves, models, training
 from longtail.artifacts import outputs
-from longtail.preamble import preamble
-from longtail.recipes.compress import compress
+from longtail.stage import preamble
+from longtail.compress.recipe import compress
 
 app = cli.app(__doc__)
 

@@ -7,7 +7,8 @@ on a known answer: memorization must find them."""
 
 from pathlib import Path
 
-from longtail import cli, data, params, planted, prepared
+from longtail import cli, params
+from longtail.data import datasets, planted, prepared
 from longtail.artifacts import outputs
 
 app = cli.app(__doc__)
@@ -18,16 +19,16 @@ def main(params_file: Path = cli.PARAMS, out_dir: Path = Path("data/prepared")):
     with cli.errors():
         p = params.read(params_file)
         cfg, seed = params.section(p, "data", params.Data), params.seed(p)
-        arrays = data.load(cfg.dataset, root=cfg.root, download=cfg.download,
+        arrays = datasets.load(cfg.dataset, root=cfg.root, download=cfg.download,
                            test_fraction=cfg.test_fraction, seed=seed)
         for split, size in (("train", cfg.train_size), ("test", cfg.test_size)):
-            arrays = data.subset(arrays, split, size, seed, cfg.dataset)
+            arrays = datasets.subset(arrays, split, size, seed, cfg.dataset)
         num_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
         arrays["y_train"], arrays["flipped_train"] = planted.flip_labels(arrays["y_train"], cfg.flip_labels,
                                                                          num_classes, seed)
         splits = {split: {key: arrays[f"{key}_{split}"] for key in ("x", "y", "rare", "flipped")
                           if f"{key}_{split}" in arrays} for split in ("train", "test")}
-        where = f"data.dataset {cfg.dataset} (in {data.folder_of(cfg.dataset, cfg.root)})"
+        where = f"data.dataset {cfg.dataset} (in {datasets.folder_of(cfg.dataset, cfg.root)})"
         prepared.check(splits["train"], splits["test"], where,
                        classes=prepared.CLASSES[cfg.dataset])
         with outputs() as out:

@@ -7,10 +7,11 @@ from pathlib import Path
 import torch
 import typer
 
-from longtail import cli, curves, models, params, training
+from longtail import cli, params
+from longtail.train import curves, models, training
 from longtail.artifacts import outputs
-from longtail.preamble import preamble
-from longtail.recipes.reference import reference_model
+from longtail.stage import preamble
+from longtail.train.reference import reference_model
 
 app = cli.app(__doc__)
 

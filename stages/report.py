@@ -8,7 +8,10 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from longtail import LongtailError, cli, curves, influence, params, plots, report
+from longtail import LongtailError, cli, params
+from longtail.estimate import influence
+from longtail.report import markdown, plots
+from longtail.train import curves
 from longtail.artifacts import load_csv, load_json, load_npy, load_prepared, outputs
 
 app = cli.app(__doc__)
@@ -80,7 +83,7 @@ def main(
                 {"this run": {k: metrics["cie"][k] for k in ("cie", "cie_u", "cie_c", "cie_both_wrong")}
                  | {"pie": metrics["pie"]["pie"]}}, ylabel="test examples", title="Compression impacted exemplars")),
         }
-        text = report.markdown(params=quoted, **metrics, figures={
+        text = markdown.markdown(params=quoted, **metrics, figures={
             caption: Path(os.path.relpath(plots_dir / name, out.parent)).as_posix()
             for name, (caption, _) in figures.items()})
         with outputs() as o:

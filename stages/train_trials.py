@@ -18,9 +18,10 @@ from pathlib import Path
 
 import typer
 
-from longtail import cli, curves, models, params, trials
+from longtail import cli, params
+from longtail.train import curves, models, trials
 from longtail.artifacts import outputs
-from longtail.preamble import preamble
+from longtail.stage import preamble
 
 app = cli.app(__doc__)
 # The params keys these options replace: a stage that passes one does not depend on the key (stages/deps.py).
@@ -58,7 +59,7 @@ def main(
             device=run.device, init=cfg.init, models_per_step=cfg.models_per_step, compile=cfg.compile,
             select=cfg.select, store=out_dir / "shards", shard=shard, num_shards=num_shards,
             progress=lambda total, done: cli.progress(total, what + (f", {done} already done)" if done else ")")),
-            until=cfg.rule(), **cfg.recipe())
+            until=cfg.rule(), recipe=cfg.recipe())
         if outcome is None:
             cli.say(f"shard {shard}/{num_shards} done in {out_dir / 'shards'}; run without --shard to gather them")
             return

@@ -9,9 +9,10 @@ across the groups. The quantity tested is `ttest.statistic`; its split-half reli
 
 from pathlib import Path
 
-from longtail import LongtailError, cli, comparisons, params, stats
+from longtail import LongtailError, cli, params
+from longtail.analysis import questions, stats
 from longtail.artifacts import load_json, load_npy, load_npz, load_prepared, outputs
-from longtail.cie import KINDS
+from longtail.analysis.cie import KINDS
 
 app = cli.app(__doc__)
 
@@ -50,7 +51,7 @@ def main(
                 raise LongtailError(f"{name} cover {len(mask)} test examples, {stats.FILES[cfg.statistic]} "
                                     f"{len(values)}: rerun the pipeline (`dvc repro`)")
 
-        results = comparisons.compare(values, draws, comparisons.groups(cie_masks, pie), difficulty, rare, cfg, seed,
+        results = questions.compare(values, draws, questions.groups(cie_masks, pie), difficulty, rare, cfg, seed,
                                       trials=len(test_correct))
 
         with outputs() as out:

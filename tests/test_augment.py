@@ -1,6 +1,6 @@
 import torch
 
-from longtail import training
+from longtail.train import training
 
 
 def test_crop_flip_shifts_and_mirrors_each_image_by_its_own_draw():

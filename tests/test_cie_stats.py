@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from longtail import LongtailError, cie, stats
+from longtail import LongtailError
+from longtail.analysis import cie, stats
 
 
 def test_cie_masks_on_a_hand_made_case():

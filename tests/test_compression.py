@@ -4,7 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from longtail import LongtailError, compression, devices, models
+from longtail import LongtailError, devices
+from longtail.compress import compression
+from longtail.train import models
+from recipes import recipe
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
@@ -93,19 +96,19 @@ def test_unreachable_flops_target_says_so():
 
 @pytest.fixture(scope="module")
 def digits_reference():
-    from longtail import data, training
+    from longtail.data import datasets
+    from longtail.train import training
 
-    arrays = data.load("digits")
+    arrays = datasets.load("digits")
     x, y = devices.tensors(arrays["x_train"], arrays["y_train"], "cpu")
     xt, yt = devices.tensors(arrays["x_test"], arrays["y_test"], "cpu")
     torch.manual_seed(0)
-    model = training.train(models.build("mlp", (1, 8, 8), 10), x, y, epochs=15, batch_size=64, lr=0.1,
-                           generator=torch.Generator().manual_seed(0))
+    model = training.train(models.build("mlp", (1, 8, 8), 10), x, y, recipe=recipe(epochs=15, batch_size=64, lr=0.1), generator=torch.Generator().manual_seed(0))
     return model, x, xt, yt
 
 
 def test_quantized_model_holds_int8_weights_and_keeps_its_accuracy(digits_reference):
-    from longtail import training
+    from longtail.train import training
 
     model, x, xt, yt = digits_reference
     with warnings.catch_warnings():

@@ -12,8 +12,9 @@ import pytest
 import torch
 import yaml
 
-from longtail import LongtailError, params, trials
-from longtail.consistency import consistency, d_mem, high_memorization, jaccard
+from longtail import LongtailError, params
+from longtail.train import trials
+from longtail.estimate.consistency import consistency, d_mem, high_memorization, jaccard
 
 NAN = float("nan")
 
@@ -138,9 +139,7 @@ def test_main_trials_without_the_new_options_still_come_from_the_shared_seed(roo
     np.testing.assert_array_equal(masks, trials.sample_masks(3, len(train["y"]), 0.7, seed=0))
     cfg = params.section(params.read(trained / "params.yaml"), "trials", params.Trials)
     assert cfg.epochs == 2
-    outcome = trials.run_trials(
-        train["x"], train["y"], test["x"], test["y"], masks, arch="mlp", seed=0, device=torch.device("cpu"),
-        models_per_step=2, **cfg.recipe())
+    outcome = trials.run_trials(train["x"], train["y"], test["x"], test["y"], masks, recipe=cfg.recipe(), arch="mlp", seed=0, device=torch.device("cpu"), models_per_step=2)
     train_correct, test_correct = outcome.train_correct, outcome.test_correct
     np.testing.assert_array_equal(np.load(trained / "data/trials/train_correct.npy"), train_correct)
     np.testing.assert_array_equal(np.load(trained / "data/trials/test_correct.npy"), test_correct)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from longtail import counterfactual, influence
+from longtail.estimate import counterfactual, influence
 
 
 def test_holdout_is_seeded_sorted_and_skips_fewer_than_two():

@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from longtail import LongtailError, data
+from longtail import LongtailError
+from longtail.data import datasets
 
 
 def test_digits_are_uint8_images_with_a_deterministic_stratified_split():
-    a = data.load("digits", test_fraction=0.2, seed=0)
-    b = data.load("digits", test_fraction=0.2, seed=0)
+    a = datasets.load("digits", test_fraction=0.2, seed=0)
+    b = datasets.load("digits", test_fraction=0.2, seed=0)
     assert a["x_train"].dtype == np.uint8 and a["x_train"].shape[1:] == (1, 8, 8)
     assert a["y_train"].dtype == np.int64 and len(a["x_train"]) + len(a["x_test"]) == 1797
     assert len(a["x_test"]) == pytest.approx(0.2 * 1797, abs=10)
@@ -26,14 +27,14 @@ def test_digits_are_uint8_images_with_a_deterministic_stratified_split():
     train_share = np.bincount(a["y_train"]) / len(a["y_train"])
     test_share = np.bincount(a["y_test"]) / len(a["y_test"])
     np.testing.assert_allclose(train_share, test_share, atol=0.01)
-    assert not np.array_equal(data.load("digits", seed=1)["y_test"], a["y_test"])
+    assert not np.array_equal(datasets.load("digits", seed=1)["y_test"], a["y_test"])
 
 
 def test_synthetic_rare_subpopulations_land_in_both_splits():
-    x, y, rare = data.synthetic(seed=0)
+    x, y, rare = datasets.synthetic(seed=0)
     assert x.dtype == np.uint8 and rare.dtype == np.int64
     assert 0 < (rare >= 0).mean() < 0.2  # the tail is a minority
-    split = data.split(rare[:, None], y, rare=rare, test_fraction=0.2, seed=0)  # carry group ids as x
+    split = datasets.split(rare[:, None], y, rare=rare, test_fraction=0.2, seed=0)  # carry group ids as x
     groups = set(np.unique(rare[rare >= 0]))
     assert set(split["x_train"][split["rare_train"], 0]) == groups
     assert set(split["x_test"][split["rare_test"], 0]) == groups
@@ -41,7 +42,7 @@ def test_synthetic_rare_subpopulations_land_in_both_splits():
 
 def test_unknown_dataset_names_the_choices():
     with pytest.raises(LongtailError, match="unknown dataset 'imagenet'; choose one of: digits, synthetic, mnist"):
-        data.load("imagenet")
+        datasets.load("imagenet")
 
 
 # --- CIFAR: pickled batches, as in cifar-10-python.tar.gz ---------------------------------------------
@@ -87,7 +88,7 @@ def write_cifar_archive(root, name="cifar10", n=6, seed=0):
 
 def test_cifar10_loads_from_the_extracted_folder_through_torchvision(tmp_path):
     written = write_cifar(tmp_path)
-    (x, y), (xt, yt) = data.torchvision_splits("cifar10", tmp_path / "cifar10", download=False)
+    (x, y), (xt, yt) = datasets.torchvision_splits("cifar10", tmp_path / "cifar10", download=False)
     assert x.shape == (30, 3, 32, 32) and x.dtype == np.uint8 and y.dtype == np.int64
     np.testing.assert_array_equal(x[:6], written["data_batch_1"][0])  # channels first, pixels intact
     assert y[:6].tolist() == written["data_batch_1"][1]
@@ -96,7 +97,7 @@ def test_cifar10_loads_from_the_extracted_folder_through_torchvision(tmp_path):
 
 def test_a_cifar10_archive_is_read_as_it_is_never_extracted(tmp_path):
     written = write_cifar_archive(tmp_path)
-    arrays = data.load("cifar10", root=tmp_path)
+    arrays = datasets.load("cifar10", root=tmp_path)
     np.testing.assert_array_equal(arrays["x_test"], written["test_batch"][0])
     assert [p.name for p in (tmp_path / "cifar10").iterdir()] == ["cifar-10-python.tar.gz"]  # nothing written
 
@@ -105,26 +106,26 @@ def test_the_archive_and_not_an_extracted_copy_beside_it_is_read(tmp_path):
     # An extracted folder of another archive must never stand in for the archive the user placed.
     write_cifar(tmp_path, seed=1)  # an old extraction
     written = write_cifar_archive(tmp_path, seed=2)
-    np.testing.assert_array_equal(data.load("cifar10", root=tmp_path)["x_train"][:6], written["data_batch_1"][0])
+    np.testing.assert_array_equal(datasets.load("cifar10", root=tmp_path)["x_train"][:6], written["data_batch_1"][0])
 
 
 def test_cifar100_loads_fine_labels(tmp_path):
     written = write_cifar_archive(tmp_path, "cifar100")
-    (x, y), _ = data.torchvision_splits("cifar100", tmp_path / "cifar100", download=False)
+    (x, y), _ = datasets.torchvision_splits("cifar100", tmp_path / "cifar100", download=False)
     np.testing.assert_array_equal(x, written["train"][0])
     assert y.tolist() == written["train"][1]
 
 
 def test_missing_cifar_names_the_file_and_where_it_comes_from(tmp_path):
     with pytest.raises(LongtailError, match=r"place cifar-10-python\.tar\.gz in .*/cifar10/ \(from https://www\.cs\.toronto\.edu"):
-        data.load("cifar10", root=tmp_path)
+        datasets.load("cifar10", root=tmp_path)
 
 
 def test_an_incomplete_cifar_folder_names_the_missing_batch(tmp_path):
     write_cifar(tmp_path)
     (tmp_path / "cifar10/cifar-10-batches-py/data_batch_3").unlink()
     with pytest.raises(LongtailError, match="lacks data_batch_3"):
-        data.load("cifar10", root=tmp_path)
+        datasets.load("cifar10", root=tmp_path)
 
 
 # --- MNIST: IDX files, gzipped as distributed ---------------------------------------------------------
@@ -154,7 +155,7 @@ def write_mnist(root, dataset="mnist", n=5, seed=0):
 @pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
 def test_mnist_style_gz_files_load_through_torchvision(tmp_path, dataset):
     written = write_mnist(tmp_path, dataset)
-    arrays = data.load(dataset, root=tmp_path)
+    arrays = datasets.load(dataset, root=tmp_path)
     assert arrays["x_train"].shape == (5, 1, 28, 28) and arrays["x_train"].dtype == np.uint8
     np.testing.assert_array_equal(arrays["x_train"][:, 0], written["train"][0])
     np.testing.assert_array_equal(arrays["y_test"], written["t10k"][1])
@@ -162,12 +163,12 @@ def test_mnist_style_gz_files_load_through_torchvision(tmp_path, dataset):
 
 def test_missing_mnist_names_the_files_and_the_mirror(tmp_path):
     with pytest.raises(LongtailError, match=r"place train-images-idx3-ubyte\.gz.* in .*/mnist/ \(from https://"):
-        data.load("mnist", root=tmp_path)
+        datasets.load("mnist", root=tmp_path)
 
 
 def test_a_subset_keeps_each_class_share_is_seeded_and_keeps_the_dataset_order():
-    full = data.load("digits", seed=0)
-    cut = data.subset(full, "train", 500, seed=0, dataset="digits")
+    full = datasets.load("digits", seed=0)
+    cut = datasets.subset(full, "train", 500, seed=0, dataset="digits")
     y, y_full = cut["y_train"], full["y_train"]
     assert len(y) == len(cut["x_train"]) == 500
     np.testing.assert_allclose(np.bincount(y) / 500, np.bincount(y_full) / len(y_full), atol=1 / 500 + 1e-9)
@@ -175,11 +176,11 @@ def test_a_subset_keeps_each_class_share_is_seeded_and_keeps_the_dataset_order()
     # every image of the subset is one of the full set's, in the same order
     rows = [np.flatnonzero((full["x_train"] == x).all(axis=(1, 2, 3)))[0] for x in cut["x_train"][:50]]
     assert rows == sorted(rows)
-    again = data.subset(full, "train", 500, seed=0, dataset="digits")
+    again = datasets.subset(full, "train", 500, seed=0, dataset="digits")
     np.testing.assert_array_equal(again["x_train"], cut["x_train"])
-    assert not np.array_equal(data.subset(full, "train", 500, seed=1, dataset="digits")["x_train"], cut["x_train"])
-    assert data.subset(full, "train", None, seed=0, dataset="digits") is full
-    odd = data.subset(full, "test", 37, seed=0, dataset="digits")  # shares that do not divide evenly
+    assert not np.array_equal(datasets.subset(full, "train", 500, seed=1, dataset="digits")["x_train"], cut["x_train"])
+    assert datasets.subset(full, "train", None, seed=0, dataset="digits") is full
+    odd = datasets.subset(full, "test", 37, seed=0, dataset="digits")  # shares that do not divide evenly
     assert len(odd["y_test"]) == 37 and len(set(odd["y_test"])) == 10
 
 
@@ -189,7 +190,7 @@ def test_a_subset_keeps_each_class_share_is_seeded_and_keeps_the_dataset_order()
 ])
 def test_a_subset_larger_than_the_data_or_smaller_than_its_classes_is_refused(size, message):
     with pytest.raises(LongtailError, match=message):
-        data.subset(data.load("digits"), "train", size, seed=0, dataset="digits")
+        datasets.subset(datasets.load("digits"), "train", size, seed=0, dataset="digits")
 
 
 def test_prepare_cuts_real_mnist_files_to_the_asked_sizes(tmp_path, tiny_project):
@@ -223,13 +224,13 @@ def test_download_fills_the_dataset_folder_and_a_failed_one_leaves_nothing(tmp_p
         shutil.copy(tmp_path / "server/mnist" / filename, Path(root) / filename)
 
     monkeypatch.setattr(utils, "download_url", download_url)
-    arrays = data.load("mnist", root=tmp_path, download=True)  # the first mirror fails, the second serves
+    arrays = datasets.load("mnist", root=tmp_path, download=True)  # the first mirror fails, the second serves
     np.testing.assert_array_equal(arrays["y_test"], served["t10k"][1])
     assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(
         f"{s}-{k}-idx{d}-ubyte.gz" for s in ("train", "t10k") for k, d in (("images", 3), ("labels", 1)))
     monkeypatch.setattr(utils, "download_url", lambda *args, **kw: download_url(*args, mirror_works=lambda url: False))
     with pytest.raises(LongtailError, match=r"train-images-idx3-ubyte.gz could not be downloaded \(OSError: connection"):
-        data.load("mnist", root=tmp_path / "offline", download=True)
+        datasets.load("mnist", root=tmp_path / "offline", download=True)
     assert list((tmp_path / "offline/mnist").iterdir()) == []  # no partial file, no temporary folder
 
 
@@ -265,13 +266,13 @@ def test_a_download_is_md5_checked_and_a_file_that_fails_it_is_refused_leaving_n
     md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in files}
     monkeypatch.setattr(tvd.MNIST, "mirrors", [url])
     monkeypatch.setattr(tvd.MNIST, "resources", [(name, md5[name]) for name, _ in tvd.MNIST.resources])
-    arrays = data.load("mnist", root=tmp_path / "good", download=True)
+    arrays = datasets.load("mnist", root=tmp_path / "good", download=True)
     np.testing.assert_array_equal(arrays["y_test"], served["t10k"][1])
     # The server now holds a file whose md5 is not the published one (a corrupt mirror, a swapped file).
     labels = tmp_path / "server/mnist/t10k-labels-idx1-ubyte.gz"
     labels.write_bytes(gzip.compress(gzip.decompress(labels.read_bytes())[:-1] + b"\x09"))
     with pytest.raises(LongtailError, match=r"t10k-labels-idx1-ubyte.gz could not be downloaded \(RuntimeError: File "
                                             r"not found or corrupted"):
-        data.load("mnist", root=tmp_path / "bad", download=True)
+        datasets.load("mnist", root=tmp_path / "bad", download=True)
     assert "t10k-labels-idx1-ubyte.gz" not in [p.name for p in (tmp_path / "bad/mnist").iterdir()]
     assert not list((tmp_path / "bad/mnist").glob(".download*"))  # no temporary folder left

@@ -25,28 +25,28 @@ def test_dvc_yaml_lists_the_import_closure_of_every_stage(root):
 def test_a_module_reruns_the_stages_that_run_it_and_no_others(root):
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
     users = lambda module: {name for name, s in stages.items() if f"src/longtail/{module}" in s["deps"]}  # noqa: E731
-    assert {"reference", "reference_population", "train_trials", "compress"} <= users("losses.py")
-    assert users("matched.py") == {"ttest"}  # a ttest-only module reruns nothing upstream of ttest
-    assert users("report.py") == {"report"} and users("fit.py") == {"fit", "consistency_fit", "report"}
-    assert not users("params.py") and not users("cli.py")  # validation and messages: no output changes
+    assert {"reference", "reference_population", "train_trials", "compress"} <= users("train/losses.py")
+    assert users("analysis/matched.py") == {"ttest"}  # a ttest-only module reruns nothing upstream of ttest
+    assert users("report/markdown.py") == {"report"} and users("train/fitted.py") == {"fit", "consistency_fit", "report"}
+    assert not users("params/schema.py") and not users("params/loader.py") and not users("cli.py")  # validation and messages: no output changes
 
 
 def test_the_registries_that_check_a_stages_params_are_its_deps(root):
     # params.py is exempt, but checking trials.arch imports models.ARCHS: a stage reading trials runs
     # models/, so it lists it (the audit of tests/test_pipeline.py sees the stage open those files).
     tool = deps_tool(root)
-    assert root / "src/longtail/models/__init__.py" in tool.checked_with("TrialSet")
-    assert {"src/longtail/models/__init__.py", "src/longtail/engine.py"} <= set(tool.derived(
+    assert root / "src/longtail/train/models/__init__.py" in tool.checked_with("TrialSet")
+    assert {"src/longtail/train/models/__init__.py", "src/longtail/train/engine.py"} <= set(tool.derived(
         yaml.safe_load((root / "dvc.yaml").read_text()))["report"][0])
 
 
 def test_lazy_imports_inside_functions_count(root, tmp_path):
     tool = deps_tool(root)
     script = tmp_path / "stage.py"
-    script.write_text("import numpy\n\ndef main():\n    from longtail import matched\n    import longtail.models.small\n")
+    script.write_text("import numpy\n\ndef main():\n    from longtail.analysis import matched\n    import longtail.train.models.small\n")
     found = tool.closure(script)
-    assert {"src/longtail/__init__.py", "src/longtail/matched.py", "src/longtail/models/__init__.py",
-            "src/longtail/models/small.py"} <= set(found)
+    assert {"src/longtail/__init__.py", "src/longtail/analysis/matched.py", "src/longtail/train/models/__init__.py",
+            "src/longtail/train/models/small.py"} <= set(found)
     assert not any("numpy" in f for f in found)  # only the package's own files
 
 
@@ -60,12 +60,12 @@ def deps_cli(root, python, dvc_file, *args):
 
 def test_make_deps_rewrites_stale_lists_and_keeps_everything_else(root, python, tmp_path):
     text = (root / "dvc.yaml").read_text()
-    stale = text.replace("      - src/longtail/matched.py\n", "", 1).replace(
-        "      - stages/cie.py\n", "      - stages/cie.py\n      - src/longtail/engine.py\n", 1)
+    stale = text.replace("      - src/longtail/analysis/matched.py\n", "", 1).replace(
+        "      - stages/cie.py\n", "      - stages/cie.py\n      - src/longtail/train/engine.py\n", 1)
     (tmp_path / "dvc.yaml").write_text(stale)
     code, said = deps_cli(root, python, tmp_path / "dvc.yaml", "--check")
-    assert code == 1 and "ttest: missing ['src/longtail/matched.py']" in said
-    assert "cie: missing none, not imported ['src/longtail/engine.py']" in said
+    assert code == 1 and "ttest: missing ['src/longtail/analysis/matched.py']" in said
+    assert "cie: missing none, not imported ['src/longtail/train/engine.py']" in said
     code, said = deps_cli(root, python, tmp_path / "dvc.yaml")
     assert code == 0, said
     assert (tmp_path / "dvc.yaml").read_text() == text  # comments, data deps and order as they were
@@ -94,8 +94,8 @@ def test_params_are_listed_by_the_keys_each_stage_reads(root):
     assert readers("pie.alpha") == {"pie"} and "reference_population" in readers("pie.population")
     # Code: a compression change retrains no reference, a loss change does (training uses losses.ce).
     users = lambda module: {name for name, s in stages.items() if f"src/longtail/{module}" in s["deps"]}  # noqa: E731
-    assert not users("compression.py") & {"reference", "reference_population"}
-    assert "reference" in users("losses.py") and "reference" not in users("recipes/compress.py")
+    assert not users("compress/compression.py") & {"reference", "reference_population"}
+    assert "reference" in users("train/losses.py") and "reference" not in users("compress/recipe.py")
 
 
 def test_stale_params_lists_are_found_and_rewritten(root, python, tmp_path):

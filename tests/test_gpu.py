@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from longtail import compression, data, devices, models, seeds, training, trials
+from longtail import devices, seeds
+from longtail.compress import compression
+from longtail.data import datasets
+from longtail.train import models, training, trials
+from recipes import recipe
 
 pytestmark = pytest.mark.gpu
 
@@ -17,8 +21,8 @@ RECIPE = dict(epochs=25, batch_size=64, lr=0.1, momentum=0.9, weight_decay=5e-4)
 
 @pytest.fixture(scope="module")
 def digits():
-    x, y = data.digits()
-    return data.split(x, y, test_fraction=0.2, seed=0)
+    x, y = datasets.digits()
+    return datasets.split(x, y, test_fraction=0.2, seed=0)
 
 
 def test_trials_on_cuda_agree_with_the_same_trials_on_the_cpu(digits):
@@ -27,7 +31,7 @@ def test_trials_on_cuda_agree_with_the_same_trials_on_the_cpu(digits):
     for device in ("cpu", "cuda"):
         tensors = (*devices.tensors(digits["x_train"], digits["y_train"], device),
                    *devices.tensors(digits["x_test"], digits["y_test"], device))
-        results[device] = trials.run_chunk(*tensors, masks, range(8), arch="mlp", seed=0, **RECIPE)
+        results[device] = trials.run_chunk(*tensors, masks, range(8), recipe=recipe(**RECIPE), arch="mlp", seed=0)
     for cpu, cuda in zip(results["cpu"][:2], results["cuda"][:2]):
         assert (cpu == cuda).mean() >= 0.97  # bfloat16 autocast on CUDA: not bit-identical
     for name in trials.CURVES:  # the curves come from the steps themselves on either device
@@ -41,11 +45,11 @@ def test_reference_and_group_sparsity_on_cuda_keep_their_accuracy(digits):
     xt, yt = devices.tensors(digits["x_test"], digits["y_test"], "cuda")
     torch.manual_seed(0)
     model = models.build("cnn", tuple(x.shape[1:]), 10).cuda()
-    training.train(model, x, y, generator=seeds.generator(0, 1), **RECIPE)
+    training.train(model, x, y, recipe=recipe(**RECIPE), generator=seeds.generator(0, 1))
     accuracy = (training.predict(model, xt) == yt).float().mean().item()
     assert accuracy > 0.9
     pruned = compression.remove_channels(copy.deepcopy(model), tuple(x.shape[1:]), 0.5)
-    training.train(pruned, x, y, generator=seeds.generator(0, 2), **(RECIPE | {"epochs": 3, "lr": 0.01}))
+    training.train(pruned, x, y, recipe=recipe(**RECIPE | {"epochs": 3, "lr": 0.01}), generator=seeds.generator(0, 2))
     assert compression.flops(pruned, tuple(x.shape[1:])) <= 0.5 * compression.flops(model, tuple(x.shape[1:]))
     assert (training.predict(pruned, xt) == yt).float().mean().item() > accuracy - 0.05
     assert np.isfinite(next(pruned.parameters()).detach().cpu().numpy()).all()

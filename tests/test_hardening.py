@@ -13,13 +13,14 @@ import tarfile
 import numpy as np
 import pytest
 
-from longtail import LongtailError, data, prepared
+from longtail import LongtailError
+from longtail.data import datasets, prepared
 from longtail.artifacts import load_npy, load_prepared
 from test_data import write_cifar, write_mnist
 
 
 def good():
-    arrays = data.load("digits")
+    arrays = datasets.load("digits")
     return ({"x": arrays["x_train"], "y": arrays["y_train"]}, {"x": arrays["x_test"], "y": arrays["y_test"]})
 
 
@@ -159,7 +160,7 @@ def test_a_cifar_batch_carrying_code_is_refused_and_the_code_never_runs(tmp_path
     with open(tmp_path / "raw/cifar10/cifar-10-batches-py/data_batch_2", "wb") as f:
         pickle.dump({"data": Payload(marker), "labels": [0]}, f)
     with pytest.raises(LongtailError, match=r"data_batch_2 is refused: not a CIFAR batch \(it names posix.system"):
-        data.load("cifar10", root=tmp_path / "raw")
+        datasets.load("cifar10", root=tmp_path / "raw")
     assert not marker.exists()
 
 
@@ -203,7 +204,7 @@ def test_an_archive_member_outside_its_folder_or_a_link_is_refused_and_nothing_i
     tarball(raw / "cifar10/cifar-10-python.tar.gz", [("cifar-10-batches-py", source / "cifar-10-batches-py"), extra],
             source)
     with pytest.raises(LongtailError, match=message):
-        data.load("cifar10", root=raw)
+        datasets.load("cifar10", root=raw)
     assert sorted(p.name for p in (raw / "cifar10").iterdir()) == ["cifar-10-python.tar.gz"]  # nothing extracted
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "source"]  # nothing beside data/
 
@@ -223,10 +224,10 @@ def test_a_broken_tarball_leaves_nothing_and_the_good_one_then_loads(tmp_path, d
     good = archive.read_bytes()
     archive.write_bytes(damage(good))
     with pytest.raises(LongtailError, match=message):
-        data.load("cifar10", root=raw)
+        datasets.load("cifar10", root=raw)
     assert sorted(p.name for p in (raw / "cifar10").iterdir()) == ["cifar-10-python.tar.gz"]
     archive.write_bytes(good)  # the user puts the original back: it just works
-    np.testing.assert_array_equal(data.load("cifar10", root=raw)["x_test"], written["test_batch"][0])
+    np.testing.assert_array_equal(datasets.load("cifar10", root=raw)["x_test"], written["test_batch"][0])
 
 
 def idx_bytes(array, magic=None) -> bytes:
@@ -248,7 +249,7 @@ def test_broken_mnist_files_say_what_is_wrong(tmp_path, file, content, message):
     write_mnist(tmp_path)
     (tmp_path / "mnist" / file).write_bytes(content)
     with pytest.raises(LongtailError, match=message):
-        data.load("mnist", root=tmp_path)
+        datasets.load("mnist", root=tmp_path)
     assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(
         f"{s}-{k}-idx{d}-ubyte.gz" for s in ("train", "t10k") for k, d in (("images", 3), ("labels", 1)))
 
@@ -258,7 +259,7 @@ def test_unpacked_mnist_files_load_too(tmp_path):
     for path in (tmp_path / "mnist").iterdir():
         path.with_suffix("").write_bytes(gzip.decompress(path.read_bytes()))
         path.unlink()
-    np.testing.assert_array_equal(data.load("mnist", root=tmp_path)["y_test"], written["t10k"][1])
+    np.testing.assert_array_equal(datasets.load("mnist", root=tmp_path)["y_test"], written["t10k"][1])
 
 
 def test_a_negative_chunk_rows_is_refused_before_any_work(root, python, tmp_path):
@@ -305,14 +306,14 @@ def test_a_cifar_batch_of_the_wrong_content_names_the_file_and_what_is_wrong(tmp
     write_cifar(tmp_path)
     rewrite_batch(tmp_path / "cifar10/cifar-10-batches-py/data_batch_3", **changes)
     with pytest.raises(LongtailError, match=message):
-        data.load("cifar10", root=tmp_path)
+        datasets.load("cifar10", root=tmp_path)
 
 
 def test_a_cifar100_label_beyond_its_100_classes_is_refused(tmp_path):
     write_cifar(tmp_path, "cifar100")
     rewrite_batch(tmp_path / "cifar100/cifar-100-python/test", fine_labels=[0, 99, 100, 1, 2, 3])
     with pytest.raises(LongtailError, match=r"test: fine_labels must be whole numbers in 0..99, one per image, found 0..100"):
-        data.load("cifar100", root=tmp_path)
+        datasets.load("cifar100", root=tmp_path)
 
 
 @pytest.mark.parametrize("protocol", [0, 2, 5])
@@ -323,7 +324,7 @@ def test_a_cifar_batch_repacked_at_any_protocol_with_numpy_labels_loads(tmp_path
     labels = [np.int64(v) for v in written["data_batch_2"][1]]
     rewrite_batch(tmp_path / "cifar10/cifar-10-batches-py/data_batch_2", protocol=protocol, labels=labels,
                   batch_label=b"training batch 2 of 5")
-    arrays = data.load("cifar10", root=tmp_path)
+    arrays = datasets.load("cifar10", root=tmp_path)
     np.testing.assert_array_equal(arrays["x_train"][6:12], written["data_batch_2"][0])
     assert arrays["y_train"][6:12].tolist() == written["data_batch_2"][1]
 
@@ -334,7 +335,7 @@ def test_an_idx_header_that_counts_more_images_than_it_holds_is_refused(tmp_path
     claimed = images[:4] + struct.pack(">3I", 6, 28, 28) + images[16:]  # says 6 images, holds 5
     (tmp_path / "mnist/train-images-idx3-ubyte.gz").write_bytes(gzip.compress(claimed))
     with pytest.raises(LongtailError, match=r"holds 3920 bytes of data where its header \[6, 28, 28\] says 4704"):
-        data.load("mnist", root=tmp_path)
+        datasets.load("mnist", root=tmp_path)
 
 
 def test_after_a_refused_file_the_good_one_gives_prepare_the_bytes_of_a_run_that_never_failed(root, python, tmp_path):

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from longtail import LongtailError, influence
+from longtail import LongtailError
+from longtail.estimate import influence
 
 
 def direct_influence(masks, correct):

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from longtail import LongtailError, losses, params
+from longtail import LongtailError, params
+from longtail.train import losses
 
 LN3 = math.log(3.0)
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from longtail.matched import adjusted_test, spline_basis
+from longtail.analysis.matched import adjusted_test, spline_basis
 
 
 def hard_and_easy(rng, n):

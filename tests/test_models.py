@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from longtail import LongtailError, models
+from longtail import LongtailError
+from longtail.train import models
 
 
 @pytest.mark.parametrize("arch, published, tolerance", [

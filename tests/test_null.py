@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from longtail import comparisons, influence, null, uncertainty
+from longtail.analysis import questions
+from longtail.estimate import influence, null, uncertainty
 
 
 def no_influence_trials(seed, t=200, n_train=60, n_test=300, shared=0.0):
@@ -63,7 +64,7 @@ def test_the_design_effect_is_one_for_independent_noise_and_larger_for_shared():
     group[:20] = True
 
     def q1(v):
-        return comparisons.stats.welch_difference(v[group], v[~group])
+        return questions.stats.welch_difference(v[group], v[~group])
 
     independent = rng.normal(0, 1, (64, 200))
     assert null.design_effect(q1, independent) < 1.6
@@ -89,7 +90,7 @@ def test_q1_rejects_difficulty_driven_groups_at_about_alpha_where_the_raw_t_does
             group = np.zeros(len(values), bool)
             group[rng.choice(len(values), 15, replace=False, p=weight)] = True
             raw += stats.ttest_ind(values[group], values[~group]).pvalue <= 0.05
-            q1 += comparisons.two_questions(excess, draws, group, ~group, difficulty)[0]["p"] <= 0.05
+            q1 += questions.two_questions(excess, draws, group, ~group, difficulty)[0]["p"] <= 0.05
             groups += 1
     assert raw / groups > 0.5
     assert q1 / groups <= 2 * 0.05  # over more groups and real trials: benchmarks/calibration.py

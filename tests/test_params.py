@@ -1,3 +1,4 @@
+import dataclasses
 import pytest
 import yaml
 
@@ -25,7 +26,7 @@ def test_params_yaml_has_every_key_of_each_section_and_the_code_no_default(defau
     for name in params.SECTIONS:
         assert sorted(defaults[name]) == sorted(params.keys(name)), name
     for _, cls in SECTIONS + VIEWS:  # a value comes from params.yaml or nowhere
-        assert all(f.default is params.dataclasses.MISSING for f in params.dataclasses.fields(cls)), cls
+        assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(cls)), cls
 
 
 def test_a_view_reads_only_its_keys_but_the_whole_section_is_checked(defaults):

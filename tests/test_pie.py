@@ -10,7 +10,9 @@ import pytest
 import torch
 from scipy import stats
 
-from longtail import LongtailError, devices, models, pie, training
+from longtail import LongtailError, devices
+from longtail.analysis import pie
+from longtail.train import models, training
 
 # Three reference models and two compressed ones on four examples of three classes.
 REFERENCE = np.array([[0, 1, 2, 1],

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 from scipy import stats
-from longtail import stats as longtail_stats
+from longtail.analysis import stats as longtail_stats
 
 pytestmark = pytest.mark.slow
 
@@ -407,12 +407,12 @@ def stale(repo) -> set[str]:
     (("params.yaml", "  fit_threshold: 0.99", "  fit_threshold: 0.95"), {"check", "fit", "consistency_fit", "report"}),
     (("params.yaml", "  population: 2", "  population: 3"), {"check", "reference_population", "pie"}),
     (("params.yaml", "  alpha: 0.05\n  bootstrap", "  alpha: 0.01\n  bootstrap"), {"check", "ttest", "report"}),
-    (("src/longtail/matched.py", "", "# edited\n"), {"ttest"}),  # a ttest-only module
-    (("src/longtail/fit.py", "", "# edited\n"), {"fit", "consistency_fit", "report"}),
-    (("src/longtail/losses.py", "", "# edited\n"), {"check", "train_trials", "consistency_trials", "reference",
+    (("src/longtail/analysis/matched.py", "", "# edited\n"), {"ttest"}),  # a ttest-only module
+    (("src/longtail/train/fitted.py", "", "# edited\n"), {"fit", "consistency_fit", "report"}),
+    (("src/longtail/train/losses.py", "", "# edited\n"), {"check", "train_trials", "consistency_trials", "reference",
                                                      "reference_population", "compress", "populations",
                                                      "report"}),  # report checks trials' names (training.py)
-    (("src/longtail/compression.py", "", "# edited\n"), {"check", "compress", "populations"}),
+    (("src/longtail/compress/compression.py", "", "# edited\n"), {"check", "compress", "populations"}),
 ])
 def test_an_edit_reruns_exactly_the_stages_that_read_it(repo, edit, expected):
     repo, _ = repo

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from longtail import LongtailError, influence, planted, uncertainty
+from longtail import LongtailError
+from longtail.data import planted
+from longtail.estimate import influence, uncertainty
 
 
 def test_flipping_moves_exactly_the_share_to_other_classes_reproducibly():

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import yaml
 
-from longtail import LongtailError, comparisons, compare, curves, data, influence, null, report, stats
+from longtail import LongtailError
+from longtail.analysis import experiments, questions, stats
+from longtail.data import datasets
+from longtail.estimate import influence, null
+from longtail.report import markdown
+from longtail.train import curves
 
 FIGURES = ["training_curves.png", "influence_pairs.png", "most_influential.png", "test_mean_influence.png", "train_mean_influence.png",
            "memorization.png", "ttest.png", "cie_counts.png", "memorization_stability.png"]
@@ -25,7 +30,7 @@ def run(root, python, stage, *args, cwd):
 def artifacts(tmp_path, root):
     """The inputs of ttest and report as the earlier stages write them, from random trials on the
     synthetic set: prepared data, influence arrays, CIE and PIE masks and the other stages' metrics."""
-    arrays = data.load("synthetic")
+    arrays = datasets.load("synthetic")
     n_train, n_test = len(arrays["y_train"]), len(arrays["y_test"])
     rng = np.random.default_rng(0)
     masks = rng.random((40, n_train)) < 0.7
@@ -111,7 +116,7 @@ def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifact
     draws = np.load(artifacts / f"data/influence/{stats.NULL_FILES[statistic]}")
     pie = np.load(artifacts / "data/pie/masks.npz")["pie"]
     for k, group in (("cie", masks["cie"]), ("pie", pie)):
-        q1, q2 = comparisons.two_questions(values - draws.mean(0), draws, group, ~group, difficulty)
+        q1, q2 = questions.two_questions(values - draws.mean(0), draws, group, ~group, difficulty)
         assert got[k]["excess"] == pytest.approx(q1 | {"p_bh": got[k]["excess"]["p_bh"],
                                                        "trials_to_detect": got[k]["excess"]["trials_to_detect"]})
         assert got[k]["matched"] == pytest.approx(q2 | {"p_bh": got[k]["matched"]["p_bh"]})
@@ -207,8 +212,8 @@ def test_the_report_says_an_unmet_stopping_rule_first_and_reads_the_target_lds_a
 
 
 def test_the_fit_warning_is_silent_when_enough_trials_fit():
-    assert report.fit_warning({"fit_fraction": 0.9, "subset_accuracy": 0.995}, 0.99) is None
-    assert "only 89% of the trials" in report.fit_warning({"fit_fraction": 0.89, "subset_accuracy": 0.99}, 0.99)
+    assert markdown.fit_warning({"fit_fraction": 0.9, "subset_accuracy": 0.995}, 0.99) is None
+    assert "only 89% of the trials" in markdown.fit_warning({"fit_fraction": 0.89, "subset_accuracy": 0.99}, 0.99)
 
 
 def test_report_stops_with_a_message_when_a_metrics_file_is_missing(root, python, artifacts):
@@ -239,19 +244,19 @@ EXCESS = {"p": 0.0004, "diff": 0.21, "diff_low": 0.15, "diff_high": 0.27, "se": 
 
 
 def test_the_two_answers_come_in_plain_words():
-    text = report.answers("cie", RESULT | {"excess": EXCESS, "matched": MATCHED}, 0.05)
+    text = markdown.answers("cie", RESULT | {"excess": EXCESS, "matched": MATCHED}, 0.05)
     assert text.startswith("**CIEs (the two models disagree)** are more influenced than agreeing examples beyond the "
                            "estimator's noise: +0.21 [+0.15, +0.27], p = 0.0004")
     assert "At equal difficulty they are not shown to be more influenced: +0.012 [-0.02, +0.04], p = 0.41 (1 of the 5 outside" in text
     assert text.index("estimator's noise") < text.index("At equal difficulty")
-    quiet = report.answers("cie", {"excess": EXCESS | {"p": 0.07, "diff": 0.007, "trials_to_detect": 2900},
+    quiet = markdown.answers("cie", {"excess": EXCESS | {"p": 0.07, "diff": 0.007, "trials_to_detect": 2900},
                                    "matched": MATCHED | {"p": 0.001, "extrapolated": 0}}, 0.05)
     assert "are not shown to be more influenced than agreeing examples beyond the estimator's noise" in quiet
     assert "would need at least 2900 trials" in quiet
     assert "At equal difficulty they are more influenced" in quiet and "(all 5 used)" in quiet
-    assert "too few to answer" in report.answers("cie_u", {"excess": EXCESS | {"p": None, "n": 1}}, 0.05)
-    assert "too few to compare" in report.answers("cie", {"excess": EXCESS, "matched": MATCHED | {"p": None}}, 0.05)
-    assert "rerun the ttest stage" in report.answers("pie", RESULT, 0.05)
+    assert "too few to answer" in markdown.answers("cie_u", {"excess": EXCESS | {"p": None, "n": 1}}, 0.05)
+    assert "too few to compare" in markdown.answers("cie", {"excess": EXCESS, "matched": MATCHED | {"p": None}}, 0.05)
+    assert "rerun the ttest stage" in markdown.answers("pie", RESULT, 0.05)
 
 
 def test_the_report_leads_with_the_controlled_answer_and_labels_the_papers_statistic(root, python, artifacts):
@@ -268,13 +273,13 @@ def test_the_report_leads_with_the_controlled_answer_and_labels_the_papers_stati
 
 
 def test_the_reading_says_what_is_significant_and_which_tests_disagree():
-    text = report.reading("cie_u", RESULT, 0.05, "mean_influence")
+    text = markdown.reading("cie_u", RESULT, 0.05, "mean_influence")
     assert "CIE-U" in text and "lower than on the 300 others" in text and "significant at α = 0.05" in text
     assert "Welch's t (no equal variances, no normality assumed) disagrees" in text
     assert "excludes 0" in text and "a share of 0.004 look as extreme" in text
-    quiet = report.reading("cie", RESULT | {"p": 0.4, "welch_p": 0.5, "mw_p": 0.6, "g_high": 0.5}, 0.05, "max_influence")
+    quiet = markdown.reading("cie", RESULT | {"p": 0.4, "welch_p": 0.5, "mw_p": 0.6, "g_high": 0.5}, 0.05, "max_influence")
     assert "not significant" in quiet and "agree" in quiet and "includes 0" in quiet
-    assert "too few to test" in report.reading("pie", {"n": 1, "t": None}, 0.05, "mean_influence")
+    assert "too few to test" in markdown.reading("pie", {"n": 1, "t": None}, 0.05, "mean_influence")
 
 
 def exp_show(*runs):
@@ -285,7 +290,7 @@ def exp_show(*runs):
 
 def run_data(method, loss, t, p):
     tests = {g: {"t": t, "p": p, "n": 4, "excess": EXCESS | {"p": 0.2}, "matched": MATCHED | {"p": 0.5}}
-             for g in compare.GROUPS}
+             for g in experiments.GROUPS}
     return {"params": {"params.yaml": {"data": {"compress": {"method": method, "loss": loss}}}},
             "metrics": {"metrics/ttest.json": {"data": {"statistic": "max_influence", "reliability": 0.9} | tests}, "metrics/cie.json": {"data": {"cie": 4, "cie_u": 2, "cie_c": 1}},
                         "metrics/pie.json": {"data": {"pie": 3}}}}
@@ -294,32 +299,32 @@ def run_data(method, loss, t, p):
 def test_experiments_are_read_from_exp_show_skipping_failed_ones():
     shown = exp_show(("a", run_data("group_sparsity", "ce", -2.0, 0.04)), ("b", run_data("group_sparsity", "focal", 1.0, 0.3)),
                      ("broken", {"params": {}, "metrics": {}}))
-    records = compare.experiments(shown)
+    records = experiments.experiments(shown)
     assert [r["name"] for r in records] == ["a", "b"]
-    assert compare.labels(records) == ["ce", "focal"]
+    assert experiments.labels(records) == ["ce", "focal"]
     assert records[0]["tests"]["cie"] == {"t": -2.0, "p": 0.04, "n": 4, "excess": EXCESS | {"p": 0.2},
                                          "matched": MATCHED | {"p": 0.5}}
     assert records[1]["counts"]["pie"] == 3 and records[0]["statistic"] == "max_influence"
 
 
 def test_labels_name_what_varies_and_tell_twins_apart():
-    records = compare.experiments(exp_show(("a", run_data("magnitude", "ce", 1, 0.1)), ("b", run_data("quantize", "ce", 1, 0.1)),
+    records = experiments.experiments(exp_show(("a", run_data("magnitude", "ce", 1, 0.1)), ("b", run_data("quantize", "ce", 1, 0.1)),
                                            ("c", run_data("magnitude", "ce", 1, 0.1))))
-    assert compare.labels(records) == ["magnitude (a)", "quantize", "magnitude (c)"]
+    assert experiments.labels(records) == ["magnitude (a)", "quantize", "magnitude (c)"]
 
 
 def test_adjust_applies_benjamini_hochberg_across_experiments_and_groups():
-    records = compare.adjust(compare.experiments(exp_show(("a", run_data("m", "ce", 1, 0.01)),
+    records = experiments.adjust(experiments.experiments(exp_show(("a", run_data("m", "ce", 1, 0.01)),
                                                           ("b", run_data("m", "kd", 1, 0.04)))))
     expected = stats.benjamini_hochberg([0.01] * 4 + [0.04] * 4)
-    assert [r["tests"][g]["p_bh"] for r in records for g in compare.GROUPS] == pytest.approx(expected)
-    assert [r["tests"][g]["matched"]["p_bh"] for r in records for g in compare.GROUPS] == pytest.approx([0.5] * 8)
-    assert [r["tests"][g]["excess"]["p_bh"] for r in records for g in compare.GROUPS] == pytest.approx([0.2] * 8)
+    assert [r["tests"][g]["p_bh"] for r in records for g in experiments.GROUPS] == pytest.approx(expected)
+    assert [r["tests"][g]["matched"]["p_bh"] for r in records for g in experiments.GROUPS] == pytest.approx([0.5] * 8)
+    assert [r["tests"][g]["excess"]["p_bh"] for r in records for g in experiments.GROUPS] == pytest.approx([0.2] * 8)
 
 
 def test_no_experiments_is_an_error_that_says_how_to_make_them():
     with pytest.raises(LongtailError, match="dvc exp run --queue"):
-        compare.experiments(exp_show())
+        experiments.experiments(exp_show())
 
 
 def test_compare_draws_both_figures_and_the_table(root, python, tmp_path):

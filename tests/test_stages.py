@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from longtail import curves, trials
+from longtail.train import curves, trials
 
 STAGES = ["check", "prepare", "train_trials", "fit", "estimate", "reference", "compress", "cie", "ttest", "reference_population",
           "populations", "pie", "consistency", "report", "compare", "dispatch"]

@@ -1,14 +1,17 @@
 import pytest
 import torch
 
-from longtail import LongtailError, data, devices, models, seeds, training
+from longtail import LongtailError, devices, seeds
+from longtail.data import datasets
+from longtail.train import models, training
+from recipes import recipe
 
 
 def test_zero_epochs_leave_the_model_untouched():
     model = models.build("mlp", (1, 8, 8), 10)
     before = [p.clone() for p in model.parameters()]
     x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
-    training.train(model, x, torch.arange(8), epochs=0, batch_size=4, lr=0.1)
+    training.train(model, x, torch.arange(8), recipe=recipe(epochs=0, batch_size=4, lr=0.1))
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
@@ -18,7 +21,7 @@ def test_training_fits_a_small_set_and_the_same_seeds_give_the_same_model():
     def fit():
         torch.manual_seed(seeds.derive(0, 9))
         model = models.build("mlp", (1, 8, 8), 4)
-        return training.train(model, x, y, epochs=30, batch_size=8, lr=0.1, generator=seeds.generator(0, 9, 1))
+        return training.train(model, x, y, recipe=recipe(epochs=30, batch_size=8, lr=0.1), generator=seeds.generator(0, 9, 1))
 
     a, b = fit(), fit()
     assert (training.predict(a, x) == y).all()
@@ -43,15 +46,14 @@ def test_device_auto_is_cpu_without_cuda_and_cuda_without_a_gpu_is_refused():
 def test_the_fast_path_bf16_and_channels_last_trains_as_well_as_float32():
     """What a CUDA run uses (bfloat16 autocast, channels_last), forced on the CPU: the model ends in
     channels_last and float32 weights, and learns digits as the float32 path does."""
-    digits = data.split(*data.digits(), test_fraction=0.2, seed=0)
+    digits = datasets.split(*datasets.digits(), test_fraction=0.2, seed=0)
     x, y = devices.tensors(digits["x_train"], digits["y_train"], "cpu")
     xt, yt = devices.tensors(digits["x_test"], digits["y_test"], "cpu")
     accuracy, weights = {}, {}
     for fast in (False, True):
         torch.manual_seed(0)
         model = models.build("cnn", (1, 8, 8), 10)
-        training.train(model, x, y, epochs=10, batch_size=64, lr=0.1, fast=fast,
-                       generator=seeds.generator(0, 1))
+        training.train(model, x, y, recipe=recipe(epochs=10, batch_size=64, lr=0.1), fast=fast, generator=seeds.generator(0, 1))
         conv = model[2].weight  # 64 x 32 x 3 x 3: its layouts differ (a 1-channel one is both)
         assert conv.dtype == torch.float32
         assert conv.is_contiguous(memory_format=torch.channels_last) == fast
@@ -81,8 +83,7 @@ def test_the_learning_rate_decays_linearly_or_stays_constant():
     model = models.build("mlp", (1, 8, 8), 3)
     before = [p.clone() for p in model.parameters()]
     with pytest.raises(LongtailError, match="unknown schedule 'cosine'"):
-        training.train(model, torch.rand(10, 1, 8, 8), torch.arange(10) % 3, epochs=1, batch_size=4, lr=0.1,
-                       schedule="cosine")
+        training.train(model, torch.rand(10, 1, 8, 8), torch.arange(10) % 3, recipe=recipe(epochs=1, batch_size=4, lr=0.1, schedule="cosine"))
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # refused before any step
 
 
@@ -94,8 +95,7 @@ def test_each_recipe_option_changes_the_trained_model_as_torch_sgd_does():
 
     def trained(**options):
         torch.manual_seed(0)
-        return training.train(models.build("mlp", (1, 8, 8), 3), x, y, generator=seeds.generator(0, 2),
-                              **base, **options)
+        return training.train(models.build("mlp", (1, 8, 8), 3), x, y, recipe=recipe(**base, **options), generator=seeds.generator(0, 2))
 
     def by_hand(schedule, nesterov, drop_last):
         torch.manual_seed(0)
@@ -133,8 +133,7 @@ def test_recording_curves_changes_no_weight():
     def fit(on_epoch):
         torch.manual_seed(0)
         model = models.build("resnet20", (3, 8, 8), 3)  # BatchNorm: eval mode would freeze its statistics
-        return training.train(model, x, y, epochs=3, batch_size=8, lr=0.1, generator=seeds.generator(0, 1),
-                              on_epoch=on_epoch)
+        return training.train(model, x, y, recipe=recipe(epochs=3, batch_size=8, lr=0.1), generator=seeds.generator(0, 1), on_epoch=on_epoch)
 
     plain = fit(None)
     logged = fit(lambda epoch, model, stats: seen.append((epoch, training.accuracy(model, x, y), stats)))

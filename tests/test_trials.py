@@ -2,7 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from longtail import LongtailError, data, devices, engine, fit, training, trials
+from longtail import LongtailError, devices
+from longtail.data import datasets
+from longtail.train import engine, fitted, training, trials
+from recipes import recipe
 
 
 def test_bernoulli_masks_keep_about_the_ratio_and_are_reproducible():
@@ -27,16 +30,16 @@ def test_unknown_mask_names_the_choices():
 
 @pytest.fixture(scope="module")
 def tiny():
-    x, y, rare = data.synthetic(classes=3, common=20, rare_groups=2, rare_size=2, seed=0)
-    return data.split(x, y, rare=rare, test_fraction=0.25, seed=0)
+    x, y, rare = datasets.synthetic(classes=3, common=20, rare_groups=2, rare_size=2, seed=0)
+    return datasets.split(x, y, rare=rare, test_fraction=0.25, seed=0)
 
 
 RECIPE = dict(epochs=30, batch_size=16, lr=0.1, momentum=0.9, weight_decay=5e-4)
 
 
 def run(tiny, masks, seed=0, models_per_step=4, arch="mlp", run_trials=trials.run_trials, **extra):
-    return run_trials(tiny["x_train"], tiny["y_train"], tiny["x_test"], tiny["y_test"], masks,
-                      arch=arch, seed=seed, device=torch.device("cpu"), **RECIPE, **extra,
+    return run_trials(tiny["x_train"], tiny["y_train"], tiny["x_test"], tiny["y_test"], masks, arch=arch, seed=seed,
+                      device=torch.device("cpu"), recipe=recipe(**RECIPE), **extra,
                       **({"models_per_step": models_per_step} if run_trials is trials.run_trials else {}))
 
 
@@ -46,13 +49,13 @@ def test_trials_fit_their_subsets_and_rerun_identically(tiny):
     train_correct, test_correct = outcome.train_correct, outcome.test_correct
     assert train_correct.shape == masks.shape and test_correct.shape == (4, len(tiny["y_test"]))
     assert train_correct.dtype == bool and test_correct.dtype == bool
-    summary = fit.summary(masks, train_correct, test_correct, fit_threshold=0.99)
+    summary = fitted.summary(masks, train_correct, test_correct, fit_threshold=0.99)
     assert summary["subset_accuracy"] == 1.0 and summary["fit_fraction"] == 1.0
     # Trial k depends on (seed, k) only: rerunning the last trial by itself reproduces it (up to
     # floating-point order, since it no longer shares a chunk).
     tensors = (*devices.tensors(tiny["x_train"], tiny["y_train"], "cpu"),
                *devices.tensors(tiny["x_test"], tiny["y_test"], "cpu"))
-    again = trials.run_chunk(*tensors, masks, [3], arch="mlp", seed=0, **RECIPE)
+    again = trials.run_chunk(*tensors, masks, [3], arch="mlp", seed=0, recipe=recipe(**RECIPE))
     assert (again[0][0] == train_correct[3]).mean() >= 0.98
     assert (again[1][0] == test_correct[3]).mean() >= 0.98
 
@@ -61,7 +64,7 @@ def test_summary_separates_own_subset_from_held_out_examples():
     masks = np.array([[1, 1, 0, 0], [1, 0, 1, 0]], bool)
     train_correct = np.array([[1, 1, 1, 0], [1, 0, 0, 0]], bool)
     test_correct = np.array([[1, 0], [1, 1]], bool)
-    s = fit.summary(masks, train_correct, test_correct, fit_threshold=0.99)
+    s = fitted.summary(masks, train_correct, test_correct, fit_threshold=0.99)
     assert s["subset_accuracy"] == pytest.approx((1 + 0.5) / 2)
     assert s["held_out_accuracy"] == pytest.approx((0.5 + 0) / 2)
     assert s["test_accuracy"] == pytest.approx(0.75)
@@ -96,18 +99,17 @@ def test_compiled_steps_match_models_trained_alone(tiny):
 
 @pytest.fixture(scope="module")
 def tiny_rgb():
-    x, y, rare = data.synthetic(classes=3, common=12, rare_groups=1, rare_size=2, side=8, seed=0)
+    x, y, rare = datasets.synthetic(classes=3, common=12, rare_groups=1, rare_size=2, side=8, seed=0)
     x = np.repeat(x, 3, axis=1)  # 3 channels, as CIFAR
-    return data.split(x, y, rare=rare, test_fraction=0.25, seed=0)
+    return datasets.split(x, y, rare=rare, test_fraction=0.25, seed=0)
 
 
 def test_batchnorm_networks_with_augmentation_train_together_as_they_would_alone(tiny_rgb):
     masks = trials.sample_masks(3, len(tiny_rgb["y_train"]), 0.7, seed=3)
-    recipe = RECIPE | {"epochs": 3, "augment": True}
+    knobs = recipe(**RECIPE | {"epochs": 3, "augment": True})
     args = (tiny_rgb["x_train"], tiny_rgb["y_train"], tiny_rgb["x_test"], tiny_rgb["y_test"], masks)
-    together = trials.run_trials(*args, arch="resnet20", seed=0, device=torch.device("cpu"), models_per_step=3,
-                                 **recipe)
-    alone = trials.run_trials_sequential(*args, arch="resnet20", seed=0, device=torch.device("cpu"), **recipe)
+    together = trials.run_trials(*args, recipe=knobs, arch="resnet20", seed=0, device=torch.device("cpu"), models_per_step=3)
+    alone = trials.run_trials_sequential(*args, recipe=knobs, arch="resnet20", seed=0, device=torch.device("cpu"))
     assert (together[0] == alone[0]).mean() >= 0.99
     assert (together[1] == alone[1]).mean() >= 0.99
 
@@ -119,10 +121,11 @@ def test_best_test_selection_keeps_each_trials_epoch_of_highest_test_accuracy(ti
     masks = trials.sample_masks(4, len(tiny["y_train"]), 0.5, seed=4)
 
     def accuracy(epochs, select):
-        return trials.run_trials(tiny["x_train"], tiny["y_train"], tiny["x_test"], tiny["y_test"], masks, arch="mlp",
-                                 seed=0, device=torch.device("cpu"), epochs=epochs, batch_size=16, lr=0.3,
-                                 momentum=0.9, weight_decay=0.0, schedule="constant", nesterov=False,
-                                 drop_last=False, models_per_step=4, select=select).test_correct.mean(1)
+        constant = recipe(epochs=epochs, batch_size=16, lr=0.3, momentum=0.9, weight_decay=0.0, schedule="constant",
+                          nesterov=False, drop_last=False)
+        return trials.run_trials(tiny["x_train"], tiny["y_train"], tiny["x_test"], tiny["y_test"], masks, recipe=constant,
+                                 arch="mlp", seed=0, device=torch.device("cpu"), models_per_step=4,
+                                 select=select).test_correct.mean(1)
 
     each_epoch = np.array([accuracy(e, "last") for e in range(1, 9)])
     best = accuracy(8, "best_test")
@@ -130,13 +133,13 @@ def test_best_test_selection_keeps_each_trials_epoch_of_highest_test_accuracy(ti
     assert (best > each_epoch[-1]).sum() >= 2
 
 
-@pytest.mark.parametrize("recipe", [
+@pytest.mark.parametrize("knobs", [
     dict(schedule="linear", nesterov=True, drop_last=True),
     dict(schedule="constant", nesterov=False, drop_last=False),  # Feldman & Zhang's
     dict(schedule="constant", nesterov=True, drop_last=True),
     dict(schedule="linear", nesterov=False, drop_last=False),
 ])
-def test_the_engine_follows_every_recipe_option_as_a_single_model_does(tiny, recipe):
+def test_the_engine_follows_every_recipe_option_as_a_single_model_does(tiny, knobs):
     """Weights, not only predictions: the batched engine and training.train take the same steps
     under each schedule, momentum and last-batch rule (subsets of unequal sizes, so the partial
     batches and the idle steps differ between the models)."""
@@ -144,15 +147,15 @@ def test_the_engine_follows_every_recipe_option_as_a_single_model_does(tiny, rec
     masks = trials.sample_masks(3, len(y), 0.7, seed=5)
     assert len(set(masks.sum(1) % 16)) > 1  # the partial batches differ in size
     subsets = [torch.from_numpy(np.flatnonzero(m)) for m in masks]
-    options = dict(epochs=4, batch_size=16, lr=0.1, momentum=0.9, weight_decay=1e-3, **recipe)
+    options = recipe(epochs=4, batch_size=16, lr=0.1, momentum=0.9, weight_decay=1e-3, **knobs)
     nets = trials.init_models("mlp", (1, 8, 8), 3, range(3), 0, "cpu", init="glorot_normal")
-    (params, _), curves = engine.train_stacked(nets, x, y, subsets, generators=[trials.data_order(0, k) for k in range(3)],
-                                               **options)
+    (params, _), curves = engine.train_stacked(nets, x, y, subsets, options,
+                                               generators=[trials.data_order(0, k) for k in range(3)])
     for k in range(3):
         (alone,) = trials.init_models("mlp", (1, 8, 8), 3, [k], 0, "cpu", init="glorot_normal")
         logged = []
-        training.train(alone, x[subsets[k]], y[subsets[k]], generator=trials.data_order(0, k),
-                       on_epoch=lambda epoch, model, stats: logged.append(stats), **options)
+        training.train(alone, x[subsets[k]], y[subsets[k]], options, generator=trials.data_order(0, k),
+                       on_epoch=lambda epoch, model, stats: logged.append(stats))
         for name, p in alone.named_parameters():
             torch.testing.assert_close(params[name][k], p.detach(), rtol=1e-4, atol=1e-5)
         # the curves the steps give are training.train's, epoch by epoch
@@ -164,7 +167,7 @@ def test_keeping_partial_batches_is_refused_for_batchnorm_networks_in_the_engine
     masks = trials.sample_masks(2, len(tiny_rgb["y_train"]), 0.7, seed=3)
     with pytest.raises(LongtailError, match="this network has BatchNorm: set trials.drop_last: true"):
         trials.run_trials(tiny_rgb["x_train"], tiny_rgb["y_train"], tiny_rgb["x_test"], tiny_rgb["y_test"], masks,
-                          arch="resnet20", seed=0, device=torch.device("cpu"), **RECIPE | {"drop_last": False})
+                          arch="resnet20", seed=0, device=torch.device("cpu"), recipe=recipe(**RECIPE | {"drop_last": False}))
 
 
 def test_trials_keep_each_labels_probability_and_margin_as_one_model_alone_gives_them(tiny):
@@ -192,7 +195,7 @@ def test_label_scores_follow_their_definitions():
 
 
 def test_a_stopping_rule_stops_at_the_first_chunk_that_meets_it_resumed_or_sharded(tiny, tmp_path):
-    from longtail import stopping
+    from longtail.train import stopping
 
     masks = trials.sample_masks(16, len(tiny["y_train"]), 0.7, seed=4)
     full = run(tiny, masks, store=tmp_path / "store")
@@ -231,7 +234,7 @@ def test_a_stopping_rule_stops_at_the_first_chunk_that_meets_it_resumed_or_shard
     ("reliability 0.9", "is not a rule"),
 ])
 def test_a_bad_stopping_rule_says_what_to_write(text, message):
-    from longtail import stopping
+    from longtail.train import stopping
 
     with pytest.raises(LongtailError, match=message):
         stopping.parse(text, 0.25)

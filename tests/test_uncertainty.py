@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from longtail import influence, seeds, uncertainty
+from longtail import seeds
+from longtail.estimate import influence, uncertainty
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,8 @@ def test_the_spread_of_a_reliability_is_that_of_further_seeded_splits(trial_arra
 
 
 def test_the_estimate_pass_gives_the_split_half_its_own_passes_would(trial_arrays):
-    from longtail import estimates, params
+    from longtail import params
+    from longtail.estimate import estimates
 
     masks, train_correct, test_correct = trial_arrays
     cfg = params.Estimate(target="correct", dtype="float32", pair_influence=0.15, pair_memorization=0.25,

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from longtail import verify
+from longtail.report import verify
 
 ESTIMATE = {"trials": 100, "n_train": 1000, "n_test": 200,
             "reliability": {"split_seed": 0, "top_memorization": 0.47},

@@ -98,7 +98,7 @@ QUOTED = re.compile(r"(\S+?)<!-- (\S+) (\S+) (\S+) -->")
 def test_the_figures_the_readme_quotes_from_a_metrics_file_are_what_it_says(root):
     # Each quoted figure is followed by `<!-- file key format -->`: the committed metric, formatted so,
     # is the figure (a README that quotes a run before the last one fails here).
-    from longtail.verify import flatten
+    from longtail.report.verify import flatten
 
     quoted = QUOTED.findall((root / "README.md").read_text())
     assert len(quoted) >= 20

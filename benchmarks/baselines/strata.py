@@ -27,7 +27,7 @@ such ties, which then give p = 1, not a random 0 or 1.
 
 import numpy as np
 
-from longtail.stats import mean_or_none
+from longtail.analysis.stats import mean_or_none
 
 BATCH = 256  # permutations drawn at once: memory BATCH x pool size
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import typer
 
-from longtail import LongtailError, cli, verify as verifying
+from longtail import LongtailError, cli
+from longtail.report import verify as verifying
 from longtail.artifacts import load_json
 
 app = cli.app(__doc__)

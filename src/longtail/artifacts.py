@@ -178,7 +178,7 @@ def load_npz(path, keys: Iterable[str], optional: Iterable[str] | None = None) -
 def load_prepared(prepared) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(train, test) of data/prepared: x, y and, where prepare wrote them, rare and flipped; checked
     against their contract (longtail.prepared)."""
-    from longtail import prepared as contract
+    from longtail.data import prepared as contract
 
     prepared = Path(prepared)
     train, test = (load_npz(prepared / f"{split}.npz", ["x", "y"]) for split in ("train", "test"))

@@ -8,7 +8,7 @@ import os
 import signal
 
 if "LONGTAIL_KILL_AT_CHUNK" in os.environ:
-    from longtail import trials
+    from longtail.train import trials
 
     _run_chunk, _calls = trials.run_chunk, [0]
 

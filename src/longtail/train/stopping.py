@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from longtail import LongtailError, influence
-from longtail.halves import correlation, halves
+from longtail import LongtailError
+from longtail.estimate import influence
+from longtail.estimate.halves import correlation, halves
 
 MEASURES = {"reliability": ">=", "reliability_high": ">=", "se_high": "<="}  # measure -> the op that stops
 _RULE = re.compile(r"^\s*(\w+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*$")
@@ -48,7 +49,7 @@ def parse(text: str, high: float, key: str = "trials.until") -> Rule:
         raise LongtailError(f"{key} {text!r} is not a rule '<measure> <op> <value>' ({example})")
     measure, op, value = match.groups()
     if measure not in MEASURES:
-        from longtail.params import choose
+        from longtail.checks import choose
 
         choose(f"{key}'s measure", measure, MEASURES)
     if op != MEASURES[measure]:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from longtail import LongtailError
-from longtail.models import cifar, small
+from longtail.train.models import cifar, small
 
 
 ARCHS = {

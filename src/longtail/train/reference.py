@@ -2,15 +2,17 @@
 
 import torch
 
-from longtail import models, seeds, training
+from longtail import seeds
+from longtail.train import models, training
+from longtail.train.recipe import Recipe
 
 
-def reference_model(arch: str, recipe: dict, x, y, num_classes: int, seed: int, init: str,
+def reference_model(arch: str, recipe: Recipe, x, y, num_classes: int, seed: int, init: str,
                     on_epoch=None) -> torch.nn.Module:
-    """`arch` trained from scratch on all of (x, y) with `recipe` (params.Recipe.recipe()); its
+    """`arch` trained from scratch on all of (x, y) with `recipe`; its
     initialisation (`init`, one of models.INITS) and data order come from `seed` alone (the
     REFERENCE streams; a PIE member passes seeds.member(seed, m)). on_epoch: training.train's."""
     torch.manual_seed(seeds.derive(seed, seeds.REFERENCE, 0))
     model = models.build(arch, tuple(x.shape[1:]), num_classes, init=init).to(x.device)
-    return training.train(model, x, y, generator=seeds.generator(seed, seeds.REFERENCE, 1),
-                          on_epoch=on_epoch, **recipe)
+    return training.train(model, x, y, recipe, generator=seeds.generator(seed, seeds.REFERENCE, 1),
+                          on_epoch=on_epoch)

@@ -1,7 +1,8 @@
 """Experiments side by side (the seed paper's Figures 4 and 6 across compression losses or methods),
 from the JSON of `dvc exp show --json`. Pure: the compare command runs DVC and writes the files."""
 
-from longtail import LongtailError, stats
+from longtail import LongtailError
+from longtail.analysis import stats
 
 GROUPS = ("cie", "cie_u", "cie_c", "pie")
 QUESTIONS = ("excess", "matched")  # Q1 and Q2 of metrics/ttest.json (longtail.comparisons)

@@ -30,7 +30,7 @@ measures that on the draws, and the ttest's two questions widen their standard e
 
 import numpy as np
 
-from longtail import influence
+from longtail.estimate import influence
 
 
 def influence_free(masks: np.ndarray, test_correct: np.ndarray, memorization: np.ndarray, *, draws: int,

@@ -21,7 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
-from longtail import LongtailError, training
+from longtail import LongtailError
+from longtail.train import training
+from longtail.train.recipe import Recipe
 
 CURVES = ("train_loss", "train_accuracy")  # train_stacked's per-epoch curves of each model
 STEPS_PER_CALL = 4  # compiled steps per call: 4 measured best on digits (8 compiles twice as long for no gain)
@@ -73,17 +75,9 @@ def train_stacked(
     x: torch.Tensor,
     y: torch.Tensor,
     subsets: list[torch.Tensor],
+    recipe: Recipe,
     *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    schedule: str = "linear",
-    nesterov: bool = True,
-    drop_last: bool = True,
     generators: list[torch.Generator],
-    augment: bool = False,
     select: str = "last",
     x_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
@@ -103,6 +97,7 @@ def train_stacked(
     per process and model count; `max-autotune` also tunes the matrix-product kernels (a longer compilation;
     BENCHMARKS.md says when it pays); `off` runs eagerly.
     """
+    epochs, batch_size, drop_last, augment = recipe.epochs, recipe.batch_size, recipe.drop_last, recipe.augment
     if not drop_last and any(len(s) % batch_size for s in subsets) and _has_batchnorm(models[0]):
         raise LongtailError(
             "trials.drop_last: false pads each trial's partial last batch with weight-0 examples, which "
@@ -111,7 +106,7 @@ def train_stacked(
     params = {name: p.detach() for name, p in params.items()}
     momentum_buffers = {name: torch.zeros_like(p) for name, p in params.items()}
     base = copy.deepcopy(models[0]).to("meta")
-    run = _steps_fn(base, momentum, weight_decay, nesterov, augment, bf16=x.device.type == "cuda")
+    run = _steps_fn(base, recipe.momentum, recipe.weight_decay, recipe.nesterov, augment, bf16=x.device.type == "cuda")
     # Compiled, several steps go in one call: fewer guard checks and dispatches, more fusion
     # (1.4x on digits). best_test looks at every epoch's end, so it takes one step at a time.
     per_call = STEPS_PER_CALL if compile != "off" and select == "last" else 1
@@ -122,7 +117,7 @@ def train_stacked(
     active = t < plan.steps  # [T, K], padded to whole calls with idle steps
     # Model k's learning rate follows the schedule over its own steps; past its last step it is 0,
     # so its weights stay (its momentum buffer drifts, but is never used again).
-    lrs = training.learning_rate(schedule, lr, t, plan.steps.clamp_min(1)) * active
+    lrs = training.learning_rate(recipe.schedule, recipe.lr, t, plan.steps.clamp_min(1)) * active
     grid = [_pad(part, len(t)) for part in (plan.index, plan.weight, plan.flip, plan.shift)]
     best, losses, rights = None, [], []
     if select == "best_test":

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from longtail import LongtailError
-from longtail.losses import cross_entropy
+from longtail.train.losses import cross_entropy
+from longtail.train.recipe import Recipe
 
 # loss(logits, labels, teacher_logits) -> scalar; teacher_logits is None when training has no teacher.
 Loss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
@@ -76,18 +77,10 @@ def train(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
+    recipe: Recipe,
     *,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    schedule: str = "linear",
-    nesterov: bool = True,
-    drop_last: bool = True,
     loss: Loss = cross_entropy,
     generator: torch.Generator | None = None,
-    augment: bool = False,
     teacher: nn.Module | None = None,
     penalty: Callable[[], torch.Tensor] | None = None,
     fast: bool | None = None,
@@ -103,6 +96,7 @@ def train(
     cores run fastest; None turns it on where it pays, on CUDA. on_epoch(epoch, model, stats) is
     called after each epoch with stats {"loss": the mean loss of its steps, "accuracy": the share of
     its examples the model got right in their batch}; the model is back in train mode after it."""
+    epochs, batch_size, drop_last, augment = recipe.epochs, recipe.batch_size, recipe.drop_last, recipe.augment
     if epochs == 0:
         return model
     fast = x.device.type == "cuda" if fast is None else fast
@@ -111,10 +105,10 @@ def train(
         model.to(memory_format=torch.channels_last)
     n = len(y)
     total_steps = epochs * steps_per_epoch(n, batch_size, drop_last)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0,
-                          weight_decay=weight_decay)
+    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                          nesterov=recipe.nesterov and recipe.momentum > 0, weight_decay=recipe.weight_decay)
     # LambdaLR evaluates step 0 at once: an unknown schedule fails here, before any training.
-    decay = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: learning_rate(schedule, 1.0, step, total_steps))
+    decay = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: learning_rate(recipe.schedule, 1.0, step, total_steps))
     model.train()
     if teacher is not None:
         teacher.eval()

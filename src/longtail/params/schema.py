@@ -1,20 +1,14 @@
-"""params.yaml, read and checked before any work starts.
-
-Each stage reads the sections it uses into a frozen dataclass. Unknown keys, wrong types and values
-out of range raise LongtailError with the key, the value and what is allowed.
-"""
+"""The schema of params.yaml: each section's knobs as a frozen dataclass with its type and its checks.
+A stage reads a section, or a view of it (a dataclass with some of its keys), through
+params.section, so that DVC reruns it only for the keys it reads (stages/deps.py lists them)."""
 
 import dataclasses
-import difflib
-import math
-import re
 from dataclasses import dataclass, field
 from typing import ClassVar
-from pathlib import Path
-
-import yaml
 
 from longtail import LongtailError
+from longtail.checks import check_range, choose
+from longtail.train import recipe
 
 DTYPES = ("float16", "float32")
 # estimate.target: what each trial says of each example that the estimator averages (trials.SOFT_TARGETS
@@ -26,29 +20,9 @@ SELECT = ("last", "best_test")
 # the checks below so that only the stages that train load torch.
 
 
-def choose(key: str, value: str, choices) -> None:
-    """Raise unless `value` is one of `choices`, naming them all and the nearest one."""
-    if value not in choices:
-        lower = {str(c).lower(): c for c in choices}  # FOCAL is focal misspelt by its case
-        near = difflib.get_close_matches(str(value).lower(), list(lower), n=1)
-        hint = f" (did you mean {lower[near[0]]!r}?)" if near else ""
-        raise LongtailError(f"unknown {key} {value!r}; choose one of: {', '.join(choices)}{hint}")
-
-
-def check_range(key: str, value, low=None, high=None, *, low_open=False, high_open=False) -> None:
-    """Raise unless low <= value <= high (with < where the bound is open)."""
-    bad_low = low is not None and (value <= low if low_open else value < low)
-    bad_high = high is not None and (value >= high if high_open else value > high)
-    if bad_low or bad_high:
-        lo = "" if low is None else f"{low} {'<' if low_open else '<='} "
-        hi = "" if high is None else f" {'<' if high_open else '<='} {high}"
-        raise LongtailError(f"{key} = {value!r} is out of range; it must satisfy {lo}{key}{hi}")
-
-
 # The dataclasses name each knob, its type and its checks; its value comes from params.yaml only
-# (section() refuses a missing key), so no value written here can reach an output. A stage reads a
-# section, or a view of it: a dataclass with some of the section's keys (Recipe of `reference`, Fit
-# of `trials`), so that DVC reruns it only for the keys it reads (stages/deps.py lists them).
+# (loader.section refuses a missing key), so no value written here can reach an output. A view is a
+# dataclass with some of a section's keys (Recipe of `reference`, Fit of `trials`).
 
 
 @dataclass(frozen=True)
@@ -63,7 +37,7 @@ class Data:
     test_size: int | None = field(metadata={"kind": int, "optional": True})
 
     def check(self, section):
-        from longtail.data import DATASETS
+        from longtail.data.datasets import DATASETS
 
         choose(f"{section}.dataset", self.dataset, DATASETS)
         check_range(f"{section}.test_fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
@@ -74,22 +48,13 @@ class Data:
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """How training.train (and the trial engine) runs: SGD with momentum and weight decay."""
+class Recipe(recipe.Recipe):
+    """How training.train (and the trial engine) runs: train.recipe.Recipe's knobs, checked."""
 
     MIN_EPOCHS: ClassVar[int] = 1
-    epochs: int
-    batch_size: int
-    lr: float
-    momentum: float
-    weight_decay: float
-    augment: bool  # random crops (padding 4) and horizontal flips, for CIFAR
-    schedule: str  # linear: the learning rate decays to zero; constant: it stays lr
-    nesterov: bool  # Nesterov's momentum, or plain (heavy-ball) momentum
-    drop_last: bool  # drop each epoch's partial last batch, or train on it too
 
     def check(self, section):
-        from longtail.training import SCHEDULES
+        from longtail.train.training import SCHEDULES
 
         check_range(f"{section}.epochs", self.epochs, self.MIN_EPOCHS)
         check_range(f"{section}.batch_size", self.batch_size, 1)
@@ -98,9 +63,9 @@ class Recipe:
         check_range(f"{section}.weight_decay", self.weight_decay, 0)
         choose(f"{section}.schedule", self.schedule, SCHEDULES)
 
-    def recipe(self) -> dict:
-        """The keyword arguments of training.train."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(Recipe)}
+    def recipe(self) -> recipe.Recipe:
+        """The recipe alone, as training.train and engine.train_stacked take it."""
+        return recipe.of(self)
 
 
 @dataclass(frozen=True)
@@ -111,7 +76,7 @@ class Training(Recipe):
     init: str  # torch (each layer's default) | glorot_normal (stax's, Feldman & Zhang's MNIST code)
 
     def check(self, section):
-        from longtail.models import ARCHS, INITS
+        from longtail.train.models import ARCHS, INITS
 
         choose(f"{section}.arch", self.arch, ARCHS)
         choose(f"{section}.init", self.init, INITS)
@@ -134,13 +99,13 @@ class Trials(Training):
 
     def rule(self):
         """The stopping.Rule of `until`, or None."""
-        from longtail import stopping
+        from longtail.train import stopping
 
         return None if self.until is None else stopping.parse(self.until, self.until_high)
 
     def check(self, section):
-        from longtail.engine import COMPILE_MODES
-        from longtail.trials import MASKS
+        from longtail.train.engine import COMPILE_MODES
+        from longtail.train.trials import MASKS
 
         super().check(section)
         check_range(f"{section}.until_high", self.until_high, -1, 1)
@@ -171,7 +136,7 @@ class TrialSet:
     count: int
 
     def check(self, section):
-        from longtail.models import ARCHS
+        from longtail.train.models import ARCHS
 
         choose(f"{section}.arch", self.arch, ARCHS)
         check_range(f"{section}.count", self.count, 2)
@@ -238,8 +203,8 @@ class Compress(Recipe):
         return self.sparsity if isinstance(self.sparsity, tuple) else (self.sparsity,)
 
     def check(self, section):
-        from longtail.compression import METHODS
-        from longtail.losses import LOSSES, SOFTADAPT_VARIANTS, USES_TEACHER
+        from longtail.compress.compression import METHODS
+        from longtail.train.losses import LOSSES, SOFTADAPT_VARIANTS, USES_TEACHER
 
         choose(f"{section}.method", self.method, METHODS)
         choose(f"{section}.loss", self.loss, (*LOSSES, "none"))
@@ -279,7 +244,7 @@ class Ttest:
     bins: int  # histogram bins
 
     def check(self, section):
-        from longtail.stats import STATISTICS
+        from longtail.analysis.stats import STATISTICS
 
         choose(f"{section}.statistic", self.statistic, STATISTICS)
         check_range(f"{section}.alpha", self.alpha, 0, 1, low_open=True, high_open=True)
@@ -327,37 +292,6 @@ class Consistency(TrialSet):
     """Feldman & Zhang's consistency check: trials of a second architecture (arch, count) on the same data."""
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2's booleans and floats. DVC writes params.yaml (`dvc exp
-    run -S trials.compile=off -S trials.weight_decay=5e-4`) with ruamel.yaml, a YAML 1.2 library:
-    it leaves `off`, `on`, `yes` and `no` unquoted as strings, and writes 5e-4 as a float, where
-    YAML 1.1 reads booleans and the string '5e-4'."""
-
-
-_BOOL, _FLOAT = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:float"
-_Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_BOOL, _FLOAT)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Yaml12Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_Yaml12Loader.add_implicit_resolver(  # YAML 1.2 core schema floats (an integer stays an integer)
-    _FLOAT, re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+(?=[eE]))(?:[eE][-+]?[0-9]+)?"
-                       r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
-
-
-def _mapping(loader, node, deep=False):
-    """A mapping whose keys are unique: YAML would keep the last of two `trials:` sections silently."""
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise LongtailError(f"{key!r} is given twice (line {key_node.start_mark.line + 1}): keep one")
-        seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-
-_Yaml12Loader.construct_mapping = _mapping
-
 # The sections of params.yaml, each with the dataclasses whose keys make it up; a stage reads one
 # of them, or a view (a dataclass with some of the keys). The shared seed and device are top-level.
 SECTIONS = {"data": (Data,), "trials": (Trials, Fit), "estimate": (Estimate,), "reference": (Reference,),
@@ -365,108 +299,3 @@ SECTIONS = {"data": (Data,), "trials": (Trials, Fit), "estimate": (Estimate,), "
 TOP_LEVEL = ("seed", "device", *SECTIONS)
 
 
-def keys(name: str) -> list[str]:
-    """Every key of section `name`, in the order of its dataclasses' fields."""
-    return [f.name for cls in SECTIONS[name] for f in dataclasses.fields(cls)]
-
-
-def load_yaml(text: str):
-    """YAML as DVC reads and writes it (YAML 1.2 booleans and floats), duplicate keys refused."""
-    return yaml.load(text, Loader=_Yaml12Loader)
-
-
-def read(path="params.yaml") -> dict:
-    path = Path(path)
-    if not path.exists():
-        raise LongtailError(f"params file {path} not found: run from the repository root or pass --params")
-    try:
-        params = load_yaml(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise LongtailError(f"{path} is not valid YAML: {e}") from None
-    except LongtailError as e:
-        raise LongtailError(f"{path}: {e}") from None
-    if not isinstance(params, dict):
-        raise LongtailError(f"{path} must be a mapping of sections, found {type(params).__name__}")
-    for key in params:
-        if key not in TOP_LEVEL:
-            near = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else f"; known sections: {', '.join(TOP_LEVEL)}"
-            raise LongtailError(f"{path}: unknown section {key!r}{hint}")
-    return params
-
-
-def _typed(key: str, value, kind: type):
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise LongtailError(f"{key} = {value!r} must be of type {kind.__name__}")
-    if kind is float and not math.isfinite(value):
-        raise LongtailError(f"{key} = {value!r} must be a finite number")
-    return value
-
-
-def _value(key: str, value, field: dataclasses.Field):
-    """A param's value checked against its field's type; a field marked "list" also takes a list,
-    one marked "optional" also null (None)."""
-    kind = field.metadata.get("kind", field.type)
-    if field.metadata.get("optional") and value is None:
-        return None
-    if field.metadata.get("list") and isinstance(value, list):
-        return tuple(_typed(f"{key}[{i}]", v, kind) for i, v in enumerate(value))
-    return _typed(key, value, kind)
-
-
-def section(params: dict, name: str, cls):
-    """The dataclass `cls` (section `name`, or a view of it), built from params[name] and checked.
-    The whole section is checked for keys it does not know and for keys it lacks."""
-    if name not in SECTIONS:
-        raise LongtailError(f"unknown params section {name!r}; known sections: {', '.join(SECTIONS)}")
-    raw = params.get(name)
-    if not isinstance(raw, dict):
-        raise LongtailError(f"params section {name!r} is missing or not a mapping")
-    known = keys(name)
-    for key in raw:
-        if key not in known:
-            near = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(known)}"
-            raise LongtailError(f"unknown param {name}.{key}{hint}")
-    if missing := [key for key in known if key not in raw]:
-        raise LongtailError(f"params section {name!r} lacks {', '.join(missing)}: every knob is set in params.yaml "
-                            "(see the repository's params.yaml for each one's meaning and value)")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    if extra := set(fields) - set(known):
-        raise LongtailError(f"{cls.__name__} reads {', '.join(sorted(extra))}, which section {name!r} has not")
-    result = cls(**{k: _value(f"{name}.{k}", raw[k], f) for k, f in fields.items()})
-    result.check(name)
-    return result
-
-
-def _top(params: dict, key: str, kind: type):
-    if key not in params:
-        raise LongtailError(f"params lack `{key}`: set it at the top of params.yaml (see the repository's)")
-    return _typed(key, params[key], kind)
-
-
-def seed(params: dict) -> int:
-    value = _top(params, "seed", int)
-    check_range("seed", value, 0)  # numpy's generators take non-negative seeds only
-    return value
-
-
-def device(params: dict) -> str:
-    value = _top(params, "device", str)
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", value):
-        raise LongtailError(f"unknown device {value!r}; use auto, cpu, cuda, cuda:N or mps")
-    return value
-
-
-def check_all(params: dict) -> None:
-    """Every section as the stages read it, the top-level keys and the cross-section rule: what
-    stages/check.py runs before any stage of the pipeline, so that a misspelt name or a bad value
-    stops the run before DVC removes a single output."""
-    seed(params)
-    device(params)
-    for name, classes in SECTIONS.items():
-        for cls in classes:
-            section(params, name, cls)
-    check_statistic(params)

@@ -17,7 +17,8 @@ import warnings
 
 import numpy as np
 
-from longtail import matched, null, stats
+from longtail.analysis import matched, stats
+from longtail.estimate import null
 
 
 def two_questions(excess: np.ndarray, draws: np.ndarray, group: np.ndarray, comparison: np.ndarray,

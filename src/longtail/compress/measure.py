@@ -3,8 +3,10 @@ its reference's (metrics/compress.json), and the two models' test predictions th
 
 import numpy as np
 
-from longtail import cie, compression, training
-from longtail.recipes.compress import Compressed
+from longtail.analysis import cie
+from longtail.compress import compression
+from longtail.train import training
+from longtail.compress.recipe import Compressed
 
 
 def measure(reference, compressed: list[Compressed], x_test, y_test, *, method: str, loss: str):

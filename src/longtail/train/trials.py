@@ -17,8 +17,10 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from longtail import LongtailError, devices, engine, models, seeds, stopping, training
+from longtail import LongtailError, devices, seeds
 from longtail.artifacts import outputs
+from longtail.train import engine, models, stopping, training
+from longtail.train.recipe import Recipe
 
 MASKS = ("bernoulli", "fixed_size")
 CURVES = engine.CURVES  # the per-epoch curves of each trial, kept with each chunk
@@ -80,8 +82,8 @@ def data_order(seed: int, k: int) -> torch.Generator:
     return seeds.generator(seed, seeds.TRIALS, int(k), 1)
 
 
-def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: int, init: str = "torch",
-              pad_to: int = 0, compile: str = "off", select: str = "last", **recipe):
+def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: int, recipe: Recipe,
+              init: str = "torch", pad_to: int = 0, compile: str = "off", select: str = "last"):
     """Train the trials `trial_ids` (rows of `masks`) together with the batched engine; returns their
     Outcome (K rows).
 
@@ -94,8 +96,8 @@ def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: in
     num_classes = int(max(y.max(), yt.max())) + 1
     nets = init_models(arch, tuple(x.shape[1:]), num_classes, trial_ids, seed, x.device, init)
     subsets = [torch.from_numpy(np.flatnonzero(masks[k])).to(x.device) for k in trial_ids]
-    state, curves = engine.train_stacked(nets, x, y, subsets, generators=[data_order(seed, k) for k in trial_ids],
-                                         compile=compile, select=select, x_test=xt, y_test=yt, **recipe)
+    state, curves = engine.train_stacked(nets, x, y, subsets, recipe, generators=[data_order(seed, k) for k in trial_ids],
+                                         compile=compile, select=select, x_test=xt, y_test=yt)
     train, test = (engine.scores_stacked(nets, state, inputs, labels) for inputs, labels in ((x, y), (xt, yt)))
     return _outcome(train, test, n, {name: curves[name][:n].astype(np.float32) for name in CURVES})
 
@@ -126,6 +128,7 @@ def run_trials(
     arch: str,
     seed: int,
     device,
+    recipe: Recipe,
     init: str = "torch",
     models_per_step: int = 32,
     compile: str = "off",
@@ -135,10 +138,9 @@ def run_trials(
     num_shards: int = 1,
     progress=None,
     until: stopping.Rule | None = None,
-    **recipe,
 ) -> Outcome | None:
     """The Outcome of the trials of `masks` (one row each), trained `models_per_step` at a time (the
-    groups of chunks()). `recipe` goes to engine.train_stacked.
+    groups of chunks()), each with `recipe` (engine.train_stacked's).
 
     store: a folder that keeps each finished chunk as it finishes, under a fingerprint of everything
     the chunk's trials are defined by (data, masks, seed, arch, init, recipe, models_per_step,
@@ -162,11 +164,11 @@ def run_trials(
     device = torch.device(device)
     folder = None if store is None else Path(store) / fingerprint(
         masks, x_train, y_train, x_test, y_test, arch=arch, init=init, seed=seed, models_per_step=models_per_step,
-        compile=compile, select=select, store_format=STORE_FORMAT, **recipe)
+        compile=compile, select=select, store_format=STORE_FORMAT, **recipe.settings())
     here = f"{device.type}, torch {torch.__version__}"
     mine = [c for c in range(len(groups)) if shard is None or c % num_shards == shard]
     path = {c: None if folder is None else folder / f"chunk-{c:05d}.npz" for c in mine}
-    shapes = ({"train_correct": len(y_train), "test_correct": len(y_test)} | dict.fromkeys(CURVES, recipe["epochs"])
+    shapes = ({"train_correct": len(y_train), "test_correct": len(y_test)} | dict.fromkeys(CURVES, recipe.epochs)
               | {name: len(y_train) if name.startswith("train") else len(y_test) for name in SOFT})
     results = {c: r for c in mine if (r := _finished(path[c], len(groups[c]), shapes))}
     tensors = None
@@ -179,8 +181,8 @@ def run_trials(
             if c not in results:
                 if tensors is None:
                     tensors = (*devices.tensors(x_train, y_train, device), *devices.tensors(x_test, y_test, device))
-                results[c] = run_chunk(*tensors, masks, groups[c], arch=arch, seed=seed, init=init,
-                                       pad_to=models_per_step, compile=compile, select=select, **recipe)._replace(
+                results[c] = run_chunk(*tensors, masks, groups[c], arch=arch, seed=seed, recipe=recipe, init=init,
+                                       pad_to=models_per_step, compile=compile, select=select)._replace(
                                            trained_on=(here,))
                 trained.append(c)
                 if folder is not None:
@@ -241,7 +243,8 @@ def _finished(chunk: Path | None, rows: int, columns: dict[str, int]) -> Outcome
                    {name: parts[name] for name in CURVES}, trained_on=(trained_on,))
 
 
-def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed, device, init="torch", **recipe):
+def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed, device, recipe: Recipe,
+                          init="torch"):
     """The same trials, one model at a time with training.train: the reference the batched engine
     must match (its Outcome, curves included), and the baseline of benchmarks/trials.py."""
     _check_masks(masks, y_train)
@@ -250,7 +253,7 @@ def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed
     out = Outcome(np.zeros(masks.shape, bool), np.zeros((len(masks), len(y_test)), bool),
                   {name: np.zeros((len(masks), len(y_train) if name.startswith("train") else len(y_test)), np.float16)
                    for name in SOFT},
-                  {name: np.zeros((len(masks), recipe["epochs"]), np.float32) for name in CURVES})
+                  {name: np.zeros((len(masks), recipe.epochs), np.float32) for name in CURVES})
     for k, mask in enumerate(masks):
         subset = torch.from_numpy(np.flatnonzero(mask)).to(device)
         (model,) = init_models(arch, tuple(x.shape[1:]), num_classes, [k], seed, device, init)
@@ -258,7 +261,7 @@ def run_trials_sequential(x_train, y_train, x_test, y_test, masks, *, arch, seed
         def record(epoch, _, stats, k=k):
             out.curves["train_loss"][k, epoch], out.curves["train_accuracy"][k, epoch] = stats["loss"], stats["accuracy"]
 
-        training.train(model, x[subset], y[subset], generator=data_order(seed, k), on_epoch=record, **recipe)
+        training.train(model, x[subset], y[subset], recipe, generator=data_order(seed, k), on_epoch=record)
         for side, inputs, labels in (("train", x, y), ("test", xt, yt)):
             scores = training.scores(model, inputs, labels)
             getattr(out, f"{side}_correct")[k] = scores["correct"].cpu().numpy()

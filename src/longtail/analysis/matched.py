@@ -44,7 +44,7 @@ whatever its trial accuracy (BENCHMARKS.md also draws groups by the accuracy of 
 import numpy as np
 from scipy import stats
 
-from longtail.stats import mean_or_none
+from longtail.analysis.stats import mean_or_none
 
 KNOTS = 20  # at most this many knots
 MIN_PER_KNOT = 5  # comparison examples strictly between 0 and 1 per knot

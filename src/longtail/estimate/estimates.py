@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from longtail import counterfactual, halves, influence, null, planted, seeds, uncertainty
-from longtail.stats import FILES, NULL_FILES
+from longtail import seeds
+from longtail.data import planted
+from longtail.estimate import counterfactual, halves, influence, null, uncertainty
+from longtail.analysis.stats import FILES, NULL_FILES
 
 SE_TARGETS = (0.05, 0.02)  # standard errors whose trial counts metrics/estimate.json reports
 

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats
 
 from longtail import LongtailError, seeds
-from longtail.params import check_range
+from longtail.checks import check_range
 
 
 def flip_labels(y: np.ndarray, share: float, num_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -3,12 +3,16 @@ recovered by fine-tuning with `compress.loss`. Every random draw derives from `s
 streams of longtail.seeds); a PIE member passes its own seed, so that it differs from the others."""
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from longtail import compression, losses, models, seeds, training
+from longtail import seeds
+from longtail.compress import compression
+from longtail.train import losses, models, training
+from longtail.train.recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,9 @@ def label(method: str, level: float | None) -> str:
 
 def recover(model, cfg, x, y, teacher, seed, on_epoch=None):
     """Fine-tune `model` with the recovery loss (the reference as teacher where the loss uses one)."""
-    return training.train(model, x, y, loss=losses.make(cfg.loss, cfg),
+    return training.train(model, x, y, cfg.recipe(), loss=losses.make(cfg.loss, cfg),
                           generator=seeds.generator(seed, seeds.COMPRESS, 1),
-                          teacher=teacher if cfg.loss in losses.USES_TEACHER else None, on_epoch=on_epoch,
-                          **cfg.recipe())
+                          teacher=teacher if cfg.loss in losses.USES_TEACHER else None, on_epoch=on_epoch)
 
 
 def _levels(reference, spec, cfg, reference_recipe, x, y, seed, curve):
@@ -54,9 +57,9 @@ def _levels(reference, spec, cfg, reference_recipe, x, y, seed, curve):
         model = copy.deepcopy(reference)
         groups = compression.channel_groups(model, in_shape)
         penalty = compression.group_lasso(groups)
-        training.train(model, x, y, penalty=lambda: cfg.group_lambda * penalty(),
-                       generator=seeds.generator(seed, seeds.COMPRESS, 2), on_epoch=curve("sparsify"),
-                       **(cfg.recipe() | {"epochs": cfg.sparsify_epochs}))
+        training.train(model, x, y, dataclasses.replace(cfg.recipe(), epochs=cfg.sparsify_epochs),
+                       penalty=lambda: cfg.group_lambda * penalty(), generator=seeds.generator(seed, seeds.COMPRESS, 2),
+                       on_epoch=curve("sparsify"))
         model = compression.remove_channels(model, in_shape, cfg.target_flops)
         model = recover(model, cfg, x, y, reference, seed, curve("recovery"))
         yield None, model, model
@@ -66,13 +69,12 @@ def _levels(reference, spec, cfg, reference_recipe, x, y, seed, curve):
     else:  # distill: a thinner student, trained from scratch with the reference's recipe
         torch.manual_seed(seeds.derive(seed, seeds.COMPRESS, 4))
         student = models.build(spec["arch"], in_shape, spec["num_classes"], width=cfg.width).to(x.device)
-        training.train(student, x, y, loss=losses.make(cfg.loss, cfg), teacher=reference,
-                       generator=seeds.generator(seed, seeds.COMPRESS, 5), on_epoch=curve("distill"),
-                       **reference_recipe)
+        training.train(student, x, y, reference_recipe, loss=losses.make(cfg.loss, cfg), teacher=reference,
+                       generator=seeds.generator(seed, seeds.COMPRESS, 5), on_epoch=curve("distill"))
         yield None, student, student
 
 
-def compress(reference: nn.Module, spec: dict, cfg, reference_recipe: dict, x, y, seed: int,
+def compress(reference: nn.Module, spec: dict, cfg, reference_recipe: Recipe, x, y, seed: int,
              curves=None) -> list[Compressed]:
     """The compressed models `cfg` (params.Compress) asks for, from `reference` (whose checkpoint
     `spec` names its architecture), in order; the last one goes on. `reference_recipe` trains
