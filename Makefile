@@ -38,18 +38,20 @@ $(LINT): .ci/package-lock.json
 test: install $(LINT)
 	python -m pytest -n auto --dist loadfile
 
-# dvc.yaml's source deps and params from the code (stages/deps.py); a test fails when they disagree.
+# The user commands are subcommands of the `longtail` console script (installed with the project);
+# these targets are aliases.
+# dvc.yaml written whole from src/longtail/layout.py and the code (longtail deps); a test fails when they disagree.
 deps: install
-	python stages/deps.py
+	longtail deps
 
 # The experiments of `dvc exp show` side by side: compare.md, plots/compare_*.png.
 compare: install
-	python stages/compare.py
+	longtail compare
 
 # A preset of presets/ as a DVC experiment: make preset P=cifar10 (P=mnist, P=cifar100).
 preset: install
 	@test -n "$(P)" || { echo "name a preset: make preset P=cifar10 (one of: $$(ls presets | sed 's/.yaml//' | xargs))"; exit 2; }
-	args=$$(python stages/preset.py $(P)) && dvc exp run $$args
+	longtail preset $(P)
 
 push: repro
 	dvc push

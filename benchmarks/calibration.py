@@ -38,15 +38,15 @@ from scipy import stats as scipy_stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines.strata import matched_test as strata_test  # noqa: E402
 
-from longtail import devices, params, uncertainty  # noqa: E402
-from longtail.analysis import cie, questions
-from longtail.data import datasets
-from longtail.estimate import influence, null
-from longtail.train import training, trials
+from longtail import devices, params  # noqa: E402
+from longtail.analysis import cie, questions  # noqa: E402
+from longtail.analysis.stats import STATISTICS  # noqa: E402
 from longtail.artifacts import load_npy, load_npz  # noqa: E402
 from longtail.compress.recipe import compress  # noqa: E402
+from longtail.data import datasets  # noqa: E402
+from longtail.estimate import influence, null, uncertainty  # noqa: E402
+from longtail.train import training, trials  # noqa: E402
 from longtail.train.reference import reference_model  # noqa: E402
-from longtail.analysis.stats import STATISTICS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NULL_DRAWS = params.section(params.read(ROOT / "params.yaml"), "estimate", params.Estimate).null_draws

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import typer
-from trials import WORKLOADS, dataset, timed, workload as setup  # benchmarks/trials.py, beside this script
+from trials import WORKLOADS, dataset, recipe_of, timed  # benchmarks/trials.py, beside this script
 
 from longtail import LongtailError, cli, devices
 from longtail.train import engine, training, trials
@@ -68,7 +68,7 @@ def main(
 
 
 def run(engines, before, workload, k, chunks, compile, rounds, epochs, device):
-    (arch, init, recipe), arrays = setup(workload, epochs), dataset(workload)
+    (arch, init, recipe), arrays = recipe_of(workload, epochs), dataset(workload)
     x, y = devices.tensors(arrays["x_train"], arrays["y_train"], device)
     classes = int(arrays["y_train"].max()) + 1
     masks = trials.sample_masks(k * chunks, len(y), 0.7, seed=0)

@@ -14,7 +14,7 @@ import time
 import torch
 import typer
 
-from longtail.compress import compression
+from longtail.compress import quantize, size
 from longtail.train import models, training
 
 app = typer.Typer(add_completion=False)
@@ -42,9 +42,9 @@ def main(repeats: int = 20):
         torch.manual_seed(0)
         model = models.build(arch, shape, 10).eval()
         x = torch.rand(n, *shape)
-        int8 = compression.quantize(model, x[:512])
+        int8 = quantize.quantize(model, x[:512])
         f, q = seconds(model, x, repeats), seconds(int8, x, repeats)
-        size = compression.size_bytes(int8) / compression.size_bytes(model)
+        size = size.size_bytes(int8) / size.size_bytes(model)
         print(f"| {arch} | {list(shape)} | {n} | {1000 * f:.1f} | {1000 * q:.1f} | {q / f:.2f} | {size:.2f} |", flush=True)
 
 

@@ -70,7 +70,7 @@ def timed(device, fn, /, *args, **kwargs):
 USUAL = dict(momentum=0.9, weight_decay=5e-4, augment=False, schedule="linear", nesterov=True, drop_last=True)
 
 
-def workload(name: str, epochs: int = 0) -> tuple[str, str, Recipe]:
+def recipe_of(name: str, epochs: int = 0) -> tuple[str, str, Recipe]:
     """(arch, init, recipe) of WORKLOADS[name]; epochs > 0 replaces the workload's."""
     knobs = dict(WORKLOADS[name]) | ({"epochs": epochs} if epochs else {})
     arch, init = knobs.pop("arch"), knobs.pop("init", "torch")
@@ -117,7 +117,7 @@ def main(
         f"{platform.machine()}, {torch.get_num_threads()} threads")
     print(f"# {time.strftime('%Y-%m-%d')}, {where}, torch {torch.__version__}")
     for name in workload:
-        (arch, init, recipe), arrays = workload(name), dataset(name)
+        (arch, init, recipe), arrays = recipe_of(name), dataset(name)
         recipe = dict(arch=arch, init=init, recipe=recipe)
         in_shape, classes = arrays["x_train"].shape[1:], int(arrays["y_train"].max()) + 1
         fwd = forward_flops(arch, in_shape, classes)

@@ -11,7 +11,7 @@ and kept in git."""
 
 from pathlib import Path
 
-from longtail import LongtailError, cli, params
+from longtail import LongtailError, cli, layout, params
 from longtail.data import datasets
 from longtail.artifacts import outputs
 
@@ -21,7 +21,7 @@ CHECKED = "params.yaml passed stages/check.py: every name and value of every sec
 
 
 @app.command()
-def main(params_file: Path = cli.PARAMS, out: Path = Path("data/params.checked")):
+def main(params_file: Path = cli.PARAMS, out: Path = Path(layout.CHECKED)):
     with cli.errors():
         p = params.read(params_file)
         params.check_all(p)

@@ -3,7 +3,7 @@ the compressed model disagree, split by which of them was right."""
 
 from pathlib import Path
 
-from longtail import cli
+from longtail import cli, layout
 from longtail.analysis import cie
 from longtail.artifacts import load_npy, load_prepared, outputs
 
@@ -12,10 +12,10 @@ app = cli.app(__doc__)
 
 @app.command()
 def main(
-    compress_dir: Path = Path("data/compress"),
-    prepared: Path = Path("data/prepared"),
-    out_dir: Path = Path("data/cie"),
-    metrics: Path = Path("metrics/cie.json"),
+    compress_dir: Path = Path(layout.COMPRESS),
+    prepared: Path = Path(layout.PREPARED),
+    out_dir: Path = Path(layout.CIE),
+    metrics: Path = Path(layout.metrics("cie")),
 ):
     with cli.errors():
         masks = cie.cie_masks(

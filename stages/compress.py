@@ -8,12 +8,11 @@ from pathlib import Path
 
 import typer
 
-from longtail import cli, params
+from longtail import cli, layout, params, stage
 from longtail.train import curves, models, training
 from longtail.artifacts import outputs
-from longtail.stage import preamble
 from longtail.compress.recipe import compress
-from longtail.compress.measure import measure
+from longtail.compress.measure import summarize
 
 app = cli.app(__doc__)
 
@@ -21,14 +20,14 @@ app = cli.app(__doc__)
 @app.command()
 def main(
     params_file: Path = cli.PARAMS,
-    prepared: Path = Path("data/prepared"),
-    model_path: Path = Path("data/reference/model.pt"),
-    out_dir: Path = Path("data/compress"),
-    metrics: Path = Path("metrics/compress.json"),
-    live: Path = typer.Option(Path("dvclive/compress"), help="DVCLive folder of the training curves"),
+    prepared: Path = Path(layout.PREPARED),
+    model_path: Path = Path(layout.REFERENCE),
+    out_dir: Path = Path(layout.COMPRESS),
+    metrics: Path = Path(layout.metrics("compress")),
+    live: Path = typer.Option(Path(layout.live("compress")), help="DVCLive folder of the training curves"),
 ):
     with cli.errors():
-        run = preamble(params_file, prepared)
+        run = stage.start(params_file, prepared)
         cfg = params.section(run.params, "compress", params.Compress)
         # distill trains its student with the reference's recipe
         reference_recipe = params.section(run.params, "reference", params.Recipe).recipe()
@@ -37,7 +36,7 @@ def main(
         reference = models.restore(spec, run.device)
         curve = curves.Curves(lambda model: training.accuracy(model, xt, yt))
         compressed = compress(reference, spec, cfg, reference_recipe, x, y, run.seed, curve)
-        summary, reference_pred, compressed_pred = measure(reference, compressed, xt, yt, method=cfg.method,
+        summary, reference_pred, compressed_pred = summarize(reference, compressed, xt, yt, method=cfg.method,
                                                            loss=cfg.loss)
         with outputs() as out:
             out.npy(out_dir / "reference_pred.npy", reference_pred)

@@ -6,7 +6,7 @@ pairs, and D_mem, the mean |mem_a - mem_b| over the union of the high-memorizati
 
 from pathlib import Path
 
-from longtail import LongtailError, cli, params
+from longtail import LongtailError, cli, layout, params
 from longtail.estimate import consistency
 from longtail.artifacts import load_csv, load_json, load_npy, outputs
 
@@ -15,11 +15,11 @@ app = cli.app(__doc__)
 @app.command()
 def main(
     params_file: Path = cli.PARAMS,
-    influence_a: Path = Path("data/influence"),
-    influence_b: Path = Path("data/consistency/influence"),
-    trials_a: Path = Path("data/trials"),
-    trials_b: Path = Path("data/consistency/trials"),
-    metrics: Path = Path("metrics/consistency.json"),
+    influence_a: Path = Path(layout.INFLUENCE),
+    influence_b: Path = Path(layout.CONSISTENCY_INFLUENCE),
+    trials_a: Path = Path(layout.TRIALS),
+    trials_b: Path = Path(layout.CONSISTENCY_TRIALS),
+    metrics: Path = Path(layout.metrics("consistency")),
 ):
     """influence-a, influence-b: estimate output folders of the main trials and of the second
     architecture's (memorization.npy and high_influence_pairs.csv in each); trials-a, trials-b: their
@@ -38,7 +38,7 @@ def main(
             raise LongtailError(f"{influence_a} has {len(mem_a)} training examples and {influence_b} {len(mem_b)}: the "
                                 "two sets of trials must be trained on the same data (rerun train_trials and estimate "
                                 "for both)")
-        result = consistency.consistency(mem_a, mem_b, pairs_a, pairs_b, min_memorization=threshold)
+        result = consistency.compare(mem_a, mem_b, pairs_a, pairs_b, min_memorization=threshold)
         kept_a, kept_b = (load_json(folder / "until.json")["trials"] for folder in (trials_a, trials_b))
         with outputs() as out:
             out.json(metrics, {"arch_a": trials_cfg.arch, "arch_b": cfg.arch, "trials_a": kept_a,

@@ -5,7 +5,7 @@ estimates are not meaningful). Its own stage, so that the threshold, a summary k
 
 from pathlib import Path
 
-from longtail import cli, params
+from longtail import cli, layout, params
 from longtail.train import fitted
 from longtail.artifacts import load_json, load_npy, outputs
 
@@ -15,8 +15,8 @@ app = cli.app(__doc__)
 @app.command()
 def main(
     params_file: Path = cli.PARAMS,
-    trials_dir: Path = Path("data/trials"),
-    metrics: Path = Path("metrics/trials.json"),
+    trials_dir: Path = Path(layout.TRIALS),
+    metrics: Path = Path(layout.metrics("trials")),
 ):
     with cli.errors():
         threshold = params.section(params.read(params_file), "trials", params.Fit).fit_threshold

@@ -9,10 +9,8 @@ synthetic set's long tail), each level also says whether its PIEs over-represent
 
 from pathlib import Path
 
-import numpy as np
-
-from longtail import LongtailError, cli, params
-from longtail.analysis import pie, stats
+from longtail import cli, layout, params
+from longtail.analysis import pie
 from longtail.artifacts import load_npz, load_prepared, outputs
 
 app = cli.app(__doc__)
@@ -21,41 +19,23 @@ app = cli.app(__doc__)
 @app.command()
 def main(
     params_file: Path = cli.PARAMS,
-    populations: Path = Path("data/populations"),
-    prepared: Path = Path("data/prepared"),
-    out_dir: Path = Path("data/pie"),
-    metrics: Path = Path("metrics/pie.json"),
+    populations: Path = Path(layout.POPULATIONS),
+    prepared: Path = Path(layout.PREPARED),
+    out_dir: Path = Path(layout.PIE),
+    metrics: Path = Path(layout.metrics("pie")),
 ):
     with cli.errors():
         alpha = params.section(params.read(params_file), "pie", params.Pie).alpha
         predictions = load_npz(populations / "predictions.npz", ["reference", "compressed", "levels", "labels"])
         _, test = load_prepared(prepared)
-        reference, compressed, y = predictions["reference"], predictions["compressed"], test["y"]
-        if compressed.ndim != 3 or len(compressed) == 0 or len(predictions["labels"]) != len(compressed):
-            raise LongtailError(f"{populations / 'predictions.npz'}: `compressed` must be [levels, models, "
-                                f"examples] with one label per level, found {compressed.shape} and "
-                                f"{len(predictions['labels'])} labels; rerun the populations stage")
-        num_classes = int(max(y.max(), reference.max(), compressed.max())) + 1
-
-        masks, levels = [], {}
-        for label, level, population in zip(predictions["labels"], predictions["levels"], compressed):
-            mask = pie.pie_mask(reference, population, num_classes)
-            tests = pie.recall_tests(reference, population, y, num_classes, alpha)
-            levels[str(label)] = {"level": level, "pie": int(mask.sum()),
-                                  "reference_accuracy": (reference == y).mean(),
-                                  "compressed_accuracy": (population == y).mean(),
-                                  "affected_classes": tests["affected"], "recall": tests["classes"]}
-            if "rare" in test:
-                levels[str(label)]["rare"] = stats.over_representation(mask, test["rare"].astype(bool))
-            masks.append(mask)
-        summary = {"population": len(reference), "alpha": alpha, "n_test": len(y), "pie": int(masks[-1].sum()),
-                   "levels": levels}
+        masks, summary = pie.levels(predictions["reference"], predictions["compressed"], predictions["labels"],
+                                    predictions["levels"], test["y"], alpha, test.get("rare"))
         with outputs() as out:
-            out.npz(out_dir / "masks.npz", pie=masks[-1], pie_levels=np.stack(masks))
+            out.npz(out_dir / "masks.npz", pie=masks[-1], pie_levels=masks)
             out.json(metrics, summary)
-        for label, result in levels.items():
+        for label, result in summary["levels"].items():
             rare = result.get("rare")
-            cli.say(f"{label}: {result['pie']} PIEs of {len(y)}, affected classes {result['affected_classes']}"
+            cli.say(f"{label}: {result['pie']} PIEs of {summary['n_test']}, affected classes {result['affected_classes']}"
                     + (f"; rare examples are {rare['share']:.2f} of the PIEs, {rare['overall_share']:.2f} of the "
                        f"test set (Fisher p = {rare['fisher_p']:.3g})" if rare and result["pie"] else ""))
 

@@ -7,7 +7,7 @@ on a known answer: memorization must find them."""
 
 from pathlib import Path
 
-from longtail import cli, params
+from longtail import cli, layout, params
 from longtail.data import datasets, planted, prepared
 from longtail.artifacts import outputs
 
@@ -15,7 +15,7 @@ app = cli.app(__doc__)
 
 
 @app.command()
-def main(params_file: Path = cli.PARAMS, out_dir: Path = Path("data/prepared")):
+def main(params_file: Path = cli.PARAMS, out_dir: Path = Path(layout.PREPARED)):
     with cli.errors():
         p = params.read(params_file)
         cfg, seed = params.section(p, "data", params.Data), params.seed(p)

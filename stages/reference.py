@@ -7,10 +7,9 @@ from pathlib import Path
 import torch
 import typer
 
-from longtail import cli, params
+from longtail import cli, layout, params, stage
 from longtail.train import curves, models, training
 from longtail.artifacts import outputs
-from longtail.stage import preamble
 from longtail.train.reference import reference_model
 
 app = cli.app(__doc__)
@@ -19,12 +18,12 @@ app = cli.app(__doc__)
 @app.command()
 def main(
     params_file: Path = cli.PARAMS,
-    prepared: Path = Path("data/prepared"),
-    model_path: Path = Path("data/reference/model.pt"),
-    live: Path = typer.Option(Path("dvclive/reference"), help="DVCLive folder of the training curves"),
+    prepared: Path = Path(layout.PREPARED),
+    model_path: Path = Path(layout.REFERENCE),
+    live: Path = typer.Option(Path(layout.live("reference")), help="DVCLive folder of the training curves"),
 ):
     with cli.errors():
-        run = preamble(params_file, prepared)
+        run = stage.start(params_file, prepared)
         cfg = params.section(run.params, "reference", params.Reference)
         x, y, xt, yt = run.tensors()
         num_classes = int(y.max()) + 1

@@ -1,7 +1,6 @@
-"""dvc.yaml's source deps are the code's imports (stages/deps.py): a change to a module reruns
+"""dvc.yaml's source deps are the code's imports (`longtail deps`): a change to a module reruns
 exactly the stages that run it."""
 
-import importlib.util
 import subprocess
 
 import pytest
@@ -11,10 +10,9 @@ from longtail import LongtailError
 
 
 def deps_tool(root):
-    spec = importlib.util.spec_from_file_location("deps_tool", root / "stages/deps.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from longtail.commands import deps
+
+    return deps
 
 
 def test_dvc_yaml_lists_the_import_closure_of_every_stage(root):
@@ -32,12 +30,11 @@ def test_a_module_reruns_the_stages_that_run_it_and_no_others(root):
 
 
 def test_the_registries_that_check_a_stages_params_are_its_deps(root):
-    # params.py is exempt, but checking trials.arch imports models.ARCHS: a stage reading trials runs
+    # params/ is exempt, but checking trials.arch imports models.ARCHS: a stage reading trials runs
     # models/, so it lists it (the audit of tests/test_pipeline.py sees the stage open those files).
     tool = deps_tool(root)
     assert root / "src/longtail/train/models/__init__.py" in tool.checked_with("TrialSet")
-    assert {"src/longtail/train/models/__init__.py", "src/longtail/train/engine.py"} <= set(tool.derived(
-        yaml.safe_load((root / "dvc.yaml").read_text()))["report"][0])
+    assert {"src/longtail/train/models/__init__.py", "src/longtail/train/engine.py"} <= set(tool.derived()["report"][0])
 
 
 def test_lazy_imports_inside_functions_count(root, tmp_path):
@@ -52,23 +49,23 @@ def test_lazy_imports_inside_functions_count(root, tmp_path):
 
 
 def deps_cli(root, python, dvc_file, *args):
-    """stages/deps.py run on `dvc_file` as a user runs it; stderr with its line breaks folded."""
-    result = subprocess.run([python, str(root / "stages/deps.py"), *args, "--dvc-file", str(dvc_file)],
+    """`longtail deps` run on `dvc_file` as a user runs it; stderr with its line breaks folded."""
+    result = subprocess.run([python, "-m", "longtail", "deps", *args, "--dvc-file", str(dvc_file)],
                             capture_output=True, text=True)
     return result.returncode, " ".join(result.stderr.split())
 
 
-def test_make_deps_rewrites_stale_lists_and_keeps_everything_else(root, python, tmp_path):
+def test_make_deps_rewrites_stale_source_deps(root, python, tmp_path):
     text = (root / "dvc.yaml").read_text()
-    stale = text.replace("      - src/longtail/analysis/matched.py\n", "", 1).replace(
-        "      - stages/cie.py\n", "      - stages/cie.py\n      - src/longtail/train/engine.py\n", 1)
+    stale = text.replace("    - src/longtail/analysis/matched.py\n", "", 1).replace(
+        "    - stages/cie.py\n", "    - stages/cie.py\n    - src/longtail/train/engine.py\n", 1)
     (tmp_path / "dvc.yaml").write_text(stale)
     code, said = deps_cli(root, python, tmp_path / "dvc.yaml", "--check")
     assert code == 1 and "ttest: missing ['src/longtail/analysis/matched.py']" in said
     assert "cie: missing none, not imported ['src/longtail/train/engine.py']" in said
     code, said = deps_cli(root, python, tmp_path / "dvc.yaml")
     assert code == 0, said
-    assert (tmp_path / "dvc.yaml").read_text() == text  # comments, data deps and order as they were
+    assert (tmp_path / "dvc.yaml").read_text() == text  # written whole, as the layout and the code say
 
 
 def listed(stage: dict, key: str) -> bool:
@@ -100,7 +97,7 @@ def test_params_are_listed_by_the_keys_each_stage_reads(root):
 
 def test_stale_params_lists_are_found_and_rewritten(root, python, tmp_path):
     text = (root / "dvc.yaml").read_text()
-    stale = text.replace("      - trials.fit_threshold\n", "", 1).replace("      - pie\n", "      - pie\n      - ttest\n", 1)
+    stale = text.replace("    - trials.fit_threshold\n", "", 1).replace("    - pie\n", "    - pie\n    - ttest\n", 1)
     assert stale != text
     (tmp_path / "dvc.yaml").write_text(stale)
     code, said = deps_cli(root, python, tmp_path / "dvc.yaml", "--check")
@@ -120,3 +117,25 @@ def test_a_section_read_by_a_name_the_tool_cannot_see_is_refused(root, tmp_path)
     script.write_text("from longtail import params\np = {}\nparams.section(p, 'trials', params.Fit)\nparams.seed(p)\n")
     assert tool.read_params([script], "python stage.py --x ${consistency.count}") == [
         "seed", "trials.fit_threshold", "consistency.count"]
+
+
+def test_hand_edited_outs_and_data_deps_are_found_and_rewritten(root, python, tmp_path):
+    """dvc.yaml's data deps and outputs come from longtail/layout.py: an output dropped by hand, or a
+    dep or output the layout does not name, fails the check, and `longtail deps` writes them back."""
+    text = (root / "dvc.yaml").read_text()
+    stale = text.replace("    - data/influence/banzhaf.npy\n", "", 1).replace(
+        "    - data/compress/reference_pred.npy\n", "    - data/compress/reference_pred.npy\n    - data/compress/extra.npy\n", 1
+    ).replace("    - data/cie/masks.npz\n", "    - data/cie/masks.npz\n    - data/elsewhere.npz\n", 1)
+    assert stale.count("extra.npy") == 1 and stale.count("elsewhere.npz") == 1 and "- data/influence/banzhaf.npy\n" not in stale
+    (tmp_path / "dvc.yaml").write_text(stale)
+    code, said = deps_cli(root, python, tmp_path / "dvc.yaml", "--check")
+    assert code == 1, said
+    assert "estimate: outs missing ['data/influence/banzhaf.npy'], not in the layout none" in said
+    assert "compress: outs missing none, not in the layout ['data/compress/extra.npy']" in said
+    assert "not in the layout ['data/elsewhere.npz']" in said
+    code, said = deps_cli(root, python, tmp_path / "dvc.yaml")
+    assert code == 0, said
+    assert (tmp_path / "dvc.yaml").read_text() == text
+    # a comment added by hand is an edit too: the file is the layout's, whole
+    (tmp_path / "dvc.yaml").write_text(text + "# mine\n")
+    assert deps_cli(root, python, tmp_path / "dvc.yaml", "--check")[0] == 1

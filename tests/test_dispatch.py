@@ -1,4 +1,4 @@
-"""Trials on Ray (stages/dispatch.py), with a local Ray of two workers on the CPU: a shard killed
+"""Trials on Ray (`longtail dispatch`), with a local Ray of two workers on the CPU: a shard killed
 mid-run is retried without training its finished chunks again, and the gather (what `dvc repro`
 runs next) trains nothing and gives the arrays of a single-process run with the same seed."""
 
@@ -36,7 +36,7 @@ def arrays(path):
 def test_two_ray_workers_with_a_killed_shard_retried_then_the_gather_trains_nothing(root, python, workdir, single):
     # Each shard has two chunks; the first process to start its second chunk is SIGKILLed there (an
     # application failure, which Ray retries), after its first chunk was saved.
-    result = subprocess.run([python, str(root / "stages/dispatch.py"), "--num-shards", "2", "--num-cpus", "2"],
+    result = subprocess.run([python, "-m", "longtail", "dispatch", "--num-shards", "2", "--num-cpus", "2"],
                             cwd=workdir, capture_output=True, text=True, env=killed_at_chunk(2, workdir / "killed"))
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode == 0, output[-3000:]
@@ -54,7 +54,7 @@ def test_two_ray_workers_with_a_killed_shard_retried_then_the_gather_trains_noth
 
 
 def test_a_stage_that_trains_no_trials_is_refused_naming_those_that_do(root, python, workdir):
-    result = subprocess.run([python, str(root / "stages/dispatch.py"), "--stage", "estimate"], cwd=workdir,
+    result = subprocess.run([python, "-m", "longtail", "dispatch", "--stage", "estimate"], cwd=workdir,
                             capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert ("error: --stage 'estimate' is not a stage of dvc.yaml that trains trials; choose one of: train_trials, "

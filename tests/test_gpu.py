@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from longtail import devices, seeds
-from longtail.compress import compression
+from longtail.compress import group_sparsity, size
 from longtail.data import datasets
 from longtail.train import models, training, trials
 from recipes import recipe
@@ -48,8 +48,8 @@ def test_reference_and_group_sparsity_on_cuda_keep_their_accuracy(digits):
     training.train(model, x, y, recipe=recipe(**RECIPE), generator=seeds.generator(0, 1))
     accuracy = (training.predict(model, xt) == yt).float().mean().item()
     assert accuracy > 0.9
-    pruned = compression.remove_channels(copy.deepcopy(model), tuple(x.shape[1:]), 0.5)
+    pruned = group_sparsity.remove_channels(copy.deepcopy(model), tuple(x.shape[1:]), 0.5)
     training.train(pruned, x, y, recipe=recipe(**RECIPE | {"epochs": 3, "lr": 0.01}), generator=seeds.generator(0, 2))
-    assert compression.flops(pruned, tuple(x.shape[1:])) <= 0.5 * compression.flops(model, tuple(x.shape[1:]))
+    assert size.flops(pruned, tuple(x.shape[1:])) <= 0.5 * size.flops(model, tuple(x.shape[1:]))
     assert (training.predict(pruned, xt) == yt).float().mean().item() > accuracy - 0.05
     assert np.isfinite(next(pruned.parameters()).detach().cpu().numpy()).all()

@@ -8,7 +8,7 @@ import torch
 
 from longtail import devices, seeds
 from longtail.analysis import cie, stats
-from longtail.compress import compression
+from longtail.compress import magnitude
 from longtail.data import datasets
 from longtail.train import models, training
 from recipes import recipe
@@ -21,9 +21,9 @@ def test_cies_over_represent_the_rare_examples_of_the_synthetic_set():
     torch.manual_seed(0)
     reference = models.build("mlp", tuple(x.shape[1:]), 10)
     training.train(reference, x, y, recipe=recipe(epochs=25, batch_size=64, lr=0.1), generator=seeds.generator(0, 0))
-    pruned = compression.magnitude_prune(copy.deepcopy(reference), 0.9)
+    pruned = magnitude.prune(copy.deepcopy(reference), 0.9)
     training.train(pruned, x, y, recipe=recipe(epochs=1, batch_size=64, lr=0.01), generator=seeds.generator(0, 1))
-    masks = cie.cie_masks(training.predict(reference, xt).numpy(), training.predict(compression.finalize(pruned), xt).numpy(),
+    masks = cie.cie_masks(training.predict(reference, xt).numpy(), training.predict(magnitude.finalize(pruned), xt).numpy(),
                           arrays["y_test"])
     rare = arrays["rare_test"]
     for kind in ("cie", "cie_u"):

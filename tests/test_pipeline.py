@@ -104,11 +104,10 @@ def undeclared(repo: Path, folder: Path) -> dict[str, set[str]]:
     """stage -> the files inside `repo` its processes opened (the audit logs in `folder`) that
     dvc.yaml, as DVC renders it, does not declare for that stage: not a dep (a params file is one),
     not an output or an output's temporary sibling (artifacts.outputs' `.name.tmpPID`). Python's
-    bytecode caches, the modules stages/deps.py exempts and SCRATCH are the only others allowed."""
+    bytecode caches, the modules `longtail deps` exempts and SCRATCH are the only others allowed."""
     from dvc.repo import Repo
 
-    sys.path.insert(0, str(repo / "stages"))
-    from deps import EXEMPT  # noqa: PLC0415 -- stages/deps.py, beside the stage scripts
+    from longtail.commands.deps import EXEMPT
 
     with Repo(str(repo)) as dvc_repo:
         declared = {stage.name: [Path(item.fs_path) for item in (*stage.deps, *stage.outs)]
@@ -285,7 +284,7 @@ def test_a_queued_loss_comparison_reruns_only_what_compression_touches_and_lists
         assert ttest["cie"]["n"] == cie["cie"] and {"p", "diff"} <= set(ttest["cie"]["matched"])
         assert {"p", "diff", "diff_low", "diff_high"} <= set(ttest["cie"]["excess"])
     assert "compress.loss" in dvc(repo, "exp", "show", "--md")
-    sh(repo, sys.executable, "stages/compare.py")  # side by side, from the real `dvc exp show`
+    sh(repo, sys.executable, "-m", "longtail", "compare")  # side by side, from the real `dvc exp show`
     table = (repo / "compare.md").read_text()
     assert all(f"| {loss} |" in table for loss in runs) and "## Two questions" in table
     assert table.index("## Two questions") < table.index("## The paper's test")
@@ -325,7 +324,7 @@ def test_shards_of_an_array_job_and_of_ray_then_dvc_repro_trains_nothing(repo):
         for shard in ("0", "1"):
             sh(repo, sys.executable, "stages/train_trials.py", "--shard", shard, "--num-shards", "2")
         as_if_trained_on((repo / "data/trials/shards").rglob("chunk-*.npz"), "cuda, torch 9.9")
-        said = sh(repo, sys.executable, "stages/dispatch.py", "--stage", "consistency_trials", "--num-shards", "2",
+        said = sh(repo, sys.executable, "-m", "longtail", "dispatch", "--stage", "consistency_trials", "--num-shards", "2",
                   "--num-cpus", "2")
         assert "`dvc repro` gathers them" in said
         log = dvc(repo, "repro", "train_trials", "consistency_trials")
@@ -356,7 +355,7 @@ def test_push_then_pull_restores_byte_identical_arrays(repo):
 
 def test_the_cifar10_preset_stops_at_once_saying_where_to_put_cifar10(repo):
     repo, _ = repo
-    args = sh(repo, sys.executable, "stages/preset.py", "cifar10").split()
+    args = sh(repo, sys.executable, "-m", "longtail", "preset", "cifar10", "--print").split()
     result = subprocess.run([sys.executable, "-m", "dvc", "exp", "run", *args], cwd=repo, capture_output=True,
                             text=True, env=ENV)
     assert result.returncode != 0 and ran(result.stdout + result.stderr) == ["check"]  # at once, no output touched

@@ -1,5 +1,5 @@
 """The paper's settings as presets (presets/*.yaml, selected by `make preset P=...`): each one is a
-valid set of params, and stages/preset.py turns it into the `dvc exp run -S` arguments."""
+valid set of params, and `longtail preset` turns it into the `dvc exp run -S` arguments."""
 
 import subprocess
 
@@ -10,7 +10,7 @@ PRESETS = ["cifar10", "cifar100", "mnist"]
 
 
 def preset(root, python, *args, cwd=None):
-    return subprocess.run([python, str(root / "stages/preset.py"), *args], capture_output=True, text=True,
+    return subprocess.run([python, "-m", "longtail", "preset", *args, "--print"], capture_output=True, text=True,
                           cwd=cwd or root)
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from longtail import LongtailError
-from longtail.analysis import experiments, questions, stats
+from longtail.analysis import cie, experiments, questions, stats
 from longtail.data import datasets
 from longtail.estimate import influence, null
 from longtail.report import markdown
@@ -24,6 +24,10 @@ RELIABILITY = {"split_seed": 0, "memorization": 0.91, "mean_influence": 0.05, "m
 
 def run(root, python, stage, *args, cwd):
     return subprocess.run([python, str(root / "stages" / f"{stage}.py"), *args], capture_output=True, text=True, cwd=cwd)
+
+
+def longtail(python, command, *args, cwd):
+    return subprocess.run([python, "-m", "longtail", command, *args], capture_output=True, text=True, cwd=cwd)
 
 
 @pytest.fixture
@@ -290,7 +294,7 @@ def exp_show(*runs):
 
 def run_data(method, loss, t, p):
     tests = {g: {"t": t, "p": p, "n": 4, "excess": EXCESS | {"p": 0.2}, "matched": MATCHED | {"p": 0.5}}
-             for g in experiments.GROUPS}
+             for g in cie.GROUPS}
     return {"params": {"params.yaml": {"data": {"compress": {"method": method, "loss": loss}}}},
             "metrics": {"metrics/ttest.json": {"data": {"statistic": "max_influence", "reliability": 0.9} | tests}, "metrics/cie.json": {"data": {"cie": 4, "cie_u": 2, "cie_c": 1}},
                         "metrics/pie.json": {"data": {"pie": 3}}}}
@@ -317,9 +321,9 @@ def test_adjust_applies_benjamini_hochberg_across_experiments_and_groups():
     records = experiments.adjust(experiments.experiments(exp_show(("a", run_data("m", "ce", 1, 0.01)),
                                                           ("b", run_data("m", "kd", 1, 0.04)))))
     expected = stats.benjamini_hochberg([0.01] * 4 + [0.04] * 4)
-    assert [r["tests"][g]["p_bh"] for r in records for g in experiments.GROUPS] == pytest.approx(expected)
-    assert [r["tests"][g]["matched"]["p_bh"] for r in records for g in experiments.GROUPS] == pytest.approx([0.5] * 8)
-    assert [r["tests"][g]["excess"]["p_bh"] for r in records for g in experiments.GROUPS] == pytest.approx([0.2] * 8)
+    assert [r["tests"][g]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx(expected)
+    assert [r["tests"][g]["matched"]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx([0.5] * 8)
+    assert [r["tests"][g]["excess"]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx([0.2] * 8)
 
 
 def test_no_experiments_is_an_error_that_says_how_to_make_them():
@@ -331,7 +335,7 @@ def test_compare_draws_both_figures_and_the_table(root, python, tmp_path):
     (tmp_path / "shown.json").write_text(json.dumps(exp_show(("a", run_data("group_sparsity", "ce", -2.0, 0.001)),
                                                              ("b", run_data("group_sparsity", "kd", 0.5, 0.6)))))
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
-    result = run(root, python, "compare", "--from-json", "shown.json", cwd=tmp_path)
+    result = longtail(python, "compare", "--from-json", "shown.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for name in ("compare_ttest.png", "compare_counts.png"):
         assert (tmp_path / "plots" / name).read_bytes()[:4] == b"\x89PNG"
@@ -342,7 +346,7 @@ def test_compare_draws_both_figures_and_the_table(root, python, tmp_path):
     assert ("- ce: **CIEs (the two models disagree)** are not shown to be more influenced than agreeing examples beyond "
             "the estimator's noise: +0.21 [+0.15, +0.27], p = 0.2") in table
     assert "| ce | a | cie | 4 | +0.21 [+0.15, +0.27] | 0.2 | 0.2 | +0.012 [-0.02, +0.04] | 0.5 | 0.5 |" in table
-    missing = run(root, python, "compare", "--from-json", "nothing.json", cwd=tmp_path)
+    missing = longtail(python, "compare", "--from-json", "nothing.json", cwd=tmp_path)
     assert missing.returncode == 2 and "nothing.json not found" in missing.stderr
 
 

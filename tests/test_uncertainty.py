@@ -112,7 +112,7 @@ def test_the_estimate_pass_gives_the_split_half_its_own_passes_would(trial_array
         except StopIteration as done:
             reduced = done.value
             break
-    result = estimates.estimates(masks, train_correct, test_correct, per, reduced, flipped=None, cfg=cfg, seed=7, rows=4)
+    result = estimates.finish(masks, train_correct, test_correct, per, reduced, flipped=None, cfg=cfg, seed=7, rows=4)
     expected = uncertainty.split_half(masks, train_correct, test_correct, seed=7, chunk_rows=4)
     assert {k: result.summary["reliability"][k] for k in expected} == expected
     assert result.summary["lds"]["held_out"] == len(held) == round(0.2 * len(masks))

@@ -1,6 +1,8 @@
 """longtail: do the mistakes of a compressed network fall on the long tail of the data?
 
-The library core takes arrays and returns arrays; files, params and printing live in stages/.
+A folder per phase of the pipeline (data, train, estimate, compress, analysis, report) over a small
+core (layout, artifacts, cli, checks, seeds, devices); params and the user commands on top, and the
+stages of dvc.yaml (stages/) above them all (docs/DESIGN.md, "The package mirrors the pipeline").
 """
 
 

@@ -1,72 +1,30 @@
-"""The `longtail` command: what a user runs that is not a stage of dvc.yaml.
+"""longtail: the user commands beside the pipeline's stages (`longtail COMMAND --help`). Each runs in
+the project's root, the nearest folder at or above the current one that holds dvc.yaml, so it works
+from any folder of the project."""
 
-    longtail verify          # a fresh run's metrics against the committed ones (make verify)
-"""
-
-import json
-import subprocess
+import os
 from pathlib import Path
 
-import typer
+from longtail import cli
+from longtail.commands import compare, deps, dispatch, preset, verify
 
-from longtail import LongtailError, cli
-from longtail.report import verify as verifying
-from longtail.artifacts import load_json
+COMMANDS = {  # name: (its module, what it does)
+    "preset": (preset, "run a preset of presets/ as a DVC experiment (make preset P=cifar10)"),
+    "compare": (compare, "the experiments of `dvc exp show` side by side: compare.md (make compare)"),
+    "dispatch": (dispatch, "a trials stage's shards on Ray; `dvc repro` then gathers them"),
+    "deps": (deps, "dvc.yaml's source deps and params from the code; --check compares (make deps)"),
+    "verify": (verify, "a fresh run's metrics against the committed ones (make verify)"),
+}
 
 app = cli.app(__doc__)
-
-METRICS = ("metrics/*.json", "dvclive/*/metrics.json")  # every metrics file dvc.yaml declares
+for name, (command, summary) in COMMANDS.items():
+    app.command(name, help=command.__doc__, short_help=summary)(command.main)
 
 
 @app.callback()
-def main():
-    """longtail: user commands beside the pipeline."""
-
-
-def _committed(rev: str) -> dict[str, dict]:
-    listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", rev, "--", "metrics", "dvclive"],
-                            capture_output=True, text=True)
-    if listed.returncode != 0:
-        raise LongtailError(f"cannot read revision {rev!r} of this repository: {listed.stderr.strip()}")
-    out = {}
-    for path in (p for p in listed.stdout.split() if any(Path(p).match(pattern) for pattern in METRICS)):
-        shown = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
-        try:
-            out[path] = json.loads(shown.stdout)
-        except json.JSONDecodeError as e:
-            raise LongtailError(f"{path} at {rev} is not valid JSON ({e}): compare with another revision "
-                                "(--rev)") from None
-    return out
-
-
-def _fresh() -> dict[str, dict]:
-    return {path.as_posix(): load_json(path) for pattern in METRICS for path in sorted(Path().glob(pattern))}
-
-
-def _number(value) -> str:
-    return cli.number(value, ".6g") if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
-
-
-@app.command()
-def verify(rev: str = typer.Option("HEAD", help="the committed run to compare with"),
-           all_rows: bool = typer.Option(False, "--all", help="list the identical numbers too")):
-    """Compare the metrics of the run in the workspace with those committed at REV: each number is
-    identical, within its error bar (two runs of the same recipe differ by this much 95% of the
-    time), or outside it. Exit 1 only where a number is outside its error bar or missing."""
-    with cli.errors():
-        rows = verifying.compare(_committed(rev), _fresh())
-        if not rows:
-            raise LongtailError(f"no metrics files in the workspace or at {rev}: run `dvc repro` first")
-        for row in rows:
-            if all_rows or row.verdict != "identical":
-                bar = "" if row.bar is None else f" (error bar ±{row.bar:.3g}{' on the z scale' if row.scale == 'z' else ''})"
-                cli.say(f"{row.verdict:>12}  {row.file} {row.key}: {_number(row.committed)} -> "
-                        f"{_number(row.fresh)}{bar}")
-        counts = {v: sum(r.verdict == v for r in rows) for v in
-                  ("identical", "within", "no error bar", "outside", "missing", "new")}
-        cli.say(f"{len(rows)} numbers against {rev}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
-        if counts["outside"] or counts["missing"]:
-            raise typer.Exit(1)
+def project():
+    here = Path.cwd()
+    os.chdir(next((folder for folder in (here, *here.parents) if (folder / "dvc.yaml").is_file()), here))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from longtail import LongtailError
+from longtail import LongtailError, layout
 
 
 def _jsonable(value):
@@ -186,6 +186,24 @@ def load_prepared(prepared) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray
     return train, test
 
 
+def load_trials(folder, target: str = "correct") -> dict[str, np.ndarray]:
+    """data/trials as the estimate reads it: masks, train_correct and test_correct (bool [t, n] and
+    [t, m]) and the train_ and test_ arrays of estimate.target (those 0/1 arrays for `correct`, else
+    the float16 soft ones train_trials kept), checked against each other."""
+    folder = Path(folder)
+    found = {name: load_npy(folder / f"{name}.npy", dtype=bool, ndim=2)
+             for name in ("masks", "train_correct", "test_correct")}
+    found |= {f"{side}_target": found[f"{side}_correct"] for side in ("train", "test")}
+    if target != "correct":
+        found |= {f"{side}_target": load_npy(folder / f"{side}_{target}.npy", dtype=np.float16, ndim=2)
+                  for side in ("train", "test")}
+        if any(found[f"{side}_target"].shape != found[f"{side}_correct"].shape for side in ("train", "test")):
+            raise LongtailError(f"{folder}'s {target} arrays {found['train_target'].shape}, {found['test_target'].shape} "
+                                f"are not of its trials {found['train_correct'].shape}, {found['test_correct'].shape}: "
+                                "rerun train_trials (`dvc repro --force train_trials`)")
+    return found
+
+
 @contextmanager
 def _readable(path: Path) -> Iterator[None]:
     """A file that cannot be read as what it should be is corrupt: say so, and what to rerun."""
@@ -198,13 +216,8 @@ def _readable(path: Path) -> Iterator[None]:
                             f"stage that writes it (`dvc repro --force {_stage(path)}`)") from None
 
 
-# The stage that writes each folder of data/, for the message that says what to rerun.
-_WRITERS = {"prepared": "prepare", "trials": "train_trials", "influence": "estimate", "reference": "reference",
-            "compress": "compress", "cie": "cie", "populations": "populations", "pie": "pie"}
-
-
 def _stage(path: Path) -> str:
-    return next((_WRITERS[part] for part in reversed(path.parts) if part in _WRITERS), "<stage>")
+    return layout.writer(path)
 
 
 def load_json(path) -> dict:

@@ -1,5 +1,6 @@
-"""The preamble of the stages that train: params read and checked, the shared seed, the device,
-and the prepared data (as numpy arrays, and on the device as training tensors)."""
+"""What the stages that train start with (stage.start): params read and checked, the shared seed,
+the device, and the prepared data (as numpy arrays, and on the device as training tensors). At the
+edge with the stages: it reads files and params, and the library below it takes values."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from longtail.artifacts import load_prepared
 
 
 @dataclass(frozen=True)
-class Preamble:
+class Run:
     params: dict  # params.yaml as read: each stage takes its sections with params.section
     seed: int
     device: torch.device
@@ -25,7 +26,7 @@ class Preamble:
                 *devices.tensors(self.test["x"], self.test["y"], self.device))
 
 
-def preamble(params_file: Path, prepared: Path) -> Preamble:
+def start(params_file: Path, prepared: Path) -> Run:
     p = params.read(params_file)
     seed, device = params.seed(p), devices.pick(params.device(p))
-    return Preamble(p, seed, device, *load_prepared(prepared))
+    return Run(p, seed, device, *load_prepared(prepared))

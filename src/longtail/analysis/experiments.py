@@ -3,8 +3,8 @@ from the JSON of `dvc exp show --json`. Pure: the compare command runs DVC and w
 
 from longtail import LongtailError
 from longtail.analysis import stats
+from longtail.analysis.cie import GROUPS
 
-GROUPS = ("cie", "cie_u", "cie_c", "pie")
 QUESTIONS = ("excess", "matched")  # Q1 and Q2 of metrics/ttest.json (longtail.comparisons)
 
 
@@ -35,7 +35,7 @@ def experiments(exp_show: list) -> list[dict]:
             "statistic": ttest.get("statistic"), "reliability": ttest.get("reliability"),
             "tests": {g: {k: (ttest.get(g) or {}).get(k) for k in ("t", "p", "n")}
                       | {q: dict((ttest.get(g) or {}).get(q) or {}) for q in QUESTIONS} for g in GROUPS},
-            "counts": {k: cie.get(k) for k in GROUPS[:3]} | {"pie": (metrics.get("metrics/pie.json") or {}).get("pie")},
+            "counts": {k: cie.get(k) for k in GROUPS if k != "pie"} | {"pie": (metrics.get("metrics/pie.json") or {}).get("pie")},
         })
     if not records:
         raise LongtailError("no experiment with metrics/ttest.json in `dvc exp show`: run some first, e.g. "

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats
 
 from longtail import LongtailError
+from longtail.analysis.stats import over_representation
 
 
 def _population(name: str, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -126,3 +127,28 @@ def recall_tests(reference_predictions: np.ndarray, compressed_predictions: np.n
             affected.append(c)
     return {"classes": classes, "affected": affected}
 
+
+
+def levels(reference: np.ndarray, compressed: np.ndarray, labels, values, y: np.ndarray, alpha: float,
+           rare: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Each level of data/populations/predictions.npz: reference [m, n] and compressed [L, m, n]
+    predictions, the level's label and swept value. Returns the PIE masks bool [L, n] and
+    metrics/pie.json: per level its PIE count, both populations' accuracy, the per-class recall tests
+    (at `alpha`) and, with the synthetic set's `rare` flags, how over-represented they are."""
+    if compressed.ndim != 3 or len(compressed) == 0 or len(labels) != len(compressed):
+        raise LongtailError(f"the compressed population must be [levels, models, examples] with one label per level, "
+                            f"found {compressed.shape} and {len(labels)} labels; rerun the populations stage")
+    num_classes = int(max(y.max(), reference.max(), compressed.max())) + 1
+    masks, found = [], {}
+    for label, level, population in zip(labels, values, compressed):
+        mask = pie_mask(reference, population, num_classes)
+        tests = recall_tests(reference, population, y, num_classes, alpha)
+        found[str(label)] = {"level": level, "pie": int(mask.sum()), "reference_accuracy": (reference == y).mean(),
+                             "compressed_accuracy": (population == y).mean(),
+                             "affected_classes": tests["affected"], "recall": tests["classes"]}
+        if rare is not None:
+            found[str(label)]["rare"] = over_representation(mask, rare.astype(bool))
+        masks.append(mask)
+    summary = {"population": len(reference), "alpha": alpha, "n_test": len(y), "pie": int(masks[-1].sum()),
+               "levels": found}
+    return np.stack(masks), summary

@@ -17,7 +17,9 @@ import warnings
 
 import numpy as np
 
+from longtail import LongtailError, layout
 from longtail.analysis import matched, stats
+from longtail.analysis.cie import GROUPS
 from longtail.estimate import null
 
 
@@ -44,8 +46,8 @@ def groups(cie_masks: dict, pie: np.ndarray) -> dict[str, tuple[np.ndarray, np.n
     """Each tested group with its comparison group: a CIE type against the examples where the two
     models agree (docs/DESIGN.md), the PIEs against the examples where the populations agree."""
     agree = ~cie_masks["cie"]
-    return {"cie": (cie_masks["cie"], agree), "cie_u": (cie_masks["cie_u"], agree),
-            "cie_c": (cie_masks["cie_c"], agree), "pie": (pie, ~pie)}
+    compared = {kind: (cie_masks[kind], agree) for kind in ("cie", "cie_u", "cie_c")} | {"pie": (pie, ~pie)}
+    return {group: compared[group] for group in GROUPS}
 
 
 def compare(values: np.ndarray, draws: np.ndarray, tested: dict, difficulty: np.ndarray, rare: np.ndarray | None,
@@ -76,3 +78,23 @@ def compare(values: np.ndarray, draws: np.ndarray, tested: dict, difficulty: np.
         for kind, adjusted in zip(results, stats.benjamini_hochberg([r[key]["p"] for r in results.values()])):
             results[kind][key]["p_bh"] = adjusted
     return results
+
+
+def check_inputs(values: np.ndarray, draws: np.ndarray, statistic: str, **per_example: np.ndarray) -> None:
+    """Refuse arrays of different runs: the statistic's values [n], its influence-free draws [R, n]
+    (at least 3) and each of `per_example` (name: array of one entry per test example)."""
+    if draws.shape[1] != len(values) or len(draws) < 3:
+        raise LongtailError(f"{layout.null_file(statistic)} holds {draws.shape[0]} influence-free draws of "
+                            f"{draws.shape[1]} test examples, {layout.statistic_file(statistic)} {len(values)} (at "
+                            "least 3 draws needed): rerun the stage that writes them (`dvc repro --force estimate`)")
+    for name, array in per_example.items():
+        if len(array) != len(values):
+            raise LongtailError(f"{name} cover {len(array)} test examples, {layout.statistic_file(statistic)} "
+                                f"{len(values)}: rerun the pipeline (`dvc repro`)")
+
+
+def rows(results: dict, alpha: float) -> list[tuple]:
+    """plots/ttest.csv's rows: each group's two answers, the paper's t and whether its p <= alpha."""
+    return [(k, r["excess"]["diff"], r["excess"]["p"], r["matched"]["diff"], r["matched"]["p"], r["t"], r["p"],
+             r["p"] is not None and r["p"] <= alpha) for k, r in results.items()]
+

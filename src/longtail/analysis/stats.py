@@ -14,13 +14,13 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from longtail import layout
+
 # The per-test-example quantities ttest can compare (ttest.statistic), and the file of
-# data/influence/ the estimate stage writes each one to.
-FILES = {"mean_influence": "test_mean_influence.npy", "max_influence": "test_max_influence.npy",
-         "top_memorization": "test_top_memorization.npy"}
-STATISTICS = tuple(FILES)
-# Each statistic's influence-free null value per test example (longtail.null), beside it.
-NULL_FILES = {name: file.replace(".npy", "_null.npy") for name, file in FILES.items()}
+# data/influence/ the estimate stage writes each one to, its influence-free draws (longtail.null) beside it.
+STATISTICS = layout.STATISTICS
+FILES = {name: layout.statistic_file(name) for name in STATISTICS}
+NULL_FILES = {name: layout.null_file(name) for name in STATISTICS}
 
 NULL = {"t": None, "p": None, "welch_t": None, "welch_p": None, "mw_u": None, "mw_p": None,
         "hedges_g": None, "g_low": None, "g_high": None}

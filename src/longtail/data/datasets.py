@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from longtail import LongtailError, seeds
+from longtail.data.prepared import CLASSES
 
 Split = tuple[np.ndarray, np.ndarray]
 
@@ -135,7 +136,8 @@ TORCHVISION = {
     "cifar10": "CIFAR10",
     "cifar100": "CIFAR100",
 }
-DATASETS = ("digits", "synthetic", *TORCHVISION)
+DATASETS = tuple(CLASSES)  # data.dataset's names: those of the prepared contract (prepared.CLASSES)
+assert set(TORCHVISION) <= set(DATASETS), "every dataset has its class count in prepared.CLASSES"
 
 
 def folder_of(dataset: str, root) -> Path:

@@ -5,7 +5,8 @@ import numpy as np
 
 from longtail import LongtailError
 
-# Classes of each dataset: a prepared label must lie in [0, classes).
+# Each dataset of data.dataset, the one place its name is written, and its classes: a prepared label
+# must lie in [0, classes).
 CLASSES = {"digits": 10, "synthetic": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 MAX_CLASSES = max(CLASSES.values())
 

@@ -63,7 +63,7 @@ def pair_set(pairs: np.ndarray) -> set[tuple[int, int]]:
     return set(map(tuple, pairs.tolist()))
 
 
-def consistency(mem_a: np.ndarray, mem_b: np.ndarray, pairs_a: np.ndarray, pairs_b: np.ndarray, *,
+def compare(mem_a: np.ndarray, mem_b: np.ndarray, pairs_a: np.ndarray, pairs_b: np.ndarray, *,
                 min_memorization: float) -> dict:
     """Feldman & Zhang's consistency of two sets of estimates (module docstring): the sizes of the
     two high-memorization sets and of the two high-influence pair sets, how many each pair of sets

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from longtail import seeds
+from longtail import LongtailError, layout, seeds
 from longtail.data import planted
 from longtail.estimate import counterfactual, halves, influence, null, uncertainty
-from longtail.analysis.stats import FILES, NULL_FILES
 
 SE_TARGETS = (0.05, 0.02)  # standard errors whose trial counts metrics/estimate.json reports
 
@@ -105,11 +104,15 @@ def split(trials: int, cfg, seed: int) -> tuple[tuple[np.ndarray, np.ndarray], n
     return halves.halves(trials, seed), counterfactual.holdout(trials, cfg.holdout, seeds.derive(seed, seeds.HOLDOUT))
 
 
-def estimates(masks, train_target, test_target, per: dict, reduced: Rows, *, flipped, cfg, seed: int,
-              rows: int) -> Estimates:
+def finish(masks, train_target, test_target, per: dict, reduced: Rows, *, flipped, cfg, seed: int,
+           rows: int) -> Estimates:
     """Everything the estimate stage writes but the influence matrix: `per` from per_example,
     `reduced` from influence_rows (with split's halves and held-out trials), cfg the estimate params
-    (params.Estimate). The targets are the arrays of estimate.target."""
+    (params.Estimate). The targets are the arrays of estimate.target; flipped: the prepared data's
+    planted flips (bool [n], or None)."""
+    if flipped is not None and flipped.shape != masks.shape[1:]:
+        raise LongtailError(f"the prepared data has {len(flipped)} training examples, the trials {masks.shape[1]}: "
+                            "rerun the pipeline (`dvc repro`)")
     memorization, se = per["memorization"], per["memorization_se"]
     n_train = masks.shape[1]
     (half_a, half_b), held = split(len(masks), cfg, seed)
@@ -158,8 +161,9 @@ def estimates(masks, train_target, test_target, per: dict, reduced: Rows, *, fli
     arrays = {"memorization": memorization, "memorization_se": se.astype(np.float32),
               "train_mean_influence": per["train_mean_influence"],
               **{name: per[name] for name in ("data_oob", "data_oob_se", "banzhaf", "banzhaf_se")},
-              **{FILES[name][:-4]: value for name, value in statistics.items()},
-              **{NULL_FILES[name][:-4]: value for name, value in free.items()}}
+              **{layout.statistic_file(name)[:-4]: value for name, value in statistics.items()},
+              **{layout.null_file(name)[:-4]: value for name, value in free.items()}}
+    assert set(arrays) == set(layout.ESTIMATES), "layout.ESTIMATES names every array of the estimate"
     return Estimates(arrays, reduced.pairs, uncertainty.stability(masks, train_target, k=stability_k), summary)
 
 
@@ -169,3 +173,13 @@ def _split_half(masks, train_target, test_target, split_halves, strongest, seed:
     a, b = (uncertainty.estimates(masks[trials], train_target[trials], test_target[trials], strongest=half)
             for trials, half in zip(split_halves, strongest))
     return uncertainty.reliabilities(a, b, seed)
+
+
+def margin_warning(cfg, summary: dict, n_train: int) -> str | None:
+    """Where the target is the margin (logits) but the pair thresholds read as shares of trials."""
+    if cfg.target != "margin" or max(abs(cfg.pair_memorization), abs(cfg.pair_influence)) > 1:
+        return None
+    return (f"estimate.pair_memorization = {cfg.pair_memorization} and pair_influence = {cfg.pair_influence} read as "
+            f"shares of trials, but the margin is in logits: they mark {summary['high_memorization']} of {n_train} "
+            f"training examples high and {summary['high_influence_pairs']} pairs; set them in logits (on digits 3.5 and "
+            "1.7 mark as many as 0.25 and 0.15 do with 0/1 correctness)")

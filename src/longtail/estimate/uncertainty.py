@@ -24,7 +24,7 @@ import numpy as np
 from longtail import seeds
 from longtail.estimate import consistency, influence
 from longtail.estimate.halves import correlation, halves  # noqa: F401 -- uncertainty.halves, as before
-from longtail.analysis.stats import STATISTICS  # the per-test-example statistics of ttest.statistic
+from longtail.layout import STATISTICS  # the per-test-example statistics of ttest.statistic
 
 
 def trials_for_se(trials: int, se: float, target: float) -> int | None:

@@ -6,14 +6,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from longtail import LongtailError
+from longtail import LongtailError, layout
 from longtail.checks import check_range, choose
 from longtail.train import recipe
 
 DTYPES = ("float16", "float32")
-# estimate.target: what each trial says of each example that the estimator averages (trials.SOFT_TARGETS
-# and the 0/1 correctness; here so that the estimate stage needs no torch to check it)
-TARGETS = ("correct", "probability", "margin")
+# estimate.target: what each trial says of each example that the estimator averages
+TARGETS = layout.TARGETS
 SELECT = ("last", "best_test")
 
 # Each name registry lives beside the code it names (models.ARCHS, losses.LOSSES, ...), imported in
@@ -96,6 +95,16 @@ class Trials(Training):
     # a stopping rule checked after each chunk (stopping.py); None trains all `count`
     until: str | None = field(metadata={"kind": str, "optional": True})
     until_high: float  # memorization at which an example is high for the rule
+
+    def replaced(self, arch: str | None, count: int | None) -> "Trials":
+        """These trials with train_trials' --arch and --count (None: the section's), checked."""
+        from longtail.train.models import ARCHS
+
+        if arch is not None:
+            choose("--arch", arch, ARCHS)
+        if count is not None:
+            check_range("--count", count, 2)
+        return dataclasses.replace(self, arch=arch or self.arch, count=count or self.count)
 
     def rule(self):
         """The stopping.Rule of `until`, or None."""
@@ -203,19 +212,20 @@ class Compress(Recipe):
         return self.sparsity if isinstance(self.sparsity, tuple) else (self.sparsity,)
 
     def check(self, section):
-        from longtail.compress.compression import METHODS
+        from longtail.compress.methods import METHODS
         from longtail.train.losses import LOSSES, SOFTADAPT_VARIANTS, USES_TEACHER
 
         choose(f"{section}.method", self.method, METHODS)
         choose(f"{section}.loss", self.loss, (*LOSSES, "none"))
-        if self.method == "quantize" and self.loss != "none":
-            raise LongtailError(f"compress.method quantize is post-training, with no fine-tuning: set "
+        method = METHODS[self.method]
+        if not method.fine_tunes and self.loss != "none":
+            raise LongtailError(f"compress.method {self.method} is post-training, with no fine-tuning: set "
                                 f"compress.loss to none (it is {self.loss!r})")
-        if self.method != "quantize" and self.loss == "none":
+        if method.fine_tunes and self.loss == "none":
             raise LongtailError(f"compress.method {self.method} fine-tunes with a recovery loss: set "
                                 f"compress.loss to one of: {', '.join(LOSSES)}")
-        if self.method == "distill" and self.loss not in USES_TEACHER:
-            raise LongtailError(f"compress.method distill learns from the reference: set compress.loss to "
+        if method.teacher and self.loss not in USES_TEACHER:
+            raise LongtailError(f"compress.method {self.method} learns from the reference: set compress.loss to "
                                 f"one that uses it ({', '.join(USES_TEACHER)}), not {self.loss!r}")
         check_range(f"{section}.target_flops", self.target_flops, 0, 1, low_open=True)
         check_range(f"{section}.group_lambda", self.group_lambda, 0)

@@ -1,10 +1,9 @@
 """The run's report: markdown from the stages' metrics (plain dicts), with the figures embedded and
 each test read in plain words. Pure: the report stage loads the files and writes the result."""
 
+from longtail.analysis.cie import GROUPS
 from longtail.train.fitted import fit_warning, until_warning
 
-GROUPS = {"cie": "CIEs (the two models disagree)", "cie_u": "CIE-U (the compression hurt)",
-          "cie_c": "CIE-C (the compression helped)", "pie": "PIEs (the populations' modal labels differ)"}
 STATISTIC = {"mean_influence": "mean influence of the training examples on it",
              "max_influence": "largest influence of any one training example on it",
              "top_memorization": "memorization of its most influential training example"}

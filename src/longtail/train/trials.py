@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from longtail import LongtailError, devices, seeds
+from longtail import LongtailError, devices, layout, seeds
 from longtail.artifacts import outputs
 from longtail.train import engine, models, stopping, training
 from longtail.train.recipe import Recipe
@@ -25,8 +25,7 @@ from longtail.train.recipe import Recipe
 MASKS = ("bernoulli", "fixed_size")
 CURVES = engine.CURVES  # the per-epoch curves of each trial, kept with each chunk
 # The soft targets (estimate.target) kept beside the 0/1 correctness, float16, training.label_scores'.
-SOFT_TARGETS = ("probability", "margin")
-SOFT = tuple(f"{side}_{target}" for side in ("train", "test") for target in SOFT_TARGETS)
+SOFT_TARGETS, SOFT = layout.SOFT_TARGETS, layout.SOFT
 # In the fingerprint: a store of an older layout is never read (2: chunks keep curves; 3: chunks say
 # where they were trained, and the device and torch version left the fingerprint; 4: and the soft targets).
 STORE_FORMAT = 4
@@ -290,3 +289,28 @@ def fingerprint(*arrays: np.ndarray, **settings) -> str:
         h.update(np.ascontiguousarray(a).tobytes())
     h.update(repr(sorted(settings.items())).encode())
     return h.hexdigest()[:16]
+
+
+def arrays(outcome: Outcome, masks: np.ndarray) -> dict[str, np.ndarray]:
+    """data/trials/<name>.npy of a gathered Outcome: the masks of the trials it kept, their 0/1
+    correctness and soft targets (layout.trial_files)."""
+    return ({"masks": masks[: len(outcome.train_correct)], "train_correct": outcome.train_correct,
+             "test_correct": outcome.test_correct} | outcome.soft)
+
+
+def until(outcome: Outcome, count: int) -> dict:
+    """data/trials/until.json: where trials.until stopped the run, or that it trained all `count`."""
+    return outcome.stop or {"until": None, "count": count, "trials": len(outcome.train_correct)}
+
+
+def cautions(outcome: Outcome, count: int) -> list[str]:
+    """What a user must know of a gathered run: a budget spent before trials.until was met, chunks of
+    several devices."""
+    said = []
+    if outcome.stop and not outcome.stop["met"]:
+        said.append(f"the budget of {count} trials ran out before trials.until ({outcome.stop['until']}) was met: the "
+                    "estimates have not settled as asked; raise trials.count")
+    if len(outcome.trained_on) > 1:
+        said.append(f"the chunks were trained on {' and '.join(outcome.trained_on)}: the same trials of the same recipe, "
+                    "equal in distribution but not bit for bit to a run on one of them")
+    return said

@@ -1,20 +1,21 @@
-"""preset: the `-S key=value` arguments of `dvc exp run` that select a preset of presets/ (the paper's
-settings), checked against every params section first. `make preset P=cifar10` runs:
+"""preset: run a preset of presets/ (the paper's settings) as a DVC experiment: `dvc exp run` with
+a `-S section.key=value` for each of its keys, after checking the merged params whole. params.yaml
+stays as it is, and `dvc exp show` lists exactly the keys the preset changes.
 
-    dvc exp run $(python stages/preset.py cifar10)
-
-so params.yaml stays as it is and `dvc exp show` lists exactly the keys the preset changes."""
+    longtail preset cifar10            # (or: make preset P=cifar10)
+    longtail preset cifar10 --print    # only print the arguments of `dvc exp run`"""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
 
 from longtail import LongtailError, cli, params
+from longtail.commands import ROOT
 
-app = cli.app(__doc__)
-
-PRESETS = Path(__file__).resolve().parents[1] / "presets"
+PRESETS = ROOT / "presets"
 
 
 def overrides(preset: dict) -> list[str]:
@@ -24,10 +25,10 @@ def overrides(preset: dict) -> list[str]:
             for section, values in preset.items() for key, value in values.items()]
 
 
-@app.command()
 def main(name: str = typer.Argument(..., help="a preset: the name of a file in presets/"),
          params_file: Path = cli.PARAMS,
-         presets: Path = typer.Option(PRESETS, help="the folder of presets")):
+         presets: Path = typer.Option(PRESETS, help="the folder of presets"),
+         only_print: bool = typer.Option(False, "--print", help="print the arguments of `dvc exp run`, run nothing")):
     with cli.errors():
         available = sorted(p.stem for p in presets.glob("*.yaml"))
         if name not in available:
@@ -40,8 +41,10 @@ def main(name: str = typer.Argument(..., help="a preset: the name of a file in p
                                     f"{', '.join(params.SECTIONS)}")
             merged[section] = merged.get(section, {}) | values
         params.check_all(merged)  # the whole run's params must be valid before it starts
-        print(" ".join(f"-S {arg}" for arg in overrides(preset)))
+        args = [word for arg in overrides(preset) for word in ("-S", arg)]
+        if only_print:
+            print(" ".join(args))
+            return
+        cli.say(f"dvc exp run {' '.join(args)}")
+        raise typer.Exit(subprocess.run([sys.executable, "-m", "dvc", "exp", "run", *args]).returncode)
 
-
-if __name__ == "__main__":
-    app()

@@ -10,11 +10,9 @@ same seed. The shards read data/prepared/ as it is: after a change to the data o
 `dvc repro prepare` first, or the gather finds other data and trains every trial again. (Outside
 DVC, run the stage's command as dvc.yaml gives it to gather.)
 
-    python stages/dispatch.py && dvc repro                  # a local Ray: one worker per GPU (or per 2 CPUs)
-    python stages/dispatch.py --address auto && dvc repro   # the Ray cluster this machine belongs to
-    python stages/dispatch.py --stage consistency_trials    # the second architecture's trials
-
-Not a pipeline stage."""
+    longtail dispatch && dvc repro                  # a local Ray: one worker per GPU (or per 2 CPUs)
+    longtail dispatch --address auto && dvc repro   # the Ray cluster this machine belongs to
+    longtail dispatch --stage consistency_trials    # the second architecture's trials"""
 
 import re
 import shlex
@@ -26,11 +24,10 @@ import typer
 import yaml
 
 from longtail import LongtailError, cli, params
-
-app = cli.app(__doc__)
+from longtail.commands import ROOT
 
 TRAIN_TRIALS = "stages/train_trials.py"  # as dvc.yaml's commands name it
-SCRIPT = Path(__file__).with_name("train_trials.py")
+SCRIPT = ROOT / "stages" / "train_trials.py"
 
 
 def stage_args(dvc_file: Path, stage: str, params_file: Path) -> list[str]:
@@ -71,7 +68,6 @@ def run_shard(args: list[str], shard: int, num_shards: int) -> int:
     return shard
 
 
-@app.command()
 def main(
     stage: str = typer.Option("train_trials", help="the dvc.yaml stage whose trials to train"),
     dvc_file: Path = typer.Option(Path("dvc.yaml"), help="the pipeline that names the stage"),
@@ -107,6 +103,3 @@ def main(
             ray.shutdown()
         cli.say(f"shards {done} of {stage} done; `dvc repro` gathers them and trains nothing")
 
-
-if __name__ == "__main__":
-    app()

@@ -1,8 +1,9 @@
-"""deps: dvc.yaml's source dependencies and params, derived from the code. For each stage:
+"""deps: dvc.yaml, written whole from the code: each stage of longtail.layout.STAGES with its
+command, its data deps and outputs (the layout's paths), and what the code says it runs and reads:
 
 - deps: the modules of src/longtail its script imports, transitively, lazy imports inside functions
   included, and those that checking the params it reads imports (the registries of names, such as
-  models.ARCHS), replace the `src/longtail/...` entries (data, metrics and the other deps stay as written);
+  models.ARCHS);
 - params: the keys it reads, found in its script and those modules: `params.section(p, "name",
   params.View)` reads the fields of View (the section's name alone where every key of the section
   is read), `params.seed` and `params.device` the top-level keys, and `${key}` in the command that
@@ -10,11 +11,11 @@
   is not read. params.check_statistic reads two keys only to refuse a combination before any work: a
   refusal changes no output, so they are not listed.
 
-    python stages/deps.py           # rewrite dvc.yaml (or: make deps)
-    python stages/deps.py --check   # exit 1 and list the differences when dvc.yaml and the code disagree
+    longtail deps           # rewrite dvc.yaml (or: make deps)
+    longtail deps --check   # exit 1 and list the differences where dvc.yaml and the code disagree
 
-Not a pipeline stage. Left out on purpose (EXEMPT): modules that cannot change an output, so that
-editing them reruns nothing."""
+Left out on purpose (EXEMPT): modules that cannot change an output, so that editing them reruns
+nothing."""
 
 import ast
 import dataclasses
@@ -26,17 +27,15 @@ from pathlib import Path
 import typer
 import yaml
 
-from longtail import LongtailError, cli, params
+from longtail import LongtailError, cli, layout, params
+from longtail.commands import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "longtail"
 # Modules that cannot change an output, neither listed nor followed (their own imports do not count):
 # cli.py prints messages and progress bars; params.py validates params (every value comes from
 # params.yaml, which DVC tracks key by key, and params.section refuses a missing key, so none of its
 # defaults reaches an output) and, checking names, imports every registry of the library.
 EXEMPT = {"src/longtail/cli.py", *(f"src/longtail/params/{name}.py" for name in ("__init__", "loader", "schema"))}
-
-app = cli.app(__doc__)
 
 
 def module_file(name: str) -> Path | None:
@@ -115,7 +114,7 @@ def _literal_section(call: ast.Call, where: str) -> tuple[str, str]:
             and view.value.id == "params" and hasattr(params, view.attr):
         return name.value, view.attr
     raise LongtailError(f"{where}: params.section(...) must name its section and view literally, "
-                        f'params.section(p, "name", params.View), for stages/deps.py to list what it reads')
+                        f'params.section(p, "name", params.View), for `longtail deps` to list what it reads')
 
 
 def replaced(script: Path, cmd: str) -> set[str]:
@@ -161,13 +160,6 @@ def read_params(files: list[Path], cmd: str) -> list[str]:
     return sorted(keys, key=order)
 
 
-def script_of(cmd: str) -> Path:
-    match = re.search(r"python (stages/\w+\.py)", cmd)
-    if not match:
-        raise LongtailError(f"cannot find the stage script in its command {cmd!r}")
-    return ROOT / match.group(1)
-
-
 def views(files: list[Path]) -> set[str]:
     """The params views that `params.section` calls in `files` build."""
     return {_literal_section(call, where)[1] for name, call, where in params_calls(files) if name == "section"}
@@ -186,90 +178,116 @@ def checked_with(view: str) -> set[Path]:
                          if c.__name__ in classes))
 
 
-def derived(dvc_yaml: dict) -> dict[str, tuple[list[str], list[str]]]:
+HEADER = """\
+# Written by `longtail deps` from longtail/layout.py (each stage's command, data deps and outputs) and
+# the code (the modules each stage runs, the params keys it reads): edit those and run `make deps`; a
+# test fails where this file and they disagree. Large arrays are DVC-cached (dvc push sends them to the
+# remote); metrics and plots are small and kept in git (cache: false). The modules that cannot change
+# an output are left out (longtail deps' EXEMPT: messages, params validation), so that a cosmetic
+# change never retrains hundreds of models.
+"""
+
+
+def command(stage: layout.Stage) -> str:
+    return " ".join([f"python stages/{stage.script}.py", *stage.options])
+
+
+def derived(stages: dict[str, layout.Stage] = layout.STAGES) -> dict[str, tuple[list[str], list[str]]]:
     """stage -> (its source deps: its script's import closure and what checking its params runs;
     the params keys they read)."""
     out = {}
-    for name, stage in dvc_yaml["stages"].items():
-        script = script_of(stage["cmd"])
+    for name, stage in stages.items():
+        script = ROOT / "stages" / f"{stage.script}.py"
+        if not script.is_file():
+            raise LongtailError(f"layout.STAGES[{name!r}] runs {script.relative_to(ROOT)}, which does not exist")
         files = [script, *(ROOT / d for d in closure(script))]
         # A stage that depends on params.yaml whole (check) runs every view's checks and lists no keys.
-        whole = "params.yaml" in stage.get("deps", [])
+        whole = "params.yaml" in stage.deps
         checked = ALL_VIEWS if whole else views(files)
         deps = closure(script, *set().union(*(checked_with(view) for view in checked)))
-        out[name] = deps, [] if whole else read_params(files, stage["cmd"])
+        out[name] = deps, [] if whole else read_params(files, command(stage))
     return out
 
 
-def rewrite(text: str, wanted: dict[str, tuple[list[str], list[str]]]) -> str:
-    """dvc.yaml's text with each stage's `- src/longtail/...` deps replaced by its wanted deps, placed
-    after the stage's script, and its params list by its wanted params (a params block added before
-    its outs where it has none); every other line, comments included, as it was."""
-    out, stage, block, has_params = [], None, None, False
-
-    def params_block():
-        if stage in wanted and wanted[stage][1]:
-            out.extend(["    params:", *(f"      - {key}" for key in wanted[stage][1])])
-
-    for line in text.splitlines():
-        if re.match(r"^\S", line):  # a top-level key (stages:, plots:) ends the stage before it
-            stage, block = None, None
-        elif m := re.match(r"^  (\w+):\s*$", line):
-            stage, block, has_params = m.group(1), None, False
-        elif m := re.match(r"^    (\w+):\s*$", line):
-            block = m.group(1)
-            if block == "params":
-                has_params = True
-                params_block()
-                continue
-            if block in ("outs", "metrics", "plots") and stage and not has_params:
-                has_params = True
-                params_block()
-        if block == "params" and re.match(r"^      (- |#)", line):
-            continue
-        if block == "deps" and re.match(r"^      - src/longtail/", line):
-            continue
-        out.append(line)
-        if block == "deps" and stage in wanted and re.match(r"^      - stages/\w+\.py\s*$", line):
-            out.extend(f"      - {dep}" for dep in wanted[stage][0])
-    return "\n".join(out) + "\n"
+def pipeline(stages: dict[str, layout.Stage] = layout.STAGES) -> dict:
+    """dvc.yaml as a mapping: each stage's command, deps (its script, the modules it runs, what it
+    reads), params, outputs, metrics and curves; then the plots `dvc plots show` draws."""
+    code = derived(stages)
+    out = {}
+    for name, stage in stages.items():
+        modules, keys = code[name]
+        entry = {"desc": stage.about} if stage.about else {}
+        entry |= {"cmd": command(stage), "deps": [f"stages/{stage.script}.py", *modules, *stage.deps]}
+        entry |= {"params": keys} if keys else {}
+        kept = {"cache": False} | ({"persist": True} if stage.persist else {})
+        outs = [{p: kept} if stage.persist else p for p in stage.outs] + [{p: {"cache": False}} for p in stage.kept]
+        metrics = [{p: {"cache": False}} for p in stage.metrics]
+        if stage.curves:
+            metrics.append({f"{stage.curves}/metrics.json": {"cache": False}})
+            entry |= {"outs": outs} if outs else {}
+            entry |= {"metrics": metrics, "plots": [{f"{stage.curves}/plots/metrics": {"x": "step", "cache": False}}]}
+        else:
+            entry |= ({"outs": outs} if outs else {}) | ({"metrics": metrics} if metrics else {})
+        out[name] = entry
+    return {"stages": out, "plots": layout.PLOTS_SHOWN}
 
 
-def differences(dvc_yaml: dict) -> list[str]:
-    """Where dvc.yaml's source deps or params and the code disagree, a line per stage and kind."""
+def render(stages: dict[str, layout.Stage] = layout.STAGES) -> str:
+    return HEADER + yaml.safe_dump(pipeline(stages), sort_keys=False, width=110, allow_unicode=True)
+
+
+def _listed(items) -> list[str]:
+    return [next(iter(i)) if isinstance(i, dict) else i for i in items or []]
+
+
+def differences(dvc_yaml: dict, wanted: dict | None = None) -> list[str]:
+    """Where dvc.yaml and the layout and code disagree: a line per stage and kind."""
+    wanted = wanted or pipeline()
     lines = []
-    for name, (deps, keys) in derived(dvc_yaml).items():
-        stage = dvc_yaml["stages"][name]
-        listed = sorted(d for d in stage["deps"] if d.startswith("src/longtail/"))
-        if listed != deps:
-            missing, extra = sorted(set(deps) - set(listed)), sorted(set(listed) - set(deps))
+    have, want = dvc_yaml.get("stages") or {}, wanted["stages"]
+    for name in [*want, *(n for n in have if n not in want)]:
+        if name not in have or name not in want:
+            lines.append(f"{name}: {'missing' if name in want else 'not a stage of longtail/layout.py'}")
+            continue
+        h, w = have[name], want[name]
+        src = lambda deps: sorted(d for d in _listed(deps) if d.startswith("src/longtail/"))  # noqa: E731
+        if src(h.get("deps")) != src(w["deps"]):
+            missing, extra = sorted(set(src(w["deps"])) - set(src(h.get("deps")))), sorted(set(src(h.get("deps"))) - set(src(w["deps"])))
             lines.append(f"{name}: missing {missing or 'none'}, not imported {extra or 'none'}")
-        listed_keys = stage.get("params") or []
-        if sorted(listed_keys) != sorted(keys):
-            missing, extra = [k for k in keys if k not in listed_keys], [k for k in listed_keys if k not in keys]
+        if sorted(h.get("params") or []) != sorted(w.get("params") or []):
+            listed, keys = h.get("params") or [], w.get("params") or []
+            missing, extra = [k for k in keys if k not in listed], [k for k in listed if k not in keys]
             lines.append(f"{name}: params missing {missing or 'none'}, not read {extra or 'none'}")
+        for kind in ("deps", "outs", "metrics", "plots"):
+            data = lambda s: [p for p in _listed(s.get(kind)) if not p.startswith("src/longtail/")]  # noqa: E731
+            if data(h) != data(w):
+                missing, extra = [p for p in data(w) if p not in data(h)], [p for p in data(h) if p not in data(w)]
+                lines.append(f"{name}: {kind} missing {missing or 'none'}, not in the layout {extra or 'none'}"
+                             if missing or extra else f"{name}: {kind} in another order than the layout's")
+        for kind in ("cmd", "desc"):
+            if h.get(kind) != w.get(kind):
+                lines.append(f"{name}: {kind} {h.get(kind)!r}, the layout's {w.get(kind)!r}")
+        if h != w and not lines:
+            lines.append(f"{name}: an option of an output differs from the layout's")
+    if not lines and (dvc_yaml.get("plots") != wanted["plots"]):
+        lines.append("plots: differ from longtail/layout.py's PLOTS_SHOWN")
     return lines
 
 
-@app.command()
 def main(check: bool = typer.Option(False, "--check", help="only compare; exit 1 where they disagree"),
          dvc_file: Path = typer.Option(ROOT / "dvc.yaml", "--dvc-file")):
     with cli.errors():
-        if not dvc_file.exists():
-            raise LongtailError(f"{dvc_file} not found")
-        text = dvc_file.read_text()
-        dvc_yaml = yaml.safe_load(text)
+        text = render()
         if check:
-            if lines := differences(dvc_yaml):
-                for line in lines:
+            if not dvc_file.exists():
+                raise LongtailError(f"{dvc_file} not found: write it with `longtail deps`")
+            current = dvc_file.read_text()
+            if current != text:
+                for line in differences(yaml.safe_load(current) or {}) or ["the text differs (a comment or the layout of the file)"]:
                     cli.say(line)
-                cli.say("dvc.yaml's source deps disagree with the code: run `make deps`")
+                cli.say(f"{dvc_file} disagrees with longtail/layout.py and the code: run `make deps`")
                 raise typer.Exit(1)
-            cli.say(f"dvc.yaml's source deps match the code's imports ({len(dvc_yaml['stages'])} stages)")
+            cli.say(f"{dvc_file} matches longtail/layout.py and the code's imports ({len(layout.STAGES)} stages)")
             return
-        dvc_file.write_text(rewrite(text, derived(dvc_yaml)))
-        cli.say(f"{dvc_file}: source deps rewritten from the imports of {len(dvc_yaml['stages'])} stages")
-
-
-if __name__ == "__main__":
-    app()
+        dvc_file.write_text(text)
+        cli.say(f"{dvc_file}: written from longtail/layout.py and the imports of {len(layout.STAGES)} stages")
