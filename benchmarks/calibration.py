@@ -80,7 +80,7 @@ def student_p(values, group, rest, equal_var=True) -> float:
 
 def tests(values, draws, group, rest, difficulty, permutations, seed, only) -> dict[str, float | None]:
     """The p of each comparison in `only` for one group: the raw Student and Welch t (the paper's), Q1,
-    Q2 (as the ttest stage runs them, longtail.comparisons), and the strata test Q2 replaced (on the
+    Q2 (as the ttest stage runs them, analysis.questions), and the strata test Q2 replaced (on the
     raw statistic, as it ran)."""
     out = {}
     if "raw" in only:

@@ -44,8 +44,8 @@ def main(repeats: int = 20):
         x = torch.rand(n, *shape)
         int8 = quantize.quantize(model, x[:512])
         f, q = seconds(model, x, repeats), seconds(int8, x, repeats)
-        size = size.size_bytes(int8) / size.size_bytes(model)
-        print(f"| {arch} | {list(shape)} | {n} | {1000 * f:.1f} | {1000 * q:.1f} | {q / f:.2f} | {size:.2f} |", flush=True)
+        ratio = size.size_bytes(int8) / size.size_bytes(model)
+        print(f"| {arch} | {list(shape)} | {n} | {1000 * f:.1f} | {1000 * q:.1f} | {q / f:.2f} | {ratio:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

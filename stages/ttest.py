@@ -1,5 +1,5 @@
 """ttest: are the CIEs (and the PIEs) more influenced than the test examples where both models
-(populations) agree? Per group, two questions (longtail.comparisons): `excess` (Q1), beyond the
+(populations) agree? Per group, two questions (analysis.questions): `excess` (Q1), beyond the
 estimator's noise (each example's excess over its influence-free null); `matched` (Q2), beyond
 their difficulty (that excess at equal trial accuracy, every member used). Then the seed paper's
 Student's t-test (Dam et al. 2023) on the raw statistic, with Welch's t, Mann-Whitney U, Hedges' g

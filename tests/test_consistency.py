@@ -14,7 +14,7 @@ import yaml
 
 from longtail import LongtailError, params
 from longtail.train import trials
-from longtail.estimate.consistency import consistency, d_mem, high_memorization, jaccard
+from longtail.estimate.consistency import compare, d_mem, high_memorization, jaccard
 
 NAN = float("nan")
 
@@ -63,7 +63,7 @@ def test_consistency_counts_the_sets_their_overlap_and_compares_them():
     mem_b = np.array([0.8, 0.1, 0.6, 0.7, 0.3])
     pairs_a = np.array([[0, 4], [0, 7], [1, 2]])
     pairs_b = np.array([[0, 4], [3, 2], [0, 7], [2, 9]])
-    result = consistency(mem_a, mem_b, pairs_a, pairs_b, min_memorization=0.25)
+    result = compare(mem_a, mem_b, pairs_a, pairs_b, min_memorization=0.25)
     assert result == pytest.approx({
         "high_memorization_a": 3,  # 0, 1, 4
         "high_memorization_b": 4,  # 0, 2, 3, 4
@@ -79,7 +79,7 @@ def test_consistency_counts_the_sets_their_overlap_and_compares_them():
 
 def test_consistency_of_nothing_found_is_undefined_not_perfect():
     empty = np.empty((0, 2), np.int64)
-    result = consistency(np.zeros(3), np.zeros(3), empty, empty, min_memorization=0.25)
+    result = compare(np.zeros(3), np.zeros(3), empty, empty, min_memorization=0.25)
     assert result["high_memorization_a"] == result["high_influence_pairs_b"] == 0
     assert all(math.isnan(result[k]) for k in ("jaccard_memorization", "d_mem", "jaccard_pairs"))
 
@@ -87,9 +87,9 @@ def test_consistency_of_nothing_found_is_undefined_not_perfect():
 def test_consistency_refuses_estimates_of_different_training_sets_and_malformed_pairs():
     pairs = np.array([[0, 1]])
     with pytest.raises(LongtailError, match="same training set; got \\(3,\\) and \\(4,\\)"):
-        consistency(np.zeros(3), np.zeros(4), pairs, pairs, min_memorization=0.25)
+        compare(np.zeros(3), np.zeros(4), pairs, pairs, min_memorization=0.25)
     with pytest.raises(LongtailError, match="shape \\[p, 2\\]"):
-        consistency(np.zeros(3), np.zeros(3), np.array([[0, 1, 2]]), pairs, min_memorization=0.25)
+        compare(np.zeros(3), np.zeros(3), np.array([[0, 1, 2]]), pairs, min_memorization=0.25)
 
 
 # A second, independent set of trials

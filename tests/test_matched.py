@@ -1,4 +1,4 @@
-"""Q2, the difficulty-adjusted comparison (longtail.matched): its estimate against a hand-fitted
+"""Q2, the difficulty-adjusted comparison (analysis.matched): its estimate against a hand-fitted
 regression, calibration on groups chosen by difficulty alone where the raw t is fooled, power and
 coverage on a planted effect, every member used (extrapolated ones counted), and the cases where it
 cannot answer (too few members, ties, NaN)."""

@@ -1,4 +1,4 @@
-"""The influence-free null (longtail.null) and Q1 on it: each draw is the statistic on permuted
+"""The influence-free null (estimate.null) and Q1 on it: each draw is the statistic on permuted
 trials, an example no trial disagrees on has excess 0, the null is centred where no influence
 exists and far below a planted one, the design effect sees shared noise, and Q1 rejects
 difficulty-driven groups at about alpha where the raw t rejects most of them."""

@@ -411,7 +411,7 @@ def stale(repo) -> set[str]:
     (("src/longtail/train/losses.py", "", "# edited\n"), {"check", "train_trials", "consistency_trials", "reference",
                                                      "reference_population", "compress", "populations",
                                                      "report"}),  # report checks trials' names (training.py)
-    (("src/longtail/compress/compression.py", "", "# edited\n"), {"check", "compress", "populations"}),
+    (("src/longtail/compress/magnitude.py", "", "# edited\n"), {"check", "compress", "populations"}),  # a method
 ])
 def test_an_edit_reruns_exactly_the_stages_that_read_it(repo, edit, expected):
     repo, _ = repo

@@ -16,7 +16,8 @@ import yaml
 from longtail.train import curves, trials
 
 STAGES = ["check", "prepare", "train_trials", "fit", "estimate", "reference", "compress", "cie", "ttest", "reference_population",
-          "populations", "pie", "consistency", "report", "compare", "dispatch"]
+          "populations", "pie", "consistency", "report"]
+COMMANDS = ["preset", "compare", "dispatch", "deps", "verify"]  # the `longtail` console script's
 
 
 def run_stage(root, python, stage, *args, cwd=None):
@@ -28,6 +29,19 @@ def run_stage(root, python, stage, *args, cwd=None):
 def test_every_stage_has_help(root, python, stage):
     result = run_stage(root, python, stage, "--help")
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_every_command_has_help_from_any_folder_of_the_project(root, python):
+    listed = subprocess.run([python, "-m", "longtail", "--help"], capture_output=True, text=True, cwd=root / "data")
+    assert listed.returncode == 0 and all(command in listed.stdout for command in COMMANDS)
+    for command in COMMANDS:
+        result = subprocess.run([python, "-m", "longtail", command, "--help"], capture_output=True, text=True,
+                                cwd=root / "src")
+        assert result.returncode == 0 and "Usage" in result.stdout, command
+    # run from a subfolder, `longtail deps --check` finds the project's dvc.yaml
+    checked = subprocess.run([python, "-m", "longtail", "deps", "--check"], capture_output=True, text=True,
+                             cwd=root / "stages")
+    assert checked.returncode == 0, checked.stderr
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The baseline the difficulty-adjusted comparison (longtail.matched) replaced, kept for the
+"""The baseline the difficulty-adjusted comparison (analysis.matched) replaced, kept for the
 benchmarks that measure both (benchmarks/calibration.py): a group of test examples against the
 agreeing test examples in the same narrow stratum of difficulty, by permutation within strata.
 It drops every group member whose stratum holds no agreeing example (4 of digits' 5 CIEs).

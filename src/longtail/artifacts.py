@@ -156,7 +156,7 @@ def load_npy(path, *, dtype=None, ndim: int | None = None, mmap: bool = False) -
         array = np.load(path, mmap_mode="r" if mmap else None)
     if not isinstance(array, np.ndarray):
         raise LongtailError(f"{path} holds {type(array).__name__}, not one array: rerun the stage that writes it "
-                            f"(`dvc repro --force {_stage(path)}`)")
+                            f"(`dvc repro --force {layout.writer(path)}`)")
     _check(path, array, dtype, ndim)
     return array
 
@@ -177,7 +177,7 @@ def load_npz(path, keys: Iterable[str], optional: Iterable[str] | None = None) -
 
 def load_prepared(prepared) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(train, test) of data/prepared: x, y and, where prepare wrote them, rare and flipped; checked
-    against their contract (longtail.prepared)."""
+    against their contract (data.prepared)."""
     from longtail.data import prepared as contract
 
     prepared = Path(prepared)
@@ -213,11 +213,7 @@ def _readable(path: Path) -> Iterator[None]:
         raise
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, pickle.UnpicklingError) as e:
         raise LongtailError(f"{path} is corrupt or not a {path.suffix} file ({type(e).__name__}: {e}): rerun the "
-                            f"stage that writes it (`dvc repro --force {_stage(path)}`)") from None
-
-
-def _stage(path: Path) -> str:
-    return layout.writer(path)
+                            f"stage that writes it (`dvc repro --force {layout.writer(path)}`)") from None
 
 
 def load_json(path) -> dict:
@@ -235,7 +231,7 @@ def load_json(path) -> dict:
 
 
 def _check(path, array, dtype, ndim) -> None:
-    rerun = f"rerun the stage that writes it (`dvc repro --force {_stage(Path(path))}`)"
+    rerun = f"rerun the stage that writes it (`dvc repro --force {layout.writer(Path(path))}`)"
     if dtype is not None and array.dtype != np.dtype(dtype):
         raise LongtailError(f"{path}: expected dtype {np.dtype(dtype)}, found {array.dtype}: {rerun}")
     if ndim is not None and array.ndim != ndim:

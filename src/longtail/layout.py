@@ -15,7 +15,7 @@ SOFT_TARGETS = TARGETS[1:]
 SOFT = tuple(f"{side}_{target}" for side in ("train", "test") for target in SOFT_TARGETS)
 
 # The per-test-example statistics ttest can compare (ttest.statistic): the estimate writes each one
-# as test_<name>.npy and its influence-free draws (longtail.null) as test_<name>_null.npy.
+# as test_<name>.npy and its influence-free draws (estimate.null) as test_<name>_null.npy.
 STATISTICS = ("mean_influence", "max_influence", "top_memorization")
 
 

@@ -8,17 +8,17 @@ be replayed alone. A stream is the tuple after the seed; its first number names 
     (TRIALS, k, 1)           trial k's data order                             trials.data_order
     (TRIALS, s, 2)           the shared seed of trial set s >= 1 (the         trials.stream_seed
                              consistency check's second architecture)
-    (REFERENCE, 0)           the reference's initialisation                   recipes.reference_model
-    (REFERENCE, 1)           the reference's data order                       recipes.reference_model
-    (COMPRESS, 1)            recovery fine-tuning's data order                recipes.compress
-    (COMPRESS, 2)            group_sparsity's sparsify phase data order       recipes.compress
-    (COMPRESS, 3)            quantize's calibration examples                  recipes.compress
-    (COMPRESS, 4)            distill's student initialisation                 recipes.compress
-    (COMPRESS, 5)            distill's data order                             recipes.compress
+    (REFERENCE, 0)           the reference's initialisation                   train.reference       
+    (REFERENCE, 1)           the reference's data order                       train.reference       
+    (COMPRESS, 1)            recovery fine-tuning's data order                compress.method.Job
+    (COMPRESS, 2)            group_sparsity's sparsify phase data order       compress.group_sparsity
+    (COMPRESS, 3)            quantize's calibration examples                  compress.quantize
+    (COMPRESS, 4)            distill's student initialisation                 compress.distill
+    (COMPRESS, 5)            distill's data order                             compress.distill
     (POPULATIONS, m)         PIE member m's seed, which then goes through     member
                              REFERENCE and COMPRESS as the pipeline's does
     (FLIPS)                  planted label flips (numpy)                      planted.flip_labels
-    (SUBSET, 0), (SUBSET, 1) the training and test subsets of data.train_size    data.subset
+    (SUBSET, 0), (SUBSET, 1) the training and test subsets of data.train_size    datasets.subset
                              and data.test_size (numpy)
     (SPLITS, i)              the i-th further split-half of the reliabilities'   uncertainty.split_half_spread
                              spread (numpy)

@@ -5,7 +5,7 @@ from longtail import LongtailError
 from longtail.analysis import stats
 from longtail.analysis.cie import GROUPS
 
-QUESTIONS = ("excess", "matched")  # Q1 and Q2 of metrics/ttest.json (longtail.comparisons)
+QUESTIONS = ("excess", "matched")  # Q1 and Q2 of metrics/ttest.json (analysis.questions)
 
 
 def _runs(exp_show: list) -> list[tuple[str, dict]]:

@@ -2,7 +2,7 @@
 agreeing test examples *of the same difficulty*? Every group member is used.
 
 Difficulty d_i is test example i's trial accuracy (the share of the trials that get it right); v_i
-is what is compared, the excess of the statistic over its influence-free null (longtail.null), so
+is what is compared, the excess of the statistic over its influence-free null (estimate.null), so
 that the estimator's noise, which grows with d_i (1 - d_i), is already taken out. One least-squares
 fit over the group and the comparison examples:
 

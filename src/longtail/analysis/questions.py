@@ -3,10 +3,10 @@ group, asked two questions and the paper's test:
 
     excess    Q1, the paper's question: are the group's examples more influenced than the
               comparison's, beyond the estimator's noise? Welch's t on each example's excess over
-              its influence-free null (longtail.null), with the trials a difference of that size
+              its influence-free null (estimate.null), with the trials a difference of that size
               would need.
     matched   Q2: more influenced than comparison examples of the same difficulty? The excess
-              adjusted for trial accuracy, every member used (longtail.matched).
+              adjusted for trial accuracy, every member used (analysis.matched).
     t, p, ... the paper's raw Student t on the statistic (Dam et al. 2023), with Welch, Mann-Whitney,
               Hedges' g and the random-subset control (longtail.stats): confounded by the
               estimator's noise, which grows with difficulty.
@@ -26,7 +26,7 @@ from longtail.estimate import null
 def two_questions(excess: np.ndarray, draws: np.ndarray, group: np.ndarray, comparison: np.ndarray,
                   difficulty: np.ndarray) -> tuple[dict, dict]:
     """(Q1, Q2) for one group against its comparison (bool masks): Welch's t of the excess, and the
-    excess adjusted for difficulty (longtail.matched). Each standard error is widened by its design
+    excess adjusted for difficulty (analysis.matched). Each standard error is widened by its design
     effect, measured on the influence-free `draws` [R, n] and written beside it (`design_effect`:
     how much shared or skewed noise widens it; null.design_effect)."""
     def q1(v, effect=None):
@@ -53,7 +53,7 @@ def groups(cie_masks: dict, pie: np.ndarray) -> dict[str, tuple[np.ndarray, np.n
 def compare(values: np.ndarray, draws: np.ndarray, tested: dict, difficulty: np.ndarray, rare: np.ndarray | None,
             cfg, seed: int, trials: int) -> dict:
     """group -> its results (metrics/ttest.json). values: the statistic per test example; draws: its
-    values on influence-free trials [R, n] (longtail.null); difficulty: each test example's trial
+    values on influence-free trials [R, n] (estimate.null); difficulty: each test example's trial
     accuracy over the `trials` trials; rare: the synthetic set's known long tail, or None; cfg:
     params.Ttest. Group n draws from seed + n. A warning of the tests names its group."""
     excess = null.excess(values, draws)

@@ -17,7 +17,7 @@ from scipy import stats
 from longtail import layout
 
 # The per-test-example quantities ttest can compare (ttest.statistic), and the file of
-# data/influence/ the estimate stage writes each one to, its influence-free draws (longtail.null) beside it.
+# data/influence/ the estimate stage writes each one to, its influence-free draws (estimate.null) beside it.
 STATISTICS = layout.STATISTICS
 FILES = {name: layout.statistic_file(name) for name in STATISTICS}
 NULL_FILES = {name: layout.null_file(name) for name in STATISTICS}

@@ -31,8 +31,8 @@ from longtail import LongtailError, cli, layout, params
 from longtail.commands import ROOT
 
 PACKAGE = ROOT / "src" / "longtail"
-# Modules that cannot change an output, neither listed nor followed (their own imports do not count):
-# cli.py prints messages and progress bars; params.py validates params (every value comes from
+# Modules that cannot change an output, not listed (what they import at their top level is: closure()):
+# cli.py prints messages and progress bars; params/ validates params (every value comes from
 # params.yaml, which DVC tracks key by key, and params.section refuses a missing key, so none of its
 # defaults reaches an output) and, checking names, imports every registry of the library.
 EXEMPT = {"src/longtail/cli.py", *(f"src/longtail/params/{name}.py" for name in ("__init__", "loader", "schema"))}
@@ -171,7 +171,7 @@ ALL_VIEWS = {cls.__name__ for classes in params.SECTIONS.values() for cls in cla
 def checked_with(view: str) -> set[Path]:
     """The package files that checking params view `view` imports: the registries its names are
     checked against (models.ARCHS, losses.LOSSES, ...), imported inside the methods of its class and
-    its bases. params.py is exempt, but a stage runs these modules, so it lists them."""
+    its bases. params/ is exempt, but a stage runs these modules, so it lists them."""
     tree = parsed(PACKAGE / "params" / "schema.py")
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     return set().union(*(imported_in(classes[c.__name__]) for c in getattr(params, view).__mro__
@@ -237,7 +237,16 @@ def render(stages: dict[str, layout.Stage] = layout.STAGES) -> str:
 
 
 def _listed(items) -> list[str]:
+    """The paths of a dvc.yaml list, an entry with options ({path: {cache: false}}) by its path."""
     return [next(iter(i)) if isinstance(i, dict) else i for i in items or []]
+
+
+def _sources(items) -> list[str]:
+    return sorted(p for p in _listed(items) if p.startswith("src/longtail/"))
+
+
+def _data(items) -> list[str]:
+    return [p for p in _listed(items) if not p.startswith("src/longtail/")]
 
 
 def differences(dvc_yaml: dict, wanted: dict | None = None) -> list[str]:
@@ -249,27 +258,27 @@ def differences(dvc_yaml: dict, wanted: dict | None = None) -> list[str]:
         if name not in have or name not in want:
             lines.append(f"{name}: {'missing' if name in want else 'not a stage of longtail/layout.py'}")
             continue
-        h, w = have[name], want[name]
-        src = lambda deps: sorted(d for d in _listed(deps) if d.startswith("src/longtail/"))  # noqa: E731
-        if src(h.get("deps")) != src(w["deps"]):
-            missing, extra = sorted(set(src(w["deps"])) - set(src(h.get("deps")))), sorted(set(src(h.get("deps"))) - set(src(w["deps"])))
+        h, w, before = have[name], want[name], len(lines)
+        listed, derived_ = _sources(h.get("deps")), _sources(w["deps"])
+        if listed != derived_:
+            missing, extra = sorted(set(derived_) - set(listed)), sorted(set(listed) - set(derived_))
             lines.append(f"{name}: missing {missing or 'none'}, not imported {extra or 'none'}")
-        if sorted(h.get("params") or []) != sorted(w.get("params") or []):
-            listed, keys = h.get("params") or [], w.get("params") or []
+        listed, keys = h.get("params") or [], w.get("params") or []
+        if sorted(listed) != sorted(keys):
             missing, extra = [k for k in keys if k not in listed], [k for k in listed if k not in keys]
             lines.append(f"{name}: params missing {missing or 'none'}, not read {extra or 'none'}")
         for kind in ("deps", "outs", "metrics", "plots"):
-            data = lambda s: [p for p in _listed(s.get(kind)) if not p.startswith("src/longtail/")]  # noqa: E731
-            if data(h) != data(w):
-                missing, extra = [p for p in data(w) if p not in data(h)], [p for p in data(h) if p not in data(w)]
+            listed, laid = _data(h.get(kind)), _data(w.get(kind))
+            if listed != laid:
+                missing, extra = [p for p in laid if p not in listed], [p for p in listed if p not in laid]
                 lines.append(f"{name}: {kind} missing {missing or 'none'}, not in the layout {extra or 'none'}"
                              if missing or extra else f"{name}: {kind} in another order than the layout's")
         for kind in ("cmd", "desc"):
             if h.get(kind) != w.get(kind):
                 lines.append(f"{name}: {kind} {h.get(kind)!r}, the layout's {w.get(kind)!r}")
-        if h != w and not lines:
+        if h != w and len(lines) == before:
             lines.append(f"{name}: an option of an output differs from the layout's")
-    if not lines and (dvc_yaml.get("plots") != wanted["plots"]):
+    if dvc_yaml.get("plots") != wanted["plots"]:
         lines.append("plots: differ from longtail/layout.py's PLOTS_SHOWN")
     return lines
 

@@ -1,6 +1,6 @@
 """The schema of params.yaml: each section's knobs as a frozen dataclass with its type and its checks.
 A stage reads a section, or a view of it (a dataclass with some of its keys), through
-params.section, so that DVC reruns it only for the keys it reads (stages/deps.py lists them)."""
+params.section, so that DVC reruns it only for the keys it reads (`longtail deps` lists them)."""
 
 import dataclasses
 from dataclasses import dataclass, field
@@ -163,7 +163,7 @@ class Estimate:
     pair_influence: float
     pair_memorization: float
     reliability_splits: int  # further split-halves whose spread is each reliability's error bar
-    null_draws: int  # permutations of the trials against the masks: the influence-free null (longtail.null)
+    null_draws: int  # permutations of the trials against the masks: the influence-free null (estimate.null)
     holdout: float  # share of the trials held out for the counterfactual check (LDS); 0: none
 
     def check(self, section):
