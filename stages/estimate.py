@@ -31,7 +31,8 @@ def main(
         t = load_trials(trials_dir, cfg.target)
         masks, train_target, test_target = t["masks"], t["train_target"], t["test_target"]
         per = estimates.per_example(masks, train_target, test_target, t["train_correct"])
-        (n_test, n_train), rows = (test_target.shape[1], masks.shape[1]), chunk_rows or influence.default_chunk_rows(masks.shape[1])
+        n_test, n_train = test_target.shape[1], masks.shape[1]
+        rows = chunk_rows or influence.default_chunk_rows(n_train)
         with outputs() as out, cli.progress(-(-n_test // rows), f"influence [{n_test}, {n_train}] in blocks of "
                                                                 f"{min(rows, n_test)} rows") as advance:
             halves, held = estimates.split(len(masks), cfg, seed)
@@ -48,14 +49,10 @@ def main(
             ms, jaccard = result.stability
             out.csv(stability, ["trials", "jaccard"], zip(ms.tolist(), jaccard.round(6).tolist()))
             out.json(metrics, result.summary)
-        s = result.summary
-        cli.say(f"influence [{n_test}, {n_train}] {cfg.dtype} of the {cfg.target} target; {s['high_influence_pairs']} "
-                f"high-influence pairs; split-half reliability of memorization "
-                f"{cli.number(s['reliability']['memorization'], '.3f')}; LDS {cli.number(s['lds']['lds'], '.3f')}")
-        if warning := estimates.margin_warning(cfg, s, n_train):
+        for line in estimates.said(result.summary, cfg, (n_test, n_train)):
+            cli.say(line)
+        if warning := estimates.margin_warning(cfg, result.summary, n_train):
             cli.warn(warning)
-        if found := s.get("planted"):
-            cli.say(f"planted: {found['flipped']} flipped labels, memorization AUC {cli.number(found['auc'])}")
 
 
 if __name__ == "__main__":

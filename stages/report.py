@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from longtail import LongtailError, cli, layout, params
+from longtail import cli, layout, params
 from longtail.artifacts import load_csv, load_json, load_npy, load_prepared, outputs
 from longtail.report import figures, markdown, plots
 from longtail.train import curves
@@ -36,10 +36,7 @@ def main(
                   "estimate": asdict(params.section(p, "estimate", params.Estimate)), "ttest": asdict(cfg)}
         train, test = load_prepared(prepared)
         arrays = {name: load_npy(influence_dir / f"{name}.npy", ndim=1) for name in (*HISTOGRAMS, "test_max_influence")}
-        matrix = load_npy(influence_dir / "influence.npy", ndim=2, mmap=True)
-        if matrix.shape != (len(test["y"]), len(train["y"])):
-            raise LongtailError(f"influence.npy is {matrix.shape}, the prepared data "
-                                f"[{len(test['y'])}, {len(train['y'])}]: rerun the pipeline (`dvc repro`)")
+        matrix = load_npy(influence_dir / "influence.npy", ndim=2, mmap=True, shape=(len(test["y"]), len(train["y"])))
         metrics = {name: load_json(metrics_dir / f"{name}.json")
                    for name in ("trials", "estimate", "compress", "cie", "ttest", "pie", "consistency")}
         trials, jaccard = load_csv(stability, ["trials", "jaccard"], float).T

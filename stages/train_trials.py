@@ -1,9 +1,7 @@
-"""train_trials: up to `trials.count` models (fewer where trials.until is met first), each trained on
-a random subset of the training set, and what each says of every training and test example (0/1
-correctness, probability and margin of its label; Feldman & Zhang 2020). Finished chunks are kept
-under <out-dir>/shards/: a rerun resumes; `--shard i --num-shards n` trains every n-th chunk, a run
-without --shard gathers them. `--arch --count --stream` train an independent second set (the
-consistency check), into its own --out-dir."""
+"""train_trials: up to `trials.count` models, each trained on a random subset of the training set,
+and what each says of every example (Feldman & Zhang 2020; longtail.train.trials). A rerun resumes
+from <out-dir>/shards/; `--shard i --num-shards n` trains every n-th chunk, a run without --shard
+gathers them; `--arch --count --stream` train a second, independent set (the consistency check)."""
 
 import shutil
 from pathlib import Path
@@ -49,15 +47,11 @@ def main(
         with outputs() as out:
             for name, array in trials.arrays(outcome, masks).items():
                 out.npy(out_dir / f"{name}.npy", array)
-            out.json(out_dir / "until.json", stop := trials.until(outcome, cfg.count))
+            out.json(out_dir / "until.json", trials.until(outcome, cfg.count))
             curves.write(out.path(live), {"trials": curves.summary(outcome.curves)})
         shutil.rmtree(out_dir / "shards")  # gathered: the chunks were only for resuming
-        used = len(outcome.train_correct)
-        cli.say(f"{used} trials of {cfg.arch} in {out_dir} ({outcome.trained} trained now, {used - outcome.trained} from "
-                f"finished chunks; trained on {' and '.join(outcome.trained_on)}); how well they fit: the fit stage")
-        if outcome.stop:
-            cli.say(f"until {stop['until']}: {stop['stopped']} after {used} of {cfg.count} trials "
-                    f"({cli.number(stop['value'], '.3f')})")
+        for line in trials.said(outcome, cfg.count, cfg.arch, out_dir):
+            cli.say(line)
         for caution in trials.cautions(outcome, cfg.count):
             cli.warn(caution)
 

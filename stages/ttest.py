@@ -1,11 +1,8 @@
 """ttest: are the CIEs (and the PIEs) more influenced than the test examples where both models
-(populations) agree? Per group, two questions (analysis.questions): `excess` (Q1), beyond the
-estimator's noise (each example's excess over its influence-free null); `matched` (Q2), beyond
-their difficulty (that excess at equal trial accuracy, every member used). Then the seed paper's
-Student's t-test (Dam et al. 2023) on the raw statistic, with Welch's t, Mann-Whitney U, Hedges' g
-with a bootstrap interval and a random-subset control. Benjamini-Hochberg adjusts each question's p
-across the groups. The quantity tested is `ttest.statistic`; its split-half reliability
-(metrics/estimate.json) is written beside the tests."""
+(populations) agree? Per group, Q1 (`excess`, beyond the estimator's noise) and Q2 (`matched`, at
+equal difficulty), then the seed paper's Student's t on the raw statistic (Dam et al. 2023) with
+Welch's t, Mann-Whitney U, Hedges' g and a random-subset control; Benjamini-Hochberg across the
+groups (analysis.questions). `ttest.statistic` is tested, its split-half reliability beside."""
 
 from pathlib import Path
 

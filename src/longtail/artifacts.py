@@ -146,9 +146,10 @@ def outputs() -> Iterator[Outputs]:
     out.commit()
 
 
-def load_npy(path, *, dtype=None, ndim: int | None = None, mmap: bool = False) -> np.ndarray:
+def load_npy(path, *, dtype=None, ndim: int | None = None, mmap: bool = False, shape: tuple | None = None) -> np.ndarray:
     """Load an artifact, with a message that names the stage to run when it is missing or malformed.
-    mmap: map the file instead of reading it (an influence matrix of gigabytes, read in blocks)."""
+    mmap: map the file instead of reading it (an influence matrix of gigabytes, read in blocks);
+    shape: the prepared data's, which the array must have."""
     path = Path(path)
     if not path.exists():
         raise LongtailError(f"missing input {path}: run the stage that writes it (`dvc repro`)")
@@ -158,6 +159,9 @@ def load_npy(path, *, dtype=None, ndim: int | None = None, mmap: bool = False) -
         raise LongtailError(f"{path} holds {type(array).__name__}, not one array: rerun the stage that writes it "
                             f"(`dvc repro --force {layout.writer(path)}`)")
     _check(path, array, dtype, ndim)
+    if shape is not None and array.shape != tuple(shape):
+        raise LongtailError(f"{path.name} is {array.shape}, the prepared data {list(shape)}: rerun the pipeline "
+                            "(`dvc repro`)")
     return array
 
 

@@ -183,3 +183,14 @@ def margin_warning(cfg, summary: dict, n_train: int) -> str | None:
             f"shares of trials, but the margin is in logits: they mark {summary['high_memorization']} of {n_train} "
             f"training examples high and {summary['high_influence_pairs']} pairs; set them in logits (on digits 3.5 and "
             "1.7 mark as many as 0.25 and 0.15 do with 0/1 correctness)")
+
+
+def said(summary: dict, cfg, shape: tuple[int, int]) -> list[str]:
+    """What the estimate stage says of its summary (metrics/estimate.json) for a matrix of `shape`."""
+    number = lambda v, spec=".3g": "n/a" if v is None else format(v, spec)  # noqa: E731
+    lines = [f"influence {list(shape)} {cfg.dtype} of the {cfg.target} target; {summary['high_influence_pairs']} "
+             f"high-influence pairs; split-half reliability of memorization "
+             f"{number(summary['reliability']['memorization'], '.3f')}; LDS {number(summary['lds']['lds'], '.3f')}"]
+    if found := summary.get("planted"):
+        lines.append(f"planted: {found['flipped']} flipped labels, memorization AUC {number(found['auc'])}")
+    return lines

@@ -303,6 +303,18 @@ def until(outcome: Outcome, count: int) -> dict:
     return outcome.stop or {"until": None, "count": count, "trials": len(outcome.train_correct)}
 
 
+def said(outcome: Outcome, count: int, arch: str, folder) -> list[str]:
+    """What train_trials says of a gathered run: how many trials, trained where, and where
+    trials.until stopped it."""
+    used = len(outcome.train_correct)
+    lines = [f"{used} trials of {arch} in {folder} ({outcome.trained} trained now, {used - outcome.trained} from finished "
+             f"chunks; trained on {' and '.join(outcome.trained_on)}); how well they fit: the fit stage"]
+    if stop := outcome.stop:
+        value = "n/a" if stop["value"] is None else f"{stop['value']:.3f}"
+        lines.append(f"until {stop['until']}: {stop['stopped']} after {used} of {count} trials ({value})")
+    return lines
+
+
 def cautions(outcome: Outcome, count: int) -> list[str]:
     """What a user must know of a gathered run: a budget spent before trials.until was met, chunks of
     several devices."""
