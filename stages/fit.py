@@ -7,7 +7,7 @@ from pathlib import Path
 
 from longtail import cli, layout, params
 from longtail.train import fitted
-from longtail.artifacts import load_json, load_npy, outputs
+from longtail.artifacts import load_json, load_trials, outputs
 
 app = cli.app(__doc__)
 
@@ -20,10 +20,10 @@ def main(
 ):
     with cli.errors():
         threshold = params.section(params.read(params_file), "trials", params.Fit).fit_threshold
-        masks = load_npy(trials_dir / "masks.npy", dtype=bool, ndim=2)
-        train_correct = load_npy(trials_dir / "train_correct.npy", dtype=bool, ndim=2)
-        test_correct = load_npy(trials_dir / "test_correct.npy", dtype=bool, ndim=2)
-        summary = fitted.summary(masks, train_correct, test_correct, threshold) | {"until": load_json(trials_dir / "until.json")}
+        t = load_trials(trials_dir)
+        masks = t["masks"]
+        summary = fitted.summary(masks, t["train_correct"], t["test_correct"], threshold) | {
+            "until": load_json(trials_dir / "until.json")}
         with outputs() as out:
             out.json(metrics, summary)
         cli.say(f"{len(masks)} trials: subset accuracy {summary['subset_accuracy']:.4f} ({summary['fit_fraction']:.0%} "

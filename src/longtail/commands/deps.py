@@ -221,13 +221,11 @@ def pipeline(stages: dict[str, layout.Stage] = layout.STAGES) -> dict:
         entry |= {"params": keys} if keys else {}
         kept = {"cache": False} | ({"persist": True} if stage.persist else {})
         outs = [{p: kept} if stage.persist else p for p in stage.outs] + [{p: {"cache": False}} for p in stage.kept]
-        metrics = [{p: {"cache": False}} for p in stage.metrics]
+        curves = (f"{stage.curves}/metrics.json",) if stage.curves else ()
+        metrics = [{p: {"cache": False}} for p in (*stage.metrics, *curves)]
+        entry |= ({"outs": outs} if outs else {}) | ({"metrics": metrics} if metrics else {})
         if stage.curves:
-            metrics.append({f"{stage.curves}/metrics.json": {"cache": False}})
-            entry |= {"outs": outs} if outs else {}
-            entry |= {"metrics": metrics, "plots": [{f"{stage.curves}/plots/metrics": {"x": "step", "cache": False}}]}
-        else:
-            entry |= ({"outs": outs} if outs else {}) | ({"metrics": metrics} if metrics else {})
+            entry["plots"] = [{f"{stage.curves}/plots/metrics": {"x": "step", "cache": False}}]
         out[name] = entry
     return {"stages": out, "plots": layout.PLOTS_SHOWN}
 
