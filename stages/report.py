@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from longtail import cli, layout, params
-from longtail.artifacts import load_csv, load_json, load_npy, load_prepared, outputs
+from longtail.artifacts import load_csv, load_json, load_npy, load_npz, load_prepared, outputs
 from longtail.report import figures, markdown, plots
 from longtail.train import curves
 
@@ -22,6 +22,7 @@ def main(
     prepared: Path = Path(layout.PREPARED),
     influence_dir: Path = Path(layout.INFLUENCE),
     metrics_dir: Path = Path(layout.METRICS),
+    shift: Path = Path(f"{layout.PIE}/shift.npz"),
     plots_dir: Path = Path(layout.PLOTS),
     stability: Path = Path(layout.STABILITY),
     live_dirs: list[Path] = typer.Option([Path(layout.live("reference")), Path(layout.live("compress"))], "--live",
@@ -41,6 +42,7 @@ def main(
                    for name in ("trials", "estimate", "compress", "cie", "ttest", "pie", "consistency")}
         trials, jaccard = load_csv(stability, ["trials", "jaccard"], float).T
         phases = {phase: table for folder in live_dirs for phase, table in curves.read(folder).items()}
+        arrays |= load_npz(shift, ["shift", "reference_votes", "compressed_votes"])
         drawn = figures.figures(matrix, arrays, metrics, (train["x"], train["y"], test["x"], test["y"]),
                                 (trials.astype(int), jaccard), phases, bins=cfg.bins, alpha=cfg.alpha)
         text = markdown.markdown(params=quoted, **metrics, figures={
@@ -49,10 +51,8 @@ def main(
             for name, (_, fig) in drawn.items():
                 plots.save(fig, o.path(plots_dir / name))
             for name in HISTOGRAMS:
-                centres, counts = plots.histogram(arrays[name], cfg.bins)
-                o.csv(plots_dir / f"{name}.csv", [name, "count"], zip(centres.round(6), counts))
-            with open(o.path(out), "w") as f:
-                f.write(text)
+                o.csv(plots_dir / f"{name}.csv", [name, "count"], zip(*plots.histogram(arrays[name], cfg.bins)))
+            o.path(out).write_text(text)
         cli.say(f"report: {out} with {len(drawn)} figures in {plots_dir}/")
 
 

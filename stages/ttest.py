@@ -35,15 +35,16 @@ def main(
         test_correct = load_npy(trials_dir / "test_correct.npy", dtype=bool, ndim=2)
         difficulty = test_correct.mean(0)  # each test example's trial accuracy
         reliability = load_json(estimate_metrics).get("reliability", {}).get(cfg.statistic)
-        cie_masks, pie = load_npz(cie_dir / "masks.npz", KINDS), load_npz(pie_dir / "masks.npz", ["pie"])["pie"]
-        questions.check_inputs(values, draws, cfg.statistic, **{"CIE masks": cie_masks["cie"], "PIE masks": pie,
+        cie_masks, pie = load_npz(cie_dir / "masks.npz", KINDS), load_npz(pie_dir / "masks.npz", ["pie", "shifted"])
+        questions.check_inputs(values, draws, cfg.statistic, **{"CIE masks": cie_masks["cie"], "PIE masks": pie["pie"],
+                                                                 "the most shifted": pie["shifted"],
                                                                  "test_correct.npy": difficulty})
         results = questions.compare(values, draws, questions.groups(cie_masks, pie), difficulty,
                                     load_prepared(prepared)[1].get("rare"), cfg, seed, trials=len(test_correct))
         with outputs() as out:
             out.json(metrics, {"statistic": cfg.statistic, "reliability": reliability} | results)
             out.csv(plots_dir / "cie_counts.csv", ["type", "count"],
-                    [(k, int(cie_masks[k].sum())) for k in KINDS] + [("pie", int(pie.sum()))])
+                    [(k, int(cie_masks[k].sum())) for k in KINDS] + [(k, int(v.sum())) for k, v in pie.items()])
             out.csv(plots_dir / "ttest.csv", ["group", "excess_diff", "excess_p", "matched_diff", "matched_p", "t", "p",
                                               "significant"], questions.rows(results, cfg.alpha))
         cli.say(f"{cfg.statistic}: split-half reliability {cli.number(reliability, '.3f')}")

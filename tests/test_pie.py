@@ -14,6 +14,8 @@ from longtail import LongtailError, devices
 from longtail.analysis import pie
 from longtail.train import models, training
 
+import test_bias
+
 # Three reference models and two compressed ones on four examples of three classes.
 REFERENCE = np.array([[0, 1, 2, 1],
                       [0, 1, 1, 2],
@@ -183,6 +185,27 @@ def test_populations_and_pie_stages_write_the_documented_arrays_and_metrics(root
         assert level["pie"] == mask.sum() and set(level["recall"]) == {str(c) for c in range(10)}
         assert 0 < level["rare"]["overall_share"] < 1  # the synthetic set knows its rare examples
 
+    # Graded CIEs and the bias metrics, recomputed from predictions.npz alone.
+    with np.load(workdir / "data/pie/shift.npz") as f:
+        shift = {k: f[k] for k in f.files}
+    with np.load(workdir / "data/pie/masks.npz") as f:
+        shifted, shifted_levels = f["shifted"], f["shifted_levels"]
+    assert shift["shift_levels"].shape == (levels, len(y)) and np.array_equal(shift["shift"], shift["shift_levels"][-1])
+    assert shift["reference_votes"].shape == (len(y), 10) and shift["compressed_votes"].shape == (levels, len(y), 10)
+    for n, name in enumerate(labels):
+        reference, compressed = predictions["reference"], predictions["compressed"][n]
+        votes = [np.stack([(p == c).mean(0) for c in range(10)], 1) for p in (reference, compressed)]
+        np.testing.assert_allclose(shift["shift_levels"][n], np.abs(votes[0] - votes[1]).sum(1), atol=1e-12)
+        level, top = summary["levels"][name], shift["shift_levels"][n]
+        assert level["shift_mass"] == pytest.approx(top.sum() / 2) and level["shifted"] == shifted_levels[n].sum()
+        k = int(np.ceil(0.05 * len(y)))
+        assert np.array_equal(shifted_levels[n], (top >= np.sort(top)[::-1][k - 1]) & (top > 0))
+        cev, sde, undefined = test_bias.cev_sde_by_loops(reference, compressed, y, 10)
+        assert level["undefined_classes"] == undefined
+        if level["cev"] is not None:
+            assert level["cev"] == pytest.approx(cev) and level["sde"] == pytest.approx(sde)
+    assert np.array_equal(shifted, shifted_levels[-1]) and summary["shift_mass"] == summary["levels"][labels[-1]]["shift_mass"]
+
 
 def test_a_population_of_one_stops_with_a_message_and_writes_nothing(root, python, workdir, tiny_project):
     tiny_project(workdir, pie={"population": 1})
@@ -223,6 +246,9 @@ def test_pies_of_magnitude_pruning_over_represent_the_rare_examples(root, python
     assert rare["share"] > 2 * rare["overall_share"]
     assert rare["fisher_p"] < 1e-6
     assert level["compressed_accuracy"] > level["reference_accuracy"] - 0.1
+    # The graded ranking puts them first too: the most shifted are rare far more often than chance.
+    shifted = level["shifted_rare"]
+    assert level["shifted"] >= 5 and shifted["share"] > 2 * shifted["overall_share"] and shifted["fisher_p"] < 1e-3
 
 
 def sampled_population(rng, recall, members=10, per_class=30):

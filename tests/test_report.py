@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from longtail import LongtailError
-from longtail.analysis import cie, experiments, questions, stats
+from longtail.analysis import cie, experiments, pie, questions, stats
 from longtail.data import datasets
 from longtail.estimate import influence, null
 from longtail.report import markdown
@@ -62,8 +62,17 @@ def artifacts(tmp_path, root):
     (tmp_path / "data/cie").mkdir(parents=True)
     np.savez(tmp_path / "data/cie/masks.npz", cie=cie, cie_u=cie_u, cie_c=cie & ~cie_u,
              cie_both_wrong=np.zeros(n_test, bool))
+    # Populations whose compressed members err more on the rare examples: the pie stage's own arrays and
+    # metrics, except that the PIEs are set to exactly the rare ones.
+    y, rare = arrays["y_test"], arrays["rare_test"]
+    reference = np.where(rng.random((3, n_test)) < 0.9, y, (y + 1) % 10)
+    compressed = np.where(rng.random((1, 3, n_test)) < np.where(rare, 0.3, 0.9), y, (y + 2) % 10)
+    pies, summary = pie.levels(reference, compressed, ["group_sparsity"], [np.nan], y, 0.05, shifted=0.05,
+                               bootstrap=100, seed=0, rare=rare)
     (tmp_path / "data/pie").mkdir(parents=True)
-    np.savez(tmp_path / "data/pie/masks.npz", pie=arrays["rare_test"].copy())  # PIEs that are exactly the rare ones
+    np.savez(tmp_path / "data/pie/masks.npz", pie=rare.copy(), shifted=pies["shifted_levels"][-1])
+    np.savez(tmp_path / "data/pie/shift.npz", shift=pies["shift_levels"][-1], reference_votes=pies["reference_votes"],
+             compressed_votes=pies["compressed_votes"])
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
     metrics = tmp_path / "metrics"
     metrics.mkdir()
@@ -83,9 +92,8 @@ def artifacts(tmp_path, root):
                        "flops_ratio": 0.5, "parameters_ratio": 0.5, "size_ratio": 0.5})
     write("cie", {"cie": int(cie.sum()), "cie_u": int(cie_u.sum()), "cie_c": int((cie & ~cie_u).sum()),
                   "cie_both_wrong": 0, "agree": int((~cie).sum()), "n_test": n_test})
-    write("pie", {"population": 3, "pie": int(arrays["rare_test"].sum()), "levels": {"group_sparsity": {
-        "pie": int(arrays["rare_test"].sum()), "reference_accuracy": 0.9, "compressed_accuracy": 0.88,
-        "affected_classes": [3], "recall": {}}}})
+    summary["levels"]["group_sparsity"]["pie"] = summary["pie"] = int(rare.sum())
+    write("pie", summary)
     write("consistency", {"arch_a": "mlp", "arch_b": "cnn", "high_memorization_a": 5, "high_memorization_b": 4,
                           "jaccard_memorization": 0.5, "d_mem": 0.1, "high_influence_pairs_a": 3,
                           "high_influence_pairs_b": 2, "jaccard_pairs": 0.25})
@@ -100,7 +108,7 @@ def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifact
     result = run(root, python, "ttest", cwd=artifacts)
     assert result.returncode == 0, result.stderr
     got = json.loads((artifacts / "metrics/ttest.json").read_text())
-    assert got["statistic"] == statistic and set(got) == {"statistic", "reliability", "cie", "cie_u", "cie_c", "pie"}
+    assert got["statistic"] == statistic and set(got) == {"statistic", "reliability", *cie.GROUPS}
     assert got["reliability"] == RELIABILITY[statistic]  # beside every test, from metrics/estimate.json
     said = " ".join(result.stderr.split())  # the messages, unwrapped
     assert f"split-half reliability {RELIABILITY[statistic]:.3f}" in said
@@ -113,8 +121,9 @@ def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifact
     assert got["cie"]["control"]["draws"] == 50
     # The PIEs here are the rare examples: all of the group is rare.
     assert got["pie"]["rare"]["share"] == 1.0 and got["pie"]["rare"]["fisher_p"] < 1e-6
-    bh = stats.benjamini_hochberg([got[k]["p"] for k in ("cie", "cie_u", "cie_c", "pie")])
-    assert [got[k]["p_bh"] for k in ("cie", "cie_u", "cie_c", "pie")] == pytest.approx(bh)
+    bh = stats.benjamini_hochberg([got[k]["p"] for k in cie.GROUPS])
+    assert [got[k]["p_bh"] for k in cie.GROUPS] == pytest.approx(bh)
+    assert got["shifted"]["rare"]["share"] > 2 * got["shifted"]["rare"]["overall_share"]  # the graded ranking finds them
     # Every group has its two answers: Q1 on the excess over the influence-free null, Q2 at equal difficulty.
     difficulty = np.load(artifacts / "data/trials/test_correct.npy").mean(0)
     draws = np.load(artifacts / f"data/influence/{stats.NULL_FILES[statistic]}")
@@ -126,8 +135,8 @@ def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifact
         assert got[k]["matched"] == pytest.approx(q2 | {"p_bh": got[k]["matched"]["p_bh"]})
         assert got[k]["matched"]["n"] + 0 == int(group.sum()) and got[k]["excess"]["n"] == int(group.sum())
         assert got[k]["excess"]["diff_low"] <= got[k]["excess"]["diff"] <= got[k]["excess"]["diff_high"]
-    bh = stats.benjamini_hochberg([got[k]["excess"]["p"] for k in ("cie", "cie_u", "cie_c", "pie")])
-    assert [got[k]["excess"]["p_bh"] for k in ("cie", "cie_u", "cie_c", "pie")] == pytest.approx(bh)
+    bh = stats.benjamini_hochberg([got[k]["excess"]["p"] for k in cie.GROUPS])
+    assert [got[k]["excess"]["p_bh"] for k in cie.GROUPS] == pytest.approx(bh)
     assert "beyond the estimator's noise" in said and "at equal difficulty" in said
 
 
@@ -231,6 +240,10 @@ def test_report_stops_with_a_message_when_a_metrics_file_is_missing(root, python
 def test_ttest_refuses_masks_of_another_test_set(root, python, artifacts):
     np.savez(artifacts / "data/pie/masks.npz", pie=np.zeros(3, bool))
     result = run(root, python, "ttest", cwd=artifacts)
+    assert result.returncode == 2 and "lacks arrays ['shifted']" in result.stderr  # a pie stage of another version
+    assert "`dvc repro --force pie`" in " ".join(result.stderr.split())
+    np.savez(artifacts / "data/pie/masks.npz", pie=np.zeros(3, bool), shifted=np.zeros(3, bool))
+    result = run(root, python, "ttest", cwd=artifacts)
     assert result.returncode == 2 and "PIE masks cover 3 test examples" in result.stderr
     assert not (artifacts / "metrics/ttest.json").exists()
 
@@ -292,12 +305,17 @@ def exp_show(*runs):
     return [{"rev": "workspace", "data": {}}, {"rev": "f" * 40, "data": {}, "experiments": revs}]
 
 
-def run_data(method, loss, t, p):
+def run_data(method, loss, t, p, flops=0.5, accuracy=0.95, mass=2.0):
     tests = {g: {"t": t, "p": p, "n": 4, "excess": EXCESS | {"p": 0.2}, "matched": MATCHED | {"p": 0.5}}
              for g in cie.GROUPS}
+    level = {"compressed_accuracy": accuracy, "pie": 3, "shift_mass": mass, "cev": 0.4, "cev_low": 0.1, "cev_high": 0.9,
+             "sde": 0.3}
     return {"params": {"params.yaml": {"data": {"compress": {"method": method, "loss": loss}}}},
-            "metrics": {"metrics/ttest.json": {"data": {"statistic": "max_influence", "reliability": 0.9} | tests}, "metrics/cie.json": {"data": {"cie": 4, "cie_u": 2, "cie_c": 1}},
-                        "metrics/pie.json": {"data": {"pie": 3}}}}
+            "metrics": {"metrics/ttest.json": {"data": {"statistic": "max_influence", "reliability": 0.9} | tests},
+                        "metrics/cie.json": {"data": {"cie": 4, "cie_u": 2, "cie_c": 1}},
+                        "metrics/compress.json": {"data": {"flops_ratio": flops, "size_ratio": flops + 0.02,
+                                                           "compressed_accuracy": accuracy}},
+                        "metrics/pie.json": {"data": {"pie": 3, "shifted": 2, "levels": {method: level}}}}}
 
 
 def test_experiments_are_read_from_exp_show_skipping_failed_ones():
@@ -320,10 +338,11 @@ def test_labels_name_what_varies_and_tell_twins_apart():
 def test_adjust_applies_benjamini_hochberg_across_experiments_and_groups():
     records = experiments.adjust(experiments.experiments(exp_show(("a", run_data("m", "ce", 1, 0.01)),
                                                           ("b", run_data("m", "kd", 1, 0.04)))))
-    expected = stats.benjamini_hochberg([0.01] * 4 + [0.04] * 4)
+    groups = len(cie.GROUPS)
+    expected = stats.benjamini_hochberg([0.01] * groups + [0.04] * groups)
     assert [r["tests"][g]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx(expected)
-    assert [r["tests"][g]["matched"]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx([0.5] * 8)
-    assert [r["tests"][g]["excess"]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx([0.2] * 8)
+    assert [r["tests"][g]["matched"]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx([0.5] * 2 * groups)
+    assert [r["tests"][g]["excess"]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx([0.2] * 2 * groups)
 
 
 def test_no_experiments_is_an_error_that_says_how_to_make_them():
@@ -331,21 +350,29 @@ def test_no_experiments_is_an_error_that_says_how_to_make_them():
         experiments.experiments(exp_show())
 
 
-def test_compare_draws_both_figures_and_the_table(root, python, tmp_path):
-    (tmp_path / "shown.json").write_text(json.dumps(exp_show(("a", run_data("group_sparsity", "ce", -2.0, 0.001)),
-                                                             ("b", run_data("group_sparsity", "kd", 0.5, 0.6)))))
+def test_compare_draws_the_figures_the_tables_and_the_front(root, python, tmp_path):
+    (tmp_path / "shown.json").write_text(json.dumps(exp_show(
+        ("a", run_data("group_sparsity", "ce", -2.0, 0.001)),
+        ("b", run_data("group_sparsity", "kd", 0.5, 0.6, flops=0.3, accuracy=0.93, mass=5.0)),
+        ("c", run_data("group_sparsity", "focal", 0.5, 0.6, flops=0.5, accuracy=0.94, mass=3.0)))))  # dominated by a
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
     result = longtail(python, "compare", "--from-json", "shown.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    for name in ("compare_ttest.png", "compare_counts.png"):
+    for name in ("compare_ttest.png", "compare_counts.png", "compare_front.png"):
         assert (tmp_path / "plots" / name).read_bytes()[:4] == b"\x89PNG"
     table = (tmp_path / "compare.md").read_text()
-    assert "| ce | a | cie | 4 | -2.00 | 0.001 | 0.002* |" in table and "| kd | b | pie |" in table
+    assert "| ce | a | cie | 4 | -2.00 | 0.001 | 0.003* |" in table and "| kd | b | pie |" in table
     assert "`max_influence` (split-half reliability 0.900)" in table
     assert table.index("## Two questions") < table.index("## The paper's test")
     assert ("- ce: **CIEs (the two models disagree)** are not shown to be more influenced than agreeing examples beyond "
             "the estimator's noise: +0.21 [+0.15, +0.27], p = 0.2") in table
     assert "| ce | a | cie | 4 | +0.21 [+0.15, +0.27] | 0.2 | 0.2 | +0.012 [-0.02, +0.04] | 0.5 | 0.5 |" in table
+    assert "## Harm against efficiency" in table and "3 experiments, 3 operating points" in result.stderr
+    front = {row.split(" | ")[0].strip("| "): row for row in table.splitlines() if row.startswith("| ") and "group_sparsity |" in row}
+    assert front["ce"].startswith("| ce | group_sparsity | 0.500 | 0.520 | 0.9500†‡ | 4 | 3 | 2.0†‡ | 0.4 [0.1, 0.9] |")
+    assert front["kd"].startswith("| kd | group_sparsity | 0.300 | 0.320 | 0.9300†‡ | 4†‡ | 3 | 5.0†‡ | 0.4†‡")  # cheapest
+    assert front["focal"].startswith("| focal | group_sparsity | 0.500 | 0.520 | 0.9400 | 4 | 3 | 3.0 | 0.4 [")  # beaten by ce
+    assert front["ce"].endswith("| 0.3 | 0.2 | 0.2 |")  # Q1's adjusted p, CIEs and most shifted
     missing = longtail(python, "compare", "--from-json", "nothing.json", cwd=tmp_path)
     assert missing.returncode == 2 and "nothing.json not found" in missing.stderr
 

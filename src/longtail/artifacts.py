@@ -174,7 +174,8 @@ def load_npz(path, keys: Iterable[str], optional: Iterable[str] | None = None) -
     with _readable(path), np.load(path) as f:
         missing = [k for k in keys if k not in f]
         if missing:
-            raise LongtailError(f"{path} lacks arrays {missing}; it holds {sorted(f.files)}")
+            raise LongtailError(f"{path} lacks arrays {missing}; it holds {sorted(f.files)}: it was written by another "
+                                f"version, rerun the stage that writes it (`dvc repro --force {layout.writer(path)}`)")
         wanted = f.files if optional is None else [k for k in (*keys, *optional) if k in f]
         return {k: f[k] for k in wanted}
 

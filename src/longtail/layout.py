@@ -158,7 +158,7 @@ STAGES = {
     "populations": Stage("populations", deps=(*prepared_files(), REFERENCE_POPULATION),
                          outs=(f"{POPULATIONS}/predictions.npz",), metrics=(f"{METRICS}/populations.json",),
                          curves=live("populations")),
-    "pie": Stage("pie", deps=(f"{POPULATIONS}/predictions.npz", *prepared_files()), outs=(f"{PIE}/masks.npz",),
+    "pie": Stage("pie", deps=(f"{POPULATIONS}/predictions.npz", *prepared_files()), outs=(f"{PIE}/masks.npz", f"{PIE}/shift.npz"),
                  metrics=(f"{METRICS}/pie.json",)),
     "ttest": Stage(
         "ttest",
@@ -172,13 +172,13 @@ STAGES = {
         deps=(*prepared_files(), f"{INFLUENCE}/influence.npy",
               *(f"{INFLUENCE}/{name}.npy" for name in ("memorization", "test_mean_influence", "train_mean_influence",
                                                        "test_max_influence")),
-              STABILITY, *(f"{METRICS}/{name}.json" for name in
+              STABILITY, f"{PIE}/shift.npz", *(f"{METRICS}/{name}.json" for name in
                            ("trials", "estimate", "compress", "cie", "ttest", "pie", "consistency")),
               *(f"{live(phase)}/{name}" for phase in ("reference", "compress")
                 for name in ("metrics.json", "plots/metrics"))),
         kept=(REPORT, *(f"{PLOTS}/{name}.png" for name in (
             "influence_pairs", "most_influential", "test_mean_influence", "train_mean_influence", "memorization",
-            "ttest", "cie_counts", "memorization_stability", "training_curves")),
+            "ttest", "cie_counts", "most_shifted", "memorization_stability", "training_curves")),
               *(f"{PLOTS}/{name}.csv" for name in ("test_mean_influence", "train_mean_influence", "memorization"))),
         about="The figures and report.md, from every stage's outputs (drawing only: seconds)."),
 }

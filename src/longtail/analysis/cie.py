@@ -15,7 +15,8 @@ from longtail import LongtailError
 KINDS = ("cie", "cie_u", "cie_c", "cie_both_wrong")  # the masks of data/cie/masks.npz
 # The groups the ttest stage tests (questions.groups), in words; the PIEs are pie.py's.
 GROUPS = {"cie": "CIEs (the two models disagree)", "cie_u": "CIE-U (the compression hurt)",
-          "cie_c": "CIE-C (the compression helped)", "pie": "PIEs (the populations' modal labels differ)"}
+          "cie_c": "CIE-C (the compression helped)", "pie": "PIEs (the populations' modal labels differ)",
+          "shifted": "the most shifted (graded CIEs: the populations' votes moved most)"}
 
 
 def cie_masks(reference_pred: np.ndarray, compressed_pred: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:

@@ -2,10 +2,11 @@
 from the JSON of `dvc exp show --json`. Pure: the compare command runs DVC and writes the files."""
 
 from longtail import LongtailError
-from longtail.analysis import stats
+from longtail.analysis import front, stats
 from longtail.analysis.cie import GROUPS
 
 QUESTIONS = ("excess", "matched")  # Q1 and Q2 of metrics/ttest.json (analysis.questions)
+PIE_GROUPS = ("pie", "shifted")  # the groups counted in metrics/pie.json; the others are in cie.json
 
 
 def _runs(exp_show: list) -> list[tuple[str, dict]]:
@@ -21,12 +22,14 @@ def _runs(exp_show: list) -> list[tuple[str, dict]]:
 
 def experiments(exp_show: list) -> list[dict]:
     """One record per experiment that has ttest metrics: name, method, loss, each group's two answers
-    (Q1 `excess`, Q2 `matched`) and the paper's t-test, and the CIE/PIE counts. Experiments that failed or predate the metrics are skipped."""
+    (Q1 `excess`, Q2 `matched`) and the paper's t-test, the CIE/PIE counts and its operating points
+    on the harm-efficiency front (analysis.front.points). Experiments that failed or predate the metrics are skipped."""
     records = []
     for name, data in _runs(exp_show):
         params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
         metrics = {path: (m or {}).get("data") or {} for path, m in (data.get("metrics") or {}).items()}
-        ttest, cie = metrics.get("metrics/ttest.json"), metrics.get("metrics/cie.json") or {}
+        ttest, cie, pie = (metrics.get("metrics/ttest.json"), metrics.get("metrics/cie.json") or {},
+                           metrics.get("metrics/pie.json") or {})
         if not ttest:
             continue
         compress = params.get("compress") or {}
@@ -35,7 +38,8 @@ def experiments(exp_show: list) -> list[dict]:
             "statistic": ttest.get("statistic"), "reliability": ttest.get("reliability"),
             "tests": {g: {k: (ttest.get(g) or {}).get(k) for k in ("t", "p", "n")}
                       | {q: dict((ttest.get(g) or {}).get(q) or {}) for q in QUESTIONS} for g in GROUPS},
-            "counts": {k: cie.get(k) for k in GROUPS if k != "pie"} | {"pie": (metrics.get("metrics/pie.json") or {}).get("pie")},
+            "counts": {k: (pie if k in PIE_GROUPS else cie).get(k) for k in GROUPS},
+            "points": front.points(name, metrics.get("metrics/compress.json") or {}, pie, cie),
         })
     if not records:
         raise LongtailError("no experiment with metrics/ttest.json in `dvc exp show`: run some first, e.g. "

@@ -42,11 +42,13 @@ def two_questions(excess: np.ndarray, draws: np.ndarray, group: np.ndarray, comp
     return tuple(answers)
 
 
-def groups(cie_masks: dict, pie: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def groups(cie_masks: dict, pie_masks: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each tested group with its comparison group: a CIE type against the examples where the two
-    models agree (docs/DESIGN.md), the PIEs against the examples where the populations agree."""
+    models agree (docs/DESIGN.md), the PIEs against the examples where the populations' modal labels
+    agree, the most shifted against the rest of the test set."""
     agree = ~cie_masks["cie"]
-    compared = {kind: (cie_masks[kind], agree) for kind in ("cie", "cie_u", "cie_c")} | {"pie": (pie, ~pie)}
+    compared = {kind: (cie_masks[kind], agree) for kind in ("cie", "cie_u", "cie_c")} | {
+        kind: (pie_masks[kind], ~pie_masks[kind]) for kind in ("pie", "shifted")}
     return {group: compared[group] for group in GROUPS}
 
 

@@ -1,7 +1,8 @@
 """compare: the experiments of `dvc exp show` side by side: each group's two answers (Q1, beyond the
 estimator's noise; Q2, at equal difficulty) with the paper's Student t beside them (its Figure 4),
-and the CIE and PIE counts (Figure 6), one colour or bar group per compression loss or method, with
-Benjamini-Hochberg adjusted p-values across all experiments and groups (compare.md).
+the CIE and PIE counts (Figure 6), one colour or bar group per compression loss or method, with
+Benjamini-Hochberg adjusted p-values across all experiments and groups, and the harm-efficiency
+front of every level of every experiment, its non-dominated points marked (compare.md).
 
 It reads the experiments, which `dvc exp run` makes: run it after them (`longtail compare`, or
 `make compare`)."""
@@ -15,7 +16,7 @@ from pathlib import Path
 import typer
 
 from longtail import LongtailError, cli, params
-from longtail.analysis import experiments
+from longtail.analysis import experiments, front
 from longtail.report import comparison, plots
 from longtail.artifacts import outputs
 
@@ -40,8 +41,9 @@ def main(
         records = experiments.adjust(experiments.experiments(json.loads(from_json.read_text()) if from_json else exp_show()))
         names = experiments.labels(records)
         counts = {n: r["counts"] for n, r in zip(names, records)}
-        figures = ("compare_ttest.png", "compare_counts.png")
-        text = comparison.document(records, names, alpha, {
+        points = front.mark([p | {"label": n} for n, r in zip(names, records) for p in r["points"]])
+        figures = ("compare_ttest.png", "compare_counts.png", "compare_front.png")
+        text = comparison.document(records, names, points, alpha, {
             name: Path(os.path.relpath(plots_dir / name, out.parent)).as_posix() for name in figures})
         with outputs() as o:
             plots.save(plots.questions_figure({n: r["tests"] for n, r in zip(names, records)},
@@ -50,7 +52,9 @@ def main(
                        o.path(plots_dir / "compare_ttest.png"))
             plots.save(plots.grouped_bars(counts, ylabel="test examples", title="CIE and PIE counts per experiment"),
                        o.path(plots_dir / "compare_counts.png"))
+            plots.save(plots.front_figure(points, front.COSTS, front.HARMS), o.path(plots_dir / "compare_front.png"))
             with open(o.path(out), "w") as f:
                 f.write(text)
-        cli.say(f"{len(records)} experiments compared: {out}, {plots_dir}/compare_ttest.png, compare_counts.png")
+        cli.say(f"{len(records)} experiments, {len(points)} operating points compared: {out}, "
+                f"{plots_dir}/compare_ttest.png, compare_counts.png, compare_front.png")
 

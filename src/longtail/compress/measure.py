@@ -9,10 +9,13 @@ from longtail.compress.recipe import Compressed
 from longtail.train import training
 
 
+RATIOS = ("flops_ratio", "parameters_ratio", "size_ratio")  # the compressed model's cost over its reference's
+
+
 def summarize(reference, compressed: list[Compressed], x_test, y_test, *, method: str, loss: str):
     """(summary, reference_pred int64 [n], compressed_pred int64 [n]): the summary of the level that
-    goes on at its top level, and with a sweep of several levels, each level's accuracy, sparsity
-    and CIE counts under `sweep`; the predictions are the reference's and that level's."""
+    goes on at its top level, and with a sweep of several levels, each level's accuracy, sparsity,
+    cost ratios and CIE counts under `sweep`; the predictions are the reference's and that level's."""
     in_shape = tuple(x_test.shape[1:])
     reference_pred = training.predict(reference, x_test)
     summary = {"method": method, "loss": loss, "reference_accuracy": (reference_pred == y_test).float().mean().item(),
@@ -33,8 +36,8 @@ def summarize(reference, compressed: list[Compressed], x_test, y_test, *, method
         }
         if c.level is not None and len(compressed) > 1:
             masks = cie.cie_masks(reference_pred.cpu().numpy(), predictions.cpu().numpy(), y_test.cpu().numpy())
-            sweep[c.label] = {"compressed_accuracy": result["compressed_accuracy"], "sparsity": result["sparsity"],
-                              **{k: int(v.sum()) for k, v in masks.items()}}
+            sweep[c.label] = {k: result[k] for k in ("compressed_accuracy", "sparsity", *RATIOS)} | {
+                k: int(v.sum()) for k, v in masks.items()}
         if c.goes_on:
             kept = result, predictions
     result, predictions = kept

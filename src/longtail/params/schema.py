@@ -291,10 +291,14 @@ class Population:
 @dataclass(frozen=True)
 class Pie(Population):
     alpha: float  # significance level of the per-class recall tests
+    shifted: float  # share of the test set, the largest taxicab shifts: ttest's group `shifted`
+    bootstrap: int  # resamples of the population members for CEV's and SDE's intervals
 
     def check(self, section):
         super().check(section)
         check_range(f"{section}.alpha", self.alpha, 0, 1, low_open=True, high_open=True)
+        check_range(f"{section}.shifted", self.shifted, 0, 1, low_open=True)
+        check_range(f"{section}.bootstrap", self.bootstrap, 100)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
 """compare.md: the experiments of a sweep side by side (`longtail compare`), each group's two
-answers (Q1, Q2) with the paper's Student t, Benjamini-Hochberg adjusted across all experiments."""
+answers (Q1, Q2) with the paper's Student t, Benjamini-Hochberg adjusted across all experiments,
+and the harm-efficiency front of their operating points."""
 
+from longtail.analysis import front
 from longtail.analysis.cie import GROUPS
 from longtail.report import markdown
 
 
-def document(records: list[dict], names: list[str], alpha: float, figures: dict[str, str]) -> str:
+def document(records: list[dict], names: list[str], points: list[dict], alpha: float, figures: dict[str, str]) -> str:
     """compare.md from the adjusted records of analysis.experiments (one per experiment, named
-    `names`) at level `alpha`; figures: file name -> its link from compare.md."""
+    `names`) and their operating points marked by analysis.front.mark, at level `alpha`; figures:
+    file name -> its link from compare.md."""
     stars = {n: {g: (r["tests"][g]["p_bh"] or 1) <= alpha for g in GROUPS} for n, r in zip(names, records)}
     rows = [[n, r["name"], g, r["tests"][g]["n"], markdown.number(r["tests"][g]["t"], ".2f"),
              markdown.number(r["tests"][g]["p"]), markdown.number(r["tests"][g]["p_bh"]) + ("*" if stars[n][g] else "")]
@@ -37,4 +40,34 @@ def document(records: list[dict], names: list[str], alpha: float, figures: dict[
         "## The paper's test (Student's t on the raw statistic; confounded by the estimator's noise)",
         markdown.table(["group", "experiment", "set", "n", "Student t", "p", "p (BH)"], rows),
         f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} tests above.",
+        *_front(points, {r["name"]: r["tests"] for r in records}),
         *(f"![{name}]({link})" for name, link in figures.items())]) + "\n"
+
+
+def _front(points: list[dict], tests: dict[str, dict]) -> list[str]:
+    """The harm-efficiency table: every operating point, its cost ratios and harms, each harm marked
+    where the point is non-dominated against the FLOPs ratio (†) or the size ratio (‡), and for the
+    level ttest tested, Q1's adjusted p for the CIEs and the most shifted (tests: experiment name ->
+    its groups' answers)."""
+    def q1(p, group):
+        return markdown.number(tests[p["experiment"]][group]["excess"].get("p_bh")) if p["tested"] else "—"
+
+    def cell(p, harm, spec):
+        marks = "".join(m for cost, m in zip(front.COSTS, "†‡") if harm in p["front"][cost])
+        return markdown.number(p[harm], spec) + marks
+
+    rows = [[p["label"], p["level"], markdown.number(p["flops_ratio"], ".3f"), markdown.number(p["size_ratio"], ".3f"),
+             cell(p, "accuracy", ".4f"), cell(p, "cie", "d"), markdown.number(p["pie"], "d"),
+             cell(p, "shift_mass", ".1f"),
+             cell(p, "cev", ".3g") + ("" if p["cev"] is None else f" [{markdown.number(p['cev_low'], '.3g')}, "
+                                                                 f"{markdown.number(p['cev_high'], '.3g')}]"),
+             markdown.number(p["sde"], ".3g"), q1(p, "cie"), q1(p, "shifted")] for p in points]
+    return ["## Harm against efficiency",
+            "Every compressed level of every experiment: its cost against its reference (FLOPs and size ratios), "
+            "the population's accuracy, the single model's CIEs, the populations' PIEs and shift mass (votes moved, "
+            "in test examples), and CEV (with its bootstrap interval over the members) and SDE (Blakeney et al.). "
+            "A level is non-dominated when no other is as cheap and as harmless and better in one. Q1 (are they more "
+            "influenced, beyond the estimator's noise?) is answered for the level that goes on to ttest.",
+            markdown.table(["group", "level", "FLOPs ratio", "size ratio", "accuracy", "CIEs", "PIEs", "shift mass",
+                            "CEV [95%]", "SDE", "Q1 CIEs p (BH)", "Q1 most shifted p (BH)"], rows),
+            "† non-dominated against the FLOPs ratio; ‡ against the size ratio (the panels of compare_front.png)."]

@@ -8,12 +8,14 @@ from longtail.report import plots
 
 PAIRS_SHOWN = 4  # pairs per row of Figure 1
 TOP_TESTS, TOP_TRAIN = 4, 4  # test examples and their most influential training examples
+TOP_SHIFTED = 8  # the most shifted test examples shown (Hooker et al. 2020's audit)
 
 
 def figures(matrix: np.ndarray, arrays: dict[str, np.ndarray], metrics: dict[str, dict], images: tuple, stability,
             phases: dict, *, bins: int, alpha: float) -> dict[str, tuple[str, object]]:
     """file name -> (caption, figure). matrix: the influence matrix (a memory map is read a block of
-    rows at a time); arrays: memorization and the mean and max influences; metrics: each stage's
+    rows at a time); arrays: memorization, the mean and max influences, and data/pie/shift.npz's
+    shift and votes; metrics: each stage's
     metrics file by name; images: (x_train, y_train, x_test, y_test); stability: (trials, jaccard);
     phases: the training curves by phase (curves.read)."""
     ttest = {k: r for k, r in metrics["ttest"].items() if isinstance(r, dict)}
@@ -42,5 +44,16 @@ def figures(matrix: np.ndarray, arrays: dict[str, np.ndarray], metrics: dict[str
                                 plots.curves_figure(phases)),
         "cie_counts.png": ("CIE and PIE counts (Figure 6)", plots.grouped_bars(
             {"this run": {k: metrics["cie"][k] for k in ("cie", "cie_u", "cie_c", "cie_both_wrong")}
-             | {"pie": metrics["pie"]["pie"]}}, ylabel="test examples", title="Compression impacted exemplars")),
+             | {k: metrics["pie"][k] for k in ("pie", "shifted")}}, ylabel="test examples",
+            title="Compression impacted exemplars")),
+        "most_shifted.png": ("The most shifted test examples, graded CIEs (Hooker et al. 2020)",
+                             plots.shifted_figure(most_shifted(arrays, TOP_SHIFTED), images[2], images[3])),
     }
+
+
+def most_shifted(arrays: dict[str, np.ndarray], k: int) -> list[tuple]:
+    """The k test examples of largest shift (ties to the smaller index), each as (index, shift, the
+    reference population's modal label and its share of the votes, the compressed population's)."""
+    ref, comp = arrays["reference_votes"], arrays["compressed_votes"][-1]
+    return [(int(i), float(arrays["shift"][i]), int(ref[i].argmax()), float(ref[i].max()), int(comp[i].argmax()),
+             float(comp[i].max())) for i in np.argsort(-arrays["shift"], kind="stable")[:k]]

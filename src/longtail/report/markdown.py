@@ -134,8 +134,8 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
         f"{c['compressed_accuracy']:.4f}; FLOPs ×{c['flops_ratio']:.2f}, nonzero parameters "
         f"×{c['parameters_ratio']:.2f}, size on disk ×{c['size_ratio']:.2f}.",
         "## Compression impacted exemplars",
-        table(["CIE", "CIE-U", "CIE-C", "both wrong", "agree", "PIE"],
-              [[cie["cie"], cie["cie_u"], cie["cie_c"], cie["cie_both_wrong"], cie["agree"], pie["pie"]]]),
+        table(["CIE", "CIE-U", "CIE-C", "both wrong", "agree", "PIE", "most shifted"],
+              [[cie["cie"], cie["cie_u"], cie["cie_c"], cie["cie_both_wrong"], cie["agree"], pie["pie"], pie["shifted"]]]),
         f"## Are they more influenced? (`ttest.statistic: {statistic}`)",
         f"For each test example the tested quantity is the {STATISTIC[statistic]}"
         + ("" if ttest.get("reliability") is None else
@@ -178,6 +178,7 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
         table(["level", "PIEs", "reference accuracy", "compressed accuracy", "classes affected (Welch p ≤ α)"],
               [[label, lv["pie"], number(lv["reference_accuracy"], ".4f"), number(lv["compressed_accuracy"], ".4f"),
                 ", ".join(map(str, lv["affected_classes"])) or "none"] for label, lv in pie["levels"].items()]),
+        *_graded(pie),
         "## Consistency across architectures (Feldman & Zhang 2020)",
         _consistency(consistency),
         "## Figures",
@@ -338,3 +339,40 @@ def _consistency(c: dict) -> str:
             f"{c['high_memorization_b']} examples), {number(c['jaccard_pairs'], '.3f')} of the high-influence pairs "
             f"({c['high_influence_pairs_a']} and {c['high_influence_pairs_b']}); mean absolute difference of "
             f"memorization over the union of the high-memorization sets D_mem = {number(c['d_mem'], '.3f')}.")
+
+
+def _graded(pie: dict) -> list[str]:
+    """Graded CIEs and the field's bias metrics (analysis.bias), per level."""
+    def interval(lv, name):
+        return "n/a" if lv[name] is None else f"{lv[name]:.3g} [{number(lv[name + '_low'], '.3g')}, " \
+                                             f"{number(lv[name + '_high'], '.3g')}]"
+
+    def change(b, name):
+        return "n/a" if b[f"{name}_diff"] is None else f"{b[f'{name}_diff']:+.3f} [{b[f'{name}_diff_low']:+.3f}, " \
+                                                     f"{b[f'{name}_diff_high']:+.3f}]"
+
+    def rare(lv):
+        r = lv.get("shifted_rare")
+        return [] if r is None else [number(r["share"], ".2f"), number(r["fisher_p"])]
+
+    synthetic = any("shifted_rare" in lv for lv in pie["levels"].values())
+    label, lv = list(pie["levels"].items())[-1]  # the level that goes on
+    return [
+        "### Graded CIEs and class bias (Hooker et al. 2020; Blakeney et al. 2021)",
+        "Each test example's taxicab shift is the L1 distance between the two populations' label distributions (0: "
+        "they vote alike; 2: no label in common). The shift mass sums it over the test set, halved: how many test "
+        f"examples' worth of votes the compression moved. The most shifted are the top {pie['shifted_share']:.0%} "
+        "of the test set (ttest's group `shifted`). CEV and SDE summarise how unevenly the classes' false-positive "
+        "and false-negative rates moved (relative changes; intervals: a bootstrap over the population members"
+        + (f"; classes {', '.join(map(str, pie['undefined_classes']))} had a reference rate of 0 (no false "
+           "positives or no false negatives), hence no relative change, and are left out"
+           if pie.get("undefined_classes") else "") + ").",
+        table(["level", "shift mass", "most shifted", "CEV [95%]", "SDE [95%]",
+               *(["rare share of the most shifted", "Fisher p"] if synthetic else [])],
+              [[label, number(lv["shift_mass"], ".1f"), lv["shifted"], interval(lv, "cev"), interval(lv, "sde"), *rare(lv)]
+               for label, lv in pie["levels"].items()]),
+        f"Per class at level {label}: the change of the population's mean recall and false-positive rate, with "
+        "Welch's 95% interval over the members.",
+        table(["class", "recall change [95%]", "false-positive rate change [95%]"],
+              [[c, change(b, "recall"), change(b, "fpr")] for c, b in lv["bias"].items()]),
+    ]

@@ -11,9 +11,9 @@ COLORS = ("tab:red", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:
 
 
 def histogram(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """(bin centres, counts) of the finite values."""
+    """(bin centres, rounded to 6 decimals for the CSV `dvc plots` draws, counts) of the finite values."""
     counts, edges = np.histogram(values[np.isfinite(values)], bins=bins)
-    return (edges[:-1] + edges[1:]) / 2, counts
+    return ((edges[:-1] + edges[1:]) / 2).round(6), counts
 
 
 def histogram_figure(values: np.ndarray, bins: int, *, xlabel: str, title: str, marks: dict | None = None):
@@ -174,6 +174,46 @@ def most_influential_figure(rows: list[tuple[int, list[tuple[int, float]]]], x_t
         for ax, (j, value) in zip(ax_row[1:], top):
             _show(ax, x_train[j], f"train {j}, y={y_train[j]}\ninfl {value:.2f}, mem {memorization[j]:.2f}")
     fig.suptitle("Test examples and their most influential training examples", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def shifted_figure(rows: list[tuple], x_test, y_test):
+    """Hooker et al. 2020's audit: the test examples of largest taxicab shift, each with its label, its
+    shift and each population's modal label with the share of its models that vote for it. rows:
+    (index, shift, reference label, its share, compressed label, its share)."""
+    fig, axes = plt.subplots(1, len(rows), figsize=(1.7 * max(len(rows), 1), 2.3), dpi=120, squeeze=False)
+    for ax, (i, shift, ref, ref_share, comp, comp_share) in zip(axes[0], rows):
+        _show(ax, x_test[i], f"test {i}, y={y_test[i]}\nshift {shift:.2f}\n"
+                             f"ref {ref} ({ref_share:.0%}) → {comp} ({comp_share:.0%})")
+    for ax in axes[0][len(rows):]:
+        ax.axis("off")
+    fig.suptitle("The most shifted test examples: the populations' votes moved most", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))  # room for the title above the captions
+    return fig
+
+
+def front_figure(points: list[dict], costs: dict[str, str], harms: dict[str, tuple[str, int]]):
+    """The harm-efficiency front (analysis.front): one panel per cost (rows) and harm (columns), every
+    operating point coloured by its experiment's label, the non-dominated ones ringed and joined."""
+    labels = list(dict.fromkeys(p["label"] for p in points))
+    fig, axes = plt.subplots(len(costs), len(harms), figsize=(3.2 * len(harms), 2.9 * len(costs)), dpi=120,
+                             squeeze=False)
+    for ax_row, (cost, cost_name) in zip(axes, costs.items()):
+        for ax, (harm, (harm_name, _)) in zip(ax_row, harms.items()):
+            shown = [p for p in points if p[cost] is not None and p[harm] is not None]
+            for label, color in zip(labels, COLORS * 4):
+                mine = [p for p in shown if p["label"] == label]
+                ax.scatter([p[cost] for p in mine], [p[harm] for p in mine], color=color, s=18, label=label)
+            best = sorted((p for p in shown if harm in p["front"][cost]), key=lambda p: (p[cost], p[harm]))
+            ax.plot([p[cost] for p in best], [p[harm] for p in best], color="black", linewidth=0.8,
+                    drawstyle="steps-post" if len(best) > 1 else "default")
+            ax.scatter([p[cost] for p in best], [p[harm] for p in best], facecolors="none", edgecolors="black",
+                       s=70, linewidths=1.0)
+            ax.set(xlabel=cost_name, ylabel=harm_name)
+            ax.tick_params(labelsize=7)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Harm against efficiency: every level of every experiment; ringed, the non-dominated", fontsize=9)
     fig.tight_layout()
     return fig
 
