@@ -3,7 +3,8 @@
 (train.reference.population). Its own stage, like reference, so that a compression experiment
 (`dvc exp run -S compress.loss=focal`) compresses these models again but never retrains them.
 
-Writes data/reference_population/models.pt: the members' checkpoints, member m at index m."""
+Writes data/reference_population/models.pt: the members' checkpoints, member m at index m; and
+epochs.npz: what each member said of the test examples after every epoch (train.reference.Epochs)."""
 
 from pathlib import Path
 
@@ -22,6 +23,7 @@ def main(
     params_file: Path = cli.PARAMS,
     prepared: Path = Path(layout.PREPARED),
     models_path: Path = Path(layout.REFERENCE_POPULATION),
+    epochs_path: Path = Path(layout.REFERENCE_EPOCHS),
     live: Path = typer.Option(Path(layout.live("reference_population")), help="DVCLive folder of the members' "
                                                                              "training curves (mean and std)"),
 ):
@@ -30,12 +32,13 @@ def main(
         size = params.section(run.params, "pie", params.Population).population
         cfg = params.section(run.params, "reference", params.Reference)
         x, y, xt, yt = run.tensors()
-        curve = curves.Curves(lambda model: training.accuracy(model, xt, yt))
+        curve, epochs = curves.Curves(lambda model: training.accuracy(model, xt, yt)), reference.Epochs(xt, yt)
         with cli.progress(size, f"reference population ({cfg.arch}, on {run.device})") as advance:
             checkpoints = reference.population(size, cfg.arch, cfg.recipe(), x, y, int(y.max()) + 1, run.seed,
-                                               cfg.init, curve, advance)
+                                               cfg.init, curve, advance, epochs)
         with outputs() as out:
             torch.save(checkpoints, out.path(models_path))
+            out.npz(epochs_path, **epochs.arrays())
             curves.write(out.path(live), curve.table())
 
 

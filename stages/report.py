@@ -39,7 +39,7 @@ def main(
         arrays = {name: load_npy(influence_dir / f"{name}.npy", ndim=1) for name in (*HISTOGRAMS, "test_max_influence")}
         matrix = load_npy(influence_dir / "influence.npy", ndim=2, mmap=True, shape=(len(test["y"]), len(train["y"])))
         metrics = {name: load_json(metrics_dir / f"{name}.json")
-                   for name in ("trials", "estimate", "compress", "cie", "ttest", "pie", "consistency")}
+                   for name in ("trials", "estimate", "compress", "cie", "ttest", "pie", "harm", "consistency")}
         trials, jaccard = load_csv(stability, ["trials", "jaccard"], float).T
         phases = {phase: table for folder in live_dirs for phase, table in curves.read(folder).items()}
         arrays |= load_npz(shift, ["shift", "reference_votes", "compressed_votes"])

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from longtail import LongtailError
-from longtail.analysis import cie, experiments, pie, questions, stats
+from longtail.analysis import cie, experiments, harm, pie, questions, stats
 from longtail.data import datasets
 from longtail.estimate import influence, null
 from longtail.report import markdown
@@ -94,6 +94,10 @@ def artifacts(tmp_path, root):
                   "cie_both_wrong": 0, "agree": int((~cie).sum()), "n_test": n_test})
     summary["levels"]["group_sparsity"]["pie"] = summary["pie"] = int(rare.sum())
     write("pie", summary)
+    statistics = {name: np.load(out / stats.FILES[name]) for name in stats.STATISTICS}
+    write("harm", harm.predicts({k: rng.random(n_test) for k in harm.CHEAP}, statistics,
+                                {name: np.load(out / stats.NULL_FILES[name]) for name in stats.STATISTICS},
+                                {"cie": cie, "shifted": pies["shifted_levels"][-1]}, folds=3, seed=0))
     write("consistency", {"arch_a": "mlp", "arch_b": "cnn", "high_memorization_a": 5, "high_memorization_b": 4,
                           "jaccard_memorization": 0.5, "d_mem": 0.1, "high_influence_pairs_a": 3,
                           "high_influence_pairs_b": 2, "jaccard_pairs": 0.25})

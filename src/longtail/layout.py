@@ -43,8 +43,10 @@ REFERENCE = "data/reference/model.pt"
 COMPRESS = "data/compress"
 CIE = "data/cie"
 REFERENCE_POPULATION = "data/reference_population/models.pt"
+REFERENCE_EPOCHS = "data/reference_population/epochs.npz"  # each member's test predictions per epoch
 POPULATIONS = "data/populations"
 PIE = "data/pie"
+HARM = "data/harm"
 METRICS = "metrics"
 PLOTS = "plots"
 REPORT = "report.md"
@@ -151,15 +153,15 @@ STAGES = {
     "cie": Stage("cie", deps=(f"{COMPRESS}/reference_pred.npy", f"{COMPRESS}/compressed_pred.npy", *prepared_files()),
                  outs=(f"{CIE}/masks.npz",), metrics=(f"{METRICS}/cie.json",)),
     "reference_population": Stage(
-        "reference_population", deps=prepared_files(), outs=(REFERENCE_POPULATION,),
+        "reference_population", deps=prepared_files(), outs=(REFERENCE_POPULATION, REFERENCE_EPOCHS),
         curves=live("reference_population"),
         about="Pruning identified exemplars (Hooker et al. 2019): pie.population reference models and as many "
               "compressed ones (each from its own reference), trained with the reference and compress params."),
     "populations": Stage("populations", deps=(*prepared_files(), REFERENCE_POPULATION),
                          outs=(f"{POPULATIONS}/predictions.npz",), metrics=(f"{METRICS}/populations.json",),
                          curves=live("populations")),
-    "pie": Stage("pie", deps=(f"{POPULATIONS}/predictions.npz", *prepared_files()), outs=(f"{PIE}/masks.npz", f"{PIE}/shift.npz"),
-                 metrics=(f"{METRICS}/pie.json",)),
+    "pie": Stage("pie", deps=(f"{POPULATIONS}/predictions.npz", *prepared_files()),
+                 outs=(f"{PIE}/masks.npz", f"{PIE}/shift.npz"), metrics=(f"{METRICS}/pie.json",)),
     "ttest": Stage(
         "ttest",
         deps=(f"{TRIALS}/test_correct.npy", f"{METRICS}/estimate.json",
@@ -167,13 +169,21 @@ STAGES = {
               *(f"{INFLUENCE}/{null_file(s)}" for s in STATISTICS), f"{CIE}/masks.npz", f"{PIE}/masks.npz",
               *prepared_files()),
         kept=(f"{PLOTS}/cie_counts.csv", f"{PLOTS}/ttest.csv"), metrics=(f"{METRICS}/ttest.json",)),
+    "harm": Stage(
+        "harm",
+        deps=(*prepared_files(), REFERENCE, REFERENCE_EPOCHS, f"{TRIALS}/test_correct.npy",
+              *(f"{INFLUENCE}/{statistic_file(s)}" for s in STATISTICS),
+              *(f"{INFLUENCE}/{null_file(s)}" for s in STATISTICS), f"{CIE}/masks.npz", f"{PIE}/masks.npz",
+              f"{PIE}/shift.npz"),
+        outs=(f"{HARM}/signals.npz",), metrics=(f"{METRICS}/harm.json",),
+        about="Does memorization predict compression's harm beyond cheap signals (analysis.harm)?"),
     "report": Stage(
         "report",
         deps=(*prepared_files(), f"{INFLUENCE}/influence.npy",
               *(f"{INFLUENCE}/{name}.npy" for name in ("memorization", "test_mean_influence", "train_mean_influence",
                                                        "test_max_influence")),
               STABILITY, f"{PIE}/shift.npz", *(f"{METRICS}/{name}.json" for name in
-                           ("trials", "estimate", "compress", "cie", "ttest", "pie", "consistency")),
+                           ("trials", "estimate", "compress", "cie", "ttest", "pie", "harm", "consistency")),
               *(f"{live(phase)}/{name}" for phase in ("reference", "compress")
                 for name in ("metrics.json", "plots/metrics"))),
         kept=(REPORT, *(f"{PLOTS}/{name}.png" for name in (

@@ -9,5 +9,5 @@ the user commands import it; the library below takes the values it needs as argu
 from longtail.checks import check_range, choose  # noqa: F401
 from longtail.params.loader import check_all, device, keys, load_yaml, read, section, seed  # noqa: F401
 from longtail.params.schema import (  # noqa: F401
-    DTYPES, SECTIONS, SELECT, TARGETS, TOP_LEVEL, Compress, Consistency, Data, Estimate, Fit, Pie, Population, Recipe,
+    DTYPES, SECTIONS, SELECT, TARGETS, TOP_LEVEL, Compress, Consistency, Data, Estimate, Fit, Harm, Pie, Population, Recipe,
     Reference, Training, TrialSet, Trials, Ttest, check_statistic)

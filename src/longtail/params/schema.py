@@ -302,6 +302,18 @@ class Pie(Population):
 
 
 @dataclass(frozen=True)
+class Harm:
+    """Does memorization predict compression's harm beyond cheap signals? (analysis.harm)"""
+
+    folds: int  # cross-validation folds of the logistic models (fewer where the harmed are fewer)
+    early: float  # EL2N read after this share of the reference recipe's epochs (Paul et al. 2021)
+
+    def check(self, section):
+        check_range(f"{section}.folds", self.folds, 2)
+        check_range(f"{section}.early", self.early, 0, 1, low_open=True)
+
+
+@dataclass(frozen=True)
 class Consistency(TrialSet):
     """Feldman & Zhang's consistency check: trials of a second architecture (arch, count) on the same data."""
 
@@ -309,7 +321,8 @@ class Consistency(TrialSet):
 # The sections of params.yaml, each with the dataclasses whose keys make it up; a stage reads one
 # of them, or a view (a dataclass with some of the keys). The shared seed and device are top-level.
 SECTIONS = {"data": (Data,), "trials": (Trials, Fit), "estimate": (Estimate,), "reference": (Reference,),
-            "compress": (Compress,), "ttest": (Ttest,), "pie": (Pie,), "consistency": (Consistency,)}
+            "compress": (Compress,), "ttest": (Ttest,), "pie": (Pie,), "harm": (Harm,),
+            "consistency": (Consistency,)}
 TOP_LEVEL = ("seed", "device", *SECTIONS)
 
 

@@ -97,7 +97,7 @@ def reading(kind: str, r: dict, alpha: float, statistic: str) -> str:
 
 
 def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie: dict, ttest: dict, pie: dict,
-             consistency: dict, figures: dict[str, str]) -> str:
+             harm: dict, consistency: dict, figures: dict[str, str]) -> str:
     """The whole report. `figures` maps a caption to a path relative to the report."""
     alpha = params["ttest"]["alpha"]
     statistic = ttest["statistic"]
@@ -179,6 +179,7 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
               [[label, lv["pie"], number(lv["reference_accuracy"], ".4f"), number(lv["compressed_accuracy"], ".4f"),
                 ", ".join(map(str, lv["affected_classes"])) or "none"] for label, lv in pie["levels"].items()]),
         *_graded(pie),
+        *_beyond_cheap(harm, alpha),
         "## Consistency across architectures (Feldman & Zhang 2020)",
         _consistency(consistency),
         "## Figures",
@@ -376,3 +377,38 @@ def _graded(pie: dict) -> list[str]:
         table(["class", "recall change [95%]", "false-positive rate change [95%]"],
               [[c, change(b, "recall"), change(b, "fpr")] for c, b in lv["bias"].items()]),
     ]
+
+
+HARM_TARGETS = {"cie": "the CIEs", "shifted": "the most shifted"}
+
+
+def _beyond_cheap(harm: dict, alpha: float) -> list[str]:
+    """Does memorization predict the harm beyond cheap signals (analysis.harm), in a table and words."""
+    def auc(a):
+        return "n/a" if a["auc"] is None else f"{a['auc']:.3f} [{a['low']:.3f}, {a['high']:.3f}]"
+
+    targets = [t for t in HARM_TARGETS if t in harm]
+    rows = [[signal, *(auc(harm[t]["alone"][signal]) for t in targets)] for signal in (*harm["cheap"], *harm["influence"])]
+    rows += [[f"**{name}** (cross-validated)", *(auc({"auc": harm[t]["added"][key], "low": harm[t]["added"].get(f"{key}_low"),
+                                                      "high": harm[t]["added"].get(f"{key}_high")}) for t in targets)]
+             for name, key in (("cheap signals", "cheap"), ("cheap + influence", "both"))]
+    words = []
+    for t in targets:
+        a = harm[t]["added"]
+        if a["delta"] is None:
+            words.append(f"- {HARM_TARGETS[t]} ({harm[t]['n']}): too few to cross-validate.")
+            continue
+        verdict = "add to" if a["p"] <= alpha else "are not shown to add to"
+        words.append(f"- {HARM_TARGETS[t]} ({harm[t]['n']} of {harm[t]['of']}): the influence statistics {verdict} the "
+                     f"cheap signals beyond influence-free statistics of the same examples: AUC {a['cheap']:.3f} → "
+                     f"{a['both']:.3f}, {a['delta']:+.3f} [{a['delta_low']:+.3f}, {a['delta_high']:+.3f}], against "
+                     f"{a['null_delta_mean']:+.3f} on average for the {a['draws']} influence-free draws (p = {a['p']:.3g}, "
+                     f"smallest possible {1 / (1 + a['draws']):.2g}).")
+    return ["### Does memorization predict the harm beyond cheap signals?",
+            "Each signal's AUC for being harmed, oriented so that 0.5 says nothing (a low margin, a high loss, a low "
+            "agreement or trial accuracy, a high EL2N or forgetting count, a high influence point to harm), with "
+            "DeLong's 95% interval; then logistic models of the cheap signals and of the cheap signals with the "
+            f"influence statistics, their AUC from {harm['folds']}-fold cross-validation. The added value is tested "
+            "against the same model with the estimate's influence-free draws in place of the statistics: does "
+            "influence predict the harm better than the estimator's noise on the same examples would?",
+            table(["signal", *(f"AUC for {HARM_TARGETS[t]} [95%]" for t in targets)], rows), *words]
