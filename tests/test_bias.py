@@ -102,9 +102,11 @@ def test_the_front_marks_exactly_the_non_dominated_points():
 
 
 def test_operating_points_read_each_level_of_a_sweep_and_the_one_of_a_single_run():
-    compress = {"compressed_accuracy": 0.9, "flops_ratio": 0.1, "size_ratio": 0.2,
-                "sweep": {"sparsity_0_5": {"flops_ratio": 0.5, "size_ratio": 0.6, "cie": 3, "compressed_accuracy": 0.95},
-                          "sparsity_0_9": {"flops_ratio": 0.1, "size_ratio": 0.2, "cie": 9, "compressed_accuracy": 0.9}}}
+    compress = {"compressed_accuracy": 0.9, "flops_ratio": 0.1, "size_ratio": 0.2, "parameters_ratio": 0.1,
+                "sweep": {"sparsity_0_5": {"flops_ratio": 0.5, "size_ratio": 0.6, "parameters_ratio": 0.5, "cie": 3,
+                                           "compressed_accuracy": 0.95},
+                          "sparsity_0_9": {"flops_ratio": 0.1, "size_ratio": 0.2, "parameters_ratio": 0.1, "cie": 9,
+                                           "compressed_accuracy": 0.9}}}
     pie = {"levels": {k: {"compressed_accuracy": a, "pie": p, "shift_mass": s, "cev": c, "cev_low": 0, "cev_high": 1,
                           "sde": 0.1} for k, a, p, s, c in (("sparsity_0_5", 0.94, 1, 2.0, 0.3),
                                                              ("sparsity_0_9", 0.89, 5, 7.5, 0.2))}}

@@ -1,12 +1,14 @@
 """The harm-efficiency front of a sweep (Paganini 2020, "Prune responsibly"; Hooker et al. 2019,
 2020): every operating point (experiment x compression level) placed by its cost against its
-reference (FLOPs ratio, size ratio) and its harm (accuracy lost, CIEs, the shift mass of the graded
+reference (FLOPs, nonzero parameters, size) and its harm (accuracy lost, CIEs, the shift mass of the graded
 CIEs, CEV), and the points no other beats on both. Pure: `longtail compare` reads the experiments
 and draws it (report.plots.front_figure)."""
 
 import numpy as np
 
-COSTS = {"flops_ratio": "FLOPs ratio", "size_ratio": "size ratio"}  # smaller is cheaper
+# Smaller is cheaper. Unstructured (magnitude) pruning keeps the dense FLOPs and bytes: its saving
+# is the nonzero parameters, which a sparse format or kernel would turn into size or speed.
+COSTS = {"flops_ratio": "FLOPs ratio", "parameters_ratio": "nonzero parameters ratio", "size_ratio": "size ratio"}
 # Each harm, in words, and its sign: the front minimizes sign * value (accuracy is maximized).
 HARMS = {"accuracy": ("population accuracy", -1), "cie": ("CIEs", 1), "shift_mass": ("shift mass", 1),
          "cev": ("CEV", 1)}

@@ -46,28 +46,31 @@ def document(records: list[dict], names: list[str], points: list[dict], alpha: f
 
 def _front(points: list[dict], tests: dict[str, dict]) -> list[str]:
     """The harm-efficiency table: every operating point, its cost ratios and harms, each harm marked
-    where the point is non-dominated against the FLOPs ratio (†) or the size ratio (‡), and for the
+    where the point is non-dominated against the FLOPs ratio (†), the nonzero parameters ratio (§)
+    or the size ratio (‡), and for the
     level ttest tested, Q1's adjusted p for the CIEs and the most shifted (tests: experiment name ->
     its groups' answers)."""
     def q1(p, group):
         return markdown.number(tests[p["experiment"]][group]["excess"].get("p_bh")) if p["tested"] else "—"
 
     def cell(p, harm, spec):
-        marks = "".join(m for cost, m in zip(front.COSTS, "†‡") if harm in p["front"][cost])
+        marks = "".join(m for cost, m in zip(front.COSTS, "†§‡") if harm in p["front"][cost])
         return markdown.number(p[harm], spec) + marks
 
-    rows = [[p["label"], p["level"], markdown.number(p["flops_ratio"], ".3f"), markdown.number(p["size_ratio"], ".3f"),
+    rows = [[p["label"], p["level"], *(markdown.number(p[cost], ".3f") for cost in front.COSTS),
              cell(p, "accuracy", ".4f"), cell(p, "cie", "d"), markdown.number(p["pie"], "d"),
              cell(p, "shift_mass", ".1f"),
              cell(p, "cev", ".3g") + ("" if p["cev"] is None else f" [{markdown.number(p['cev_low'], '.3g')}, "
                                                                  f"{markdown.number(p['cev_high'], '.3g')}]"),
              markdown.number(p["sde"], ".3g"), q1(p, "cie"), q1(p, "shifted")] for p in points]
     return ["## Harm against efficiency",
-            "Every compressed level of every experiment: its cost against its reference (FLOPs and size ratios), "
+            "Every compressed level of every experiment: its cost against its reference (the ratios of FLOPs, of "
+            "nonzero parameters and of size; unstructured pruning saves only nonzero parameters), "
             "the population's accuracy, the single model's CIEs, the populations' PIEs and shift mass (votes moved, "
             "in test examples), and CEV (with its bootstrap interval over the members) and SDE (Blakeney et al.). "
             "A level is non-dominated when no other is as cheap and as harmless and better in one. Q1 (are they more "
             "influenced, beyond the estimator's noise?) is answered for the level that goes on to ttest.",
-            markdown.table(["group", "level", "FLOPs ratio", "size ratio", "accuracy", "CIEs", "PIEs", "shift mass",
+            markdown.table(["group", "level", "FLOPs ratio", "nonzero parameters ratio", "size ratio", "accuracy", "CIEs", "PIEs", "shift mass",
                             "CEV [95%]", "SDE", "Q1 CIEs p (BH)", "Q1 most shifted p (BH)"], rows),
-            "† non-dominated against the FLOPs ratio; ‡ against the size ratio (the panels of compare_front.png)."]
+            "† non-dominated against the FLOPs ratio; § against the nonzero parameters ratio; ‡ against the size "
+            "ratio (the rows of panels of compare_front.png)."]
