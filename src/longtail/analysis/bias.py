@@ -88,7 +88,7 @@ def cev_sde(reference: tuple[np.ndarray, np.ndarray], compressed: tuple[np.ndarr
 
 
 def measure(reference: np.ndarray, compressed: np.ndarray, y: np.ndarray, num_classes: int, *, bootstrap: int,
-         seed: int, confidence: float = 0.95) -> dict:
+            seed: int, confidence: float = 0.95) -> dict:
     """metrics/pie.json's `bias` of one level: per class the change (compressed minus reference
     population mean) of recall and of the false-positive rate with Welch's `confidence` interval over
     the members; CEV and SDE with their percentile bootstrap interval (`bootstrap` resamples of the
@@ -103,7 +103,9 @@ def measure(reference: np.ndarray, compressed: np.ndarray, y: np.ndarray, num_cl
     cev, sde, undefined = cev_sde([r.mean(0) for r in ref_rates], [r.mean(0) for r in comp_rates])
     rng = np.random.default_rng(seed)
     resampled = []
-    for _ in range(bootstrap):  # members resampled within each population, the rates' own noise
+    # Members resampled within each population, the rates' own noise. A class whose resampled reference
+    # rate is 0 drops out of that resample's means, as it would out of a run with those members.
+    for _ in range(bootstrap):
         a, b = rng.integers(len(reference), size=len(reference)), rng.integers(len(compressed), size=len(compressed))
         resampled.append(cev_sde([r[a].mean(0) for r in ref_rates], [r[b].mean(0) for r in comp_rates])[:2])
     resampled = np.array([[np.nan if v is None else v for v in pair] for pair in resampled]).reshape(-1, 2)

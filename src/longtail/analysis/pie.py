@@ -133,14 +133,17 @@ def recall_tests(reference_predictions: np.ndarray, compressed_predictions: np.n
 def levels(reference: np.ndarray, compressed: np.ndarray, labels, values, y: np.ndarray, alpha: float, *,
            shifted: float, bootstrap: int, seed: int, rare: np.ndarray | None = None) -> tuple[dict, dict]:
     """Each level of data/populations/predictions.npz: reference [m, n] and compressed [L, m, n]
-    predictions, the level's label and swept value. Returns (arrays, metrics/pie.json). The arrays:
-    the PIE masks `pie_levels` bool [L, n], each example's taxicab shift `shift_levels` float64 [L, n]
-    between the populations' label distributions (`reference_votes` [n, C], `compressed_votes`
-    [L, n, C]: the share of the models that give each label) and the most shifted share `shifted` of
-    the test set, `shifted_levels` bool [L, n] (analysis.bias). The metrics, per level: its PIE count, shift mass and most shifted count, both
-    populations' accuracy, the per-class recall tests (at `alpha`), the field's bias metrics
-    (analysis.bias.measure: `bootstrap` resamples from `seed`) and, with the synthetic set's `rare`
-    flags, how over-represented they are among the PIEs and the most shifted."""
+    predictions, the level's label and swept value. Returns (arrays, metrics/pie.json).
+
+    The arrays: the PIE masks `pie_levels` bool [L, n]; each example's taxicab shift `shift_levels`
+    float64 [L, n] between the populations' label distributions (`reference_votes` [n, C],
+    `compressed_votes` [L, n, C]: the share of the models that give each label); the most shifted
+    share `shifted` of the test set, `shifted_levels` bool [L, n] (analysis.bias).
+
+    The metrics, per level: its PIE count, shift mass and most shifted count, both populations'
+    accuracy, the per-class recall tests (at `alpha`), the field's bias metrics (analysis.bias.measure:
+    `bootstrap` resamples from `seed`) and, with the synthetic set's `rare` flags, how
+    over-represented they are among the PIEs and the most shifted."""
     if compressed.ndim != 3 or len(compressed) == 0 or len(labels) != len(compressed):
         raise LongtailError(f"the compressed population must be [levels, models, examples] with one label per level, "
                             f"found {compressed.shape} and {len(labels)} labels; rerun the populations stage")
@@ -151,12 +154,12 @@ def levels(reference: np.ndarray, compressed: np.ndarray, labels, values, y: np.
         shift = bias.taxicab_shift(reference, population, num_classes)
         top = bias.most_shifted(shift, shifted)
         tests = recall_tests(reference, population, y, num_classes, alpha)
-        harm = bias.measure(reference, population, y, num_classes, bootstrap=bootstrap, seed=seed)
+        classes = bias.measure(reference, population, y, num_classes, bootstrap=bootstrap, seed=seed)
         found[str(label)] = {"level": level, "pie": int(mask.sum()), "shift_mass": float(shift.sum() / 2),
                              "shifted": int(top.sum()), "shifted_min": float(shift[top].min()) if top.any() else None,
                              "reference_accuracy": (reference == y).mean(), "compressed_accuracy": (population == y).mean(),
                              "affected_classes": tests["affected"], "classes_affected": len(tests["affected"]),
-                             "recall": tests["classes"], **{k: harm[k] for k in BIAS}, "bias": harm["classes"]}
+                             "recall": tests["classes"], **{k: classes[k] for k in BIAS}, "bias": classes["classes"]}
         if rare is not None:
             found[str(label)]["rare"] = over_representation(mask, rare.astype(bool))
             found[str(label)]["shifted_rare"] = over_representation(top, rare.astype(bool))
