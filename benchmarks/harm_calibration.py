@@ -11,6 +11,7 @@
 
     python benchmarks/harm_calibration.py                 # both
     python benchmarks/harm_calibration.py --worlds 0       # the workspace's run only
+    python benchmarks/harm_calibration.py --run ""         # the worlds only
 """
 
 import json
@@ -28,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_harm import world  # noqa: E402
 
 
-def workspace(alpha: float, folds: int, seed: int) -> dict:
-    with np.load(f"{layout.HARM}/signals.npz") as f:
+def workspace(run: Path, alpha: float, folds: int, seed: int) -> dict:
+    with np.load(run / layout.HARM / "signals.npz") as f:
         cheap = np.stack([f[k] for k in harm.CHEAP], 1)
-    null = np.stack([np.load(f"{layout.INFLUENCE}/{layout.null_file(s)}") for s in layout.STATISTICS], 2)
-    with np.load(f"{layout.CIE}/masks.npz") as c, np.load(f"{layout.PIE}/masks.npz") as p:
+    null = np.stack([np.load(run / layout.INFLUENCE / layout.null_file(s)) for s in layout.STATISTICS], 2)
+    with np.load(run / layout.CIE / "masks.npz") as c, np.load(run / layout.PIE / "masks.npz") as p:
         targets = {"cie": c["cie"], "shifted": p["shifted"]}
     found = {}
     for name, target in targets.items():
@@ -59,10 +60,11 @@ def worlds(count: int, alpha: float, folds: int, draws: int) -> dict:
     return found
 
 
-def main(worlds_count: int = typer.Option(200, "--worlds"), draws: int = 19, alpha: float = 0.05, folds: int = 5,
+def main(run: str = typer.Option(".", help="a finished run's folder (`dvc repro` first); empty: skip it"),
+         worlds_count: int = typer.Option(200, "--worlds"), draws: int = 19, alpha: float = 0.05, folds: int = 5,
          seed: int = 0, out: Path = typer.Option(None, help="write the results as JSON here")):
     start = time.perf_counter()
-    results = {"alpha": alpha, "workspace": workspace(alpha, folds, seed)}
+    results = {"alpha": alpha} | ({"workspace": workspace(Path(run), alpha, folds, seed)} if run else {})
     if worlds_count:
         results["worlds"] = worlds(worlds_count, alpha, folds, draws)
     results["seconds"] = round(time.perf_counter() - start, 1)

@@ -17,6 +17,7 @@ SMALLEST = {
     "first_steps": ["mnist", "--steps", "1", "--compile", "off", "--device", "cpu"],
     "planted": ["--count", "4", "--recipe", '{"epochs": 2, "compile": "off"}', "--device", "cpu"],
     "quantize": ["--repeats", "1"],
+    "harm_calibration": ["--run", "", "--worlds", "2", "--draws", "4", "--folds", "3"],
     "targets": ["--count", "12", "--grid", "8", "--holdout", "0.25", "--device", "cpu",
                 "--recipe", '{"epochs": 2, "compile": "off", "models_per_step": 4}'],
 }
