@@ -5,6 +5,7 @@ harm-efficiency front, each against an independent recomputation."""
 import numpy as np
 import pytest
 
+from longtail import LongtailError
 from longtail.analysis import bias, front
 
 
@@ -42,12 +43,16 @@ def test_the_taxicab_shift_is_the_l1_distance_of_the_label_distributions():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 5, 200)
     reference, compressed = population(rng, y, 0.8), population(rng, y, 0.6, members=5)
-    shift = bias.taxicab_shift(reference, compressed, 5)
+    votes = {k: bias.label_distributions(v, 5) for k, v in (("reference", reference), ("compressed", compressed))}
+    shift = bias.taxicab_shift(votes["reference"], votes["compressed"])
     np.testing.assert_allclose(shift, shift_by_loops(reference, compressed, 5), atol=1e-12)
     assert shift.min() >= 0 and shift.max() <= 2
-    assert not bias.taxicab_shift(reference, reference, 5).any()  # the same population: nothing moved
-    assert (bias.taxicab_shift(np.zeros((3, 4), int), np.ones((2, 4), int), 5) == 2).all()  # no label in common
-    np.testing.assert_allclose(bias.label_distributions(reference, 5).sum(1), 1)
+    assert not bias.taxicab_shift(votes["reference"], votes["reference"]).any()  # the same population
+    apart = [bias.label_distributions(p, 5) for p in (np.zeros((3, 4), int), np.ones((2, 4), int))]
+    assert (bias.taxicab_shift(*apart) == 2).all()  # no label in common
+    np.testing.assert_allclose(votes["reference"].sum(1), 1)
+    with pytest.raises(LongtailError, match="same test examples"):
+        bias.taxicab_shift(votes["reference"], votes["reference"][:-1])
 
 
 def test_the_most_shifted_keep_ties_and_never_an_example_that_did_not_move():

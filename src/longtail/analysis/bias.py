@@ -42,13 +42,13 @@ def label_distributions(predictions: np.ndarray, num_classes: int) -> np.ndarray
     return votes.reshape(n, num_classes) / m
 
 
-def taxicab_shift(reference: np.ndarray, compressed: np.ndarray, num_classes: int) -> np.ndarray:
+def taxicab_shift(reference: np.ndarray, compressed: np.ndarray) -> np.ndarray:
     """float64 [n] in [0, 2]: each test example's L1 distance between the two populations' label
-    distributions (Hooker et al. 2020)."""
-    if reference.shape[1:] != compressed.shape[1:]:
-        raise LongtailError(f"the two populations must cover the same test examples; got {reference.shape} "
-                            f"and {compressed.shape}")
-    return np.abs(label_distributions(reference, num_classes) - label_distributions(compressed, num_classes)).sum(1)
+    distributions [n, C] (label_distributions; Hooker et al. 2020)."""
+    if reference.shape != compressed.shape:
+        raise LongtailError(f"the two populations' label distributions must cover the same test examples and "
+                            f"classes; got {reference.shape} and {compressed.shape}")
+    return np.abs(reference - compressed).sum(1)
 
 
 def most_shifted(shift: np.ndarray, share: float) -> np.ndarray:

@@ -106,8 +106,9 @@ def out_of_fold(features: np.ndarray, target: np.ndarray, folds: int, seed: int)
 def added_value(cheap: np.ndarray, influence: np.ndarray, null: np.ndarray, target: np.ndarray, *, folds: int,
                 seed: int, confidence: float = 0.95) -> dict:
     """The cheap model's and the cheap + influence model's cross-validated AUCs with DeLong's
-    intervals (`cheap_low`, ..., `both_high`), their difference with DeLong's paired interval, and the test of the difference against the influence-free draws:
-    cheap [n, k], influence [n, j], null [R, n, j] (draw r of each statistic), target bool [n].
+    intervals (`cheap_low`, ..., `both_high`), their difference with DeLong's paired interval, and
+    the test of the difference against the influence-free draws: cheap [n, k], influence [n, j],
+    null [R, n, j] (draw r of each statistic), target bool [n].
     folds: at most this many, and no more than the rarer class has examples."""
     folds = int(min(folds, target.sum(), (~target).sum()))
     if folds < 2:

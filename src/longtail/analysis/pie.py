@@ -149,9 +149,11 @@ def levels(reference: np.ndarray, compressed: np.ndarray, labels, values, y: np.
                             f"found {compressed.shape} and {len(labels)} labels; rerun the populations stage")
     num_classes = int(max(y.max(), reference.max(), compressed.max())) + 1
     arrays, found = {"pie_levels": [], "shift_levels": [], "shifted_levels": [], "compressed_votes": []}, {}
+    reference_votes = bias.label_distributions(reference, num_classes)
     for label, level, population in zip(labels, values, compressed):
         mask = pie_mask(reference, population, num_classes)
-        shift = bias.taxicab_shift(reference, population, num_classes)
+        votes = bias.label_distributions(population, num_classes)
+        shift = bias.taxicab_shift(reference_votes, votes)
         top = bias.most_shifted(shift, shifted)
         tests = recall_tests(reference, population, y, num_classes, alpha)
         classes = bias.measure(reference, population, y, num_classes, bootstrap=bootstrap, seed=seed)
@@ -163,10 +165,9 @@ def levels(reference: np.ndarray, compressed: np.ndarray, labels, values, y: np.
         if rare is not None:
             found[str(label)]["rare"] = over_representation(mask, rare.astype(bool))
             found[str(label)]["shifted_rare"] = over_representation(top, rare.astype(bool))
-        for key, array in zip(arrays, (mask, shift, top, bias.label_distributions(population, num_classes))):
+        for key, array in zip(arrays, (mask, shift, top, votes)):
             arrays[key].append(array)
-    arrays = {key: np.stack(a) for key, a in arrays.items()} | {
-        "reference_votes": bias.label_distributions(reference, num_classes)}
+    arrays = {key: np.stack(a) for key, a in arrays.items()} | {"reference_votes": reference_votes}
     last = found[str(labels[-1])]
     summary = {"population": len(reference), "alpha": alpha, "n_test": len(y), "shifted_share": shifted,
                **{k: last[k] for k in ("pie", "shift_mass", "shifted", *BIAS)}, "levels": found}

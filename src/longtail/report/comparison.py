@@ -17,8 +17,8 @@ def document(records: list[dict], names: list[str], points: list[dict], alpha: f
             for n, r in zip(names, records) for g in GROUPS]
 
     def answer(q: dict) -> list:  # a question's cells: difference [95%], p, BH-adjusted p
-        return [markdown.number(q.get("diff"), "+.3g") + ("" if q.get("diff") is None else
-                f" [{q['diff_low']:+.3g}, {q['diff_high']:+.3g}]"), markdown.number(q.get("p")),
+        return [markdown.interval(q.get("diff"), q.get("diff_low"), q.get("diff_high"), "+.3g"),
+                markdown.number(q.get("p")),
                 markdown.number(q.get("p_bh")) + ("*" if (q.get("p_bh") or 1) <= alpha else "")]
 
     question_rows = [[n, r["name"], g, r["tests"][g]["n"], *answer(r["tests"][g]["excess"]),

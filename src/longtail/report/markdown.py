@@ -13,6 +13,11 @@ def number(value, spec=".3g") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def interval(value, low, high, spec=".3g") -> str:
+    """`value [low, high]` in one format, or n/a where there is no value."""
+    return "n/a" if value is None else f"{value:{spec}} [{number(low, spec)}, {number(high, spec)}]"
+
+
 def table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
@@ -32,7 +37,7 @@ def answers(kind: str, r: dict, alpha: float) -> str:
 
 
 def _interval(q: dict) -> str:
-    return f"{q['diff']:+.3g} [{q['diff_low']:+.3g}, {q['diff_high']:+.3g}], p = {number(q['p'])}"
+    return f"{interval(q['diff'], q['diff_low'], q['diff_high'], '+.3g')}, p = {number(q['p'])}"
 
 
 def _beyond_noise(q: dict, alpha: float) -> str:
@@ -167,8 +172,7 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
               [[k, r["n"], number(r["mean"]), number(r["comparison_mean"]), number(r["t"], ".2f"),
                 number(r["p"]) + ("*" if _significant(r["p"], alpha) else ""), number(r.get("p_bh")),
                 number(r["welch_p"]), number(r["mw_p"]),
-                "n/a" if r["hedges_g"] is None else f"{r['hedges_g']:.2f} [{number(r['g_low'], '.2f')}, "
-                                                    f"{number(r['g_high'], '.2f')}]",
+                interval(r["hedges_g"], r["g_low"], r["g_high"], ".2f"),
                 number((r.get("control") or {}).get("as_extreme"))]
                for k, r in ttest.items() if isinstance(r, dict)]),
         f"\\* p ≤ α = {alpha}.",
@@ -193,9 +197,7 @@ def _significant(p, alpha: float) -> bool:
 
 
 def _diff(q: dict) -> str:
-    if q.get("diff") is None:
-        return "n/a"
-    return f"{q['diff']:+.3g} [{q['diff_low']:+.3g}, {q['diff_high']:+.3g}]"
+    return interval(q.get("diff"), q.get("diff_low"), q.get("diff_high"), "+.3g")
 
 
 def _p(q: dict, alpha: float) -> str:
@@ -278,13 +280,13 @@ def _stopped(trials: dict) -> list[str]:
 def _counterfactual(lds: dict | None) -> list[str]:
     if not lds or lds["lds"] is None:
         return []
-    interval = "" if lds["low"] is None else f" [{lds['low']:.3f}, {lds['high']:.3f}] (95%, jackknife over the trials)"
+    bounds = "" if lds["low"] is None else f" [{lds['low']:.3f}, {lds['high']:.3f}] (95%, jackknife over the trials)"
     return [
         "### Does the matrix predict what happens when the data changes?",
         f"{lds['held_out']} trials were held out; the influence matrix of the others predicted each held-out trial's "
         "outcome on each test example from its subset alone (the sum of the influences of the training examples it "
         "kept). The linear datamodeling score, the mean over test examples of the Spearman correlation of predicted "
-        f"and actual outcomes, is **{lds['lds']:.3f}**{interval}, over the {lds['examples']} test examples whose "
+        f"and actual outcomes, is **{lds['lds']:.3f}**{bounds}, over the {lds['examples']} test examples whose "
         "held-out outcomes vary. 0 is a matrix that predicts nothing (random noise scores 0 on average); "
         "split-half reliability cannot tell the two apart.",
     ]
@@ -344,13 +346,11 @@ def _consistency(c: dict) -> str:
 
 def _graded(pie: dict) -> list[str]:
     """Graded CIEs and the field's bias metrics (analysis.bias), per level."""
-    def interval(lv, name):
-        return "n/a" if lv[name] is None else f"{lv[name]:.3g} [{number(lv[name + '_low'], '.3g')}, " \
-                                             f"{number(lv[name + '_high'], '.3g')}]"
+    def metric(lv, name):
+        return interval(lv[name], lv[f"{name}_low"], lv[f"{name}_high"])
 
     def change(b, name):
-        return "n/a" if b[f"{name}_diff"] is None else f"{b[f'{name}_diff']:+.3f} [{b[f'{name}_diff_low']:+.3f}, " \
-                                                     f"{b[f'{name}_diff_high']:+.3f}]"
+        return interval(b[f"{name}_diff"], b[f"{name}_diff_low"], b[f"{name}_diff_high"], "+.3f")
 
     def rare(lv):
         r = lv.get("shifted_rare")
@@ -370,7 +370,7 @@ def _graded(pie: dict) -> list[str]:
            if pie.get("undefined_classes") else "") + ").",
         table(["level", "shift mass", "most shifted", "CEV [95%]", "SDE [95%]",
                *(["rare share of the most shifted", "Fisher p"] if synthetic else [])],
-              [[label, number(lv["shift_mass"], ".1f"), lv["shifted"], interval(lv, "cev"), interval(lv, "sde"), *rare(lv)]
+              [[label, number(lv["shift_mass"], ".1f"), lv["shifted"], metric(lv, "cev"), metric(lv, "sde"), *rare(lv)]
                for label, lv in pie["levels"].items()]),
         f"Per class at level {label}: the change of the population's mean recall and false-positive rate, with "
         "Welch's 95% interval over the members.",
@@ -385,7 +385,7 @@ HARM_TARGETS = {"cie": "the CIEs", "shifted": "the most shifted"}
 def _beyond_cheap(harm: dict, alpha: float) -> list[str]:
     """Does memorization predict the harm beyond cheap signals (analysis.harm), in a table and words."""
     def auc(a):
-        return "n/a" if a["auc"] is None else f"{a['auc']:.3f} [{a['low']:.3f}, {a['high']:.3f}]"
+        return interval(a["auc"], a["low"], a["high"], ".3f")
 
     targets = [t for t in HARM_TARGETS if t in harm]
     rows = [[signal, *(auc(harm[t]["alone"][signal]) for t in targets)] for signal in (*harm["cheap"], *harm["influence"])]
@@ -401,7 +401,7 @@ def _beyond_cheap(harm: dict, alpha: float) -> list[str]:
         verdict = "add to" if a["p"] <= alpha else "are not shown to add to"
         words.append(f"- {HARM_TARGETS[t]} ({harm[t]['n']} of {harm[t]['of']}): the influence statistics {verdict} the "
                      f"cheap signals beyond influence-free statistics of the same examples: AUC {a['cheap']:.3f} → "
-                     f"{a['both']:.3f}, {a['delta']:+.3f} [{a['delta_low']:+.3f}, {a['delta_high']:+.3f}], against "
+                     f"{a['both']:.3f}, {interval(a['delta'], a['delta_low'], a['delta_high'], '+.3f')}, against "
                      f"{a['null_delta_mean']:+.3f} on average for the {a['draws']} influence-free draws (p = {a['p']:.3g}, "
                      f"smallest possible {1 / (1 + a['draws']):.2g}).")
     return ["### Does memorization predict the harm beyond cheap signals?",

@@ -33,10 +33,8 @@ class Epochs:
         rows = []
         self.members.append(rows)
 
-        @torch.no_grad()
         def record(epoch: int, model, stats: dict) -> None:
-            model.eval()
-            logits = torch.cat([model(chunk) for chunk in self.x.split(4096)]).float()
+            logits = training.logits(model, self.x)
             onehot = torch.nn.functional.one_hot(self.y, logits.shape[1]).float()
             rows.append((logits.argmax(1) == self.y, (logits.softmax(1) - onehot).norm(dim=1)))
 
@@ -64,12 +62,10 @@ def population(size: int, arch: str, recipe: Recipe, x, y, num_classes: int, see
     return checkpoints
 
 
-@torch.no_grad()
 def signals(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, np.ndarray]:
     """The reference's cheap signals of each test example (analysis.harm): `margin`, its label's logit
     minus the largest other, and `loss`, its cross-entropy; float64 [n]."""
-    model.eval()
-    logits = torch.cat([model(chunk) for chunk in x.split(4096)]).float()
+    logits = training.logits(model, x)
     margin = training.label_scores(logits, y)["margin"]
     loss = torch.nn.functional.cross_entropy(logits, y, reduction="none")
     return {"margin": margin.double().cpu().numpy(), "loss": loss.double().cpu().numpy()}

@@ -145,17 +145,20 @@ def train(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+def logits(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """float32 [N, C]: `model`'s logits on x in eval mode, without gradients, batch_size at a time
+    (the memory of one batch's activations, whatever N)."""
     model.eval()
-    return torch.cat([model(chunk).argmax(1) for chunk in x.split(batch_size)])
+    return torch.cat([model(chunk) for chunk in x.split(batch_size)]).float()
 
 
-@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    return logits(model, x, batch_size).argmax(1)
+
+
 def scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 4096) -> dict[str, torch.Tensor]:
     """label_scores of `model` on (x, y), each [N]."""
-    model.eval()
-    parts = [label_scores(model(xc), yc) for xc, yc in zip(x.split(batch_size), y.split(batch_size))]
-    return {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
+    return label_scores(logits(model, x, batch_size), y)
 
 
 def label_scores(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
