@@ -1,6 +1,7 @@
 """Every benchmark runs, at its smallest setting: a benchmark the README quotes must be re-measurable
 (benchmarks/trials.py once crashed on a field added to the trials' Outcome, and nothing noticed)."""
 
+import json
 import subprocess
 
 import numpy as np
@@ -49,6 +50,26 @@ def test_the_calibration_benchmark_runs_on_a_tiny_finished_run(root, python, tmp
     assert "Q1: Welch t of the excess" in said and "| max_influence | 5 |" in said
     assert "| 0 | " in said.split("## Synthetic set")[1]  # seed 0's CIEs, every test
     assert "| 1.0 | 5 |" in said.split("## Planted")[1] and "| 0.0 | 5 |" in said
+
+
+def test_the_harm_calibration_benchmark_runs_on_a_tiny_finished_run(root, python, tmp_path, tiny_project):
+    from longtail.analysis import harm
+
+    project = tiny_project(tmp_path, ("prepare", "train_trials", "fit", "estimate"),
+                           trials={"count": 8, "epochs": 2, "models_per_step": 4, "compile": "off"})
+    n_test = len(np.load(project / "data/prepared/test.npz")["y"])
+    rng = np.random.default_rng(0)
+    harmed = np.arange(n_test) % 5 == 0  # any targets: the benchmark replaces the statistics by noise
+    for folder, name in (("cie", "cie"), ("pie", "shifted")):
+        (project / "data" / folder).mkdir()
+        np.savez(project / "data" / folder / "masks.npz", **{name: harmed})
+    (project / "data/harm").mkdir()
+    np.savez(project / "data/harm/signals.npz", **{k: rng.standard_normal(n_test) for k in harm.CHEAP})
+    said = run(root, python, "harm_calibration", "--run", str(project), "--replicates", "3", "--draws", "4",
+               "--worlds", "0", "--folds", "2")
+    found = json.loads(said[said.index("{\n"):])["workspace"]
+    assert {k: found[k]["replicates"] for k in found} == {"cie": 3, "shifted": 3}
+    assert all(0.2 <= found[k]["mean_p"] <= 1 and found[k]["rejected_low"] <= found[k]["rejected"] for k in found)
 
 
 def test_every_benchmark_has_a_smoke_run():
