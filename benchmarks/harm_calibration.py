@@ -8,7 +8,8 @@
    first stands in for the statistics, the rest are its null. The statistics are then
    influence-free by construction, so each replicate's p is a p-value of a true null, and the
    replicates are independent. (Leaving one of the estimate's own R draws out in turn would not
-   do: those p-values are the draws' ranks, and exactly one of the R is ever rejected.)
+   do: those p-values are the draws' ranks, k / R, so at alpha = 0.05 and R = 32 exactly one of
+   the 32 is rejected, whatever the test does.)
 2. Many worlds of the tests' kind (tests/test_harm.py's `world`): harm that follows difficulty, an
    influence statistic that grows with difficulty through noise alone, exchangeable with its draws
    (planted 0: calibration), and the same with a real influence of growing strength that the harm
