@@ -33,7 +33,7 @@ from scipy import stats
 
 from longtail import layout, params
 from longtail.analysis import harm
-from longtail.artifacts import load_trials
+from longtail.artifacts import load_npy, load_trials
 from longtail.estimate import null
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -51,7 +51,7 @@ def rejections(ps: list[float], alpha: float) -> dict:
 def workspace(run: Path, replicates: int, draws: int, alpha: float, folds: int, seed: int) -> dict:
     target = params.section(params.read(run / "params.yaml"), "estimate", params.Estimate).target
     trials = load_trials(run / layout.TRIALS, target)
-    memorization = np.load(run / layout.INFLUENCE / "memorization.npy")
+    memorization = load_npy(run / layout.INFLUENCE / "memorization.npy", ndim=1)
     with np.load(run / layout.HARM / "signals.npz") as f:
         cheap = np.stack([f[k] for k in harm.CHEAP], 1)
     with np.load(run / layout.CIE / "masks.npz") as c, np.load(run / layout.PIE / "masks.npz") as p:

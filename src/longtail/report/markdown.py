@@ -37,7 +37,7 @@ def answers(kind: str, r: dict, alpha: float) -> str:
 
 
 def _interval(q: dict) -> str:
-    return f"{interval(q['diff'], q['diff_low'], q['diff_high'], '+.3g')}, p = {number(q['p'])}"
+    return f"{_diff(q)}, p = {number(q['p'])}"
 
 
 def _beyond_noise(q: dict, alpha: float) -> str:
