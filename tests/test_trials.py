@@ -244,3 +244,22 @@ def test_a_bad_stopping_rule_says_what_to_write(text, message):
 def test_a_margin_beyond_float16s_range_is_stored_clipped_not_infinite():
     stored = trials._float16(np.array([1e6, -1e6, 2.5], np.float32))
     assert stored.dtype == np.float16 and np.isfinite(stored).all() and stored[2] == 2.5 and stored[0] == -stored[1]
+
+
+def test_the_stopping_rule_judges_a_split_the_published_reliability_does_not_use():
+    # Optional stopping: a rule that stopped on the estimate's own split would publish a reliability
+    # >= its threshold by construction.
+    from longtail.estimate import halves, influence
+    from longtail.train import stopping
+
+    rng = np.random.default_rng(0)
+    masks = rng.random((64, 50)) < 0.7
+    train_correct = (rng.random((64, 50)) < np.where(masks, 0.95, 0.6)).astype(np.uint8)
+    rule = stopping.Rule("reliability", 0.1, high=0.25)
+    state = stopping.check(rule, masks, train_correct, seed=3)
+    assert state["split_seed"] == stopping.split_seed(3) != 3
+    published = halves.halves(64, 3)  # the estimate stage's split (estimates.split)
+    judged = halves.halves(64, state["split_seed"])
+    assert not np.array_equal(published[0], judged[0])
+    a, b = (influence.memorization(masks[h], train_correct[h]) for h in judged)
+    assert state["value"] == pytest.approx(halves.correlation(a, b))

@@ -26,17 +26,20 @@ be replayed alone. A stream is the tuple after the seed; its first number names 
                              trials against the masks (numpy)
     (HOLDOUT)                the trials held out for the counterfactual check    counterfactual.holdout
                              (numpy)
+    (STOPPING)               trials.until's split-half of the reliabilities       stopping.measure
+                             (numpy), apart from the one the estimate publishes,
+                             so that the published reliability is not the one the
+                             rule stopped on (optional stopping)
 
 The seed itself, with no stream, seeds the few draws that are each a stage's only one: the
 digits and synthetic test split and the synthetic set (data.py), the split-half of the
-reliabilities (halves.halves; its `split_seed` is written to metrics/estimate.json; train_trials'
-stopping rule splits with its trial set's seed, the seed itself for the main trials), and in
+reliabilities (halves.halves; its `split_seed` is written to metrics/estimate.json), and in
 ttest, group n's bootstrap, random control and permutations (seed + n).
 """
 
 import numpy as np
 
-MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS, FLIPS, SUBSET, SPLITS, NULL, HOLDOUT = range(10)
+MASKS, TRIALS, REFERENCE, COMPRESS, POPULATIONS, FLIPS, SUBSET, SPLITS, NULL, HOLDOUT, STOPPING = range(11)
 
 
 def derive(seed: int, *stream: int) -> int:

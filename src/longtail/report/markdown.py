@@ -274,7 +274,10 @@ def _stopped(trials: dict) -> list[str]:
     if stop.get("until") is None or not stop.get("met"):
         return []  # an unmet rule is said at the top
     return [f"`trials.until` ({stop['until']}) was met after {stop['trials']} of the {stop['count']} budgeted trials "
-            f"({number(stop['value'], '.3f')}): the run stopped there."]
+            f"({number(stop['value'], '.3f')}): the run stopped there."
+            + (f" The rule judged its own split of the trials (seed {stop['split_seed']}), not the one whose "
+               "reliability is published below, so that value is not >= the threshold by construction."
+               if stop.get("split_seed") is not None else "")]
 
 
 def _counterfactual(lds: dict | None) -> list[str]:

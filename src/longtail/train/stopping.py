@@ -14,7 +14,10 @@ correctness, the paper's target: the trials do not know estimate.target) of the 
                        kept it and wrong in every other, a flipped label at 4 trials, and would stop
                        at the first chunk.
 
-"High" is judged on all the trials so far; the split is halves of them with the run's seed.
+"High" is judged on all the trials so far. The split is halves of them drawn from the seed stream
+(seed, STOPPING) (seeds.py), never the split the estimate publishes: a rule that stopped on the
+published split's reliability would publish a value >= its threshold by construction (optional
+stopping). until.json records the rule's `split_seed`; report.md says it.
 A measure that is undefined (no high example yet, too few trials) does not meet the rule.
 """
 
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from longtail import LongtailError
+from longtail import LongtailError, seeds
 from longtail.estimate import influence
 from longtail.estimate.halves import correlation, halves
 
@@ -76,13 +79,19 @@ def measure(rule: Rule, masks: np.ndarray, train_correct: np.ndarray, seed: int)
         return float(np.median(np.sqrt(p_in * (1 - p_in) / (a + 2) + p_out * (1 - p_out) / (b + 2))))
     if len(masks) < 4:
         return None
-    a, b = (influence.memorization(masks[h], train_correct[h]) for h in halves(len(masks), seed))
+    a, b = (influence.memorization(masks[h], train_correct[h]) for h in halves(len(masks), split_seed(seed)))
     keep = high if rule.measure == "reliability_high" else slice(None)
     return correlation(a[keep], b[keep])
+
+
+def split_seed(seed: int) -> int:
+    """The seed of the rule's split-half: its own stream, not the estimate's (the module docstring)."""
+    return seeds.derive(seed, seeds.STOPPING)
 
 
 def check(rule: Rule, masks: np.ndarray, train_correct: np.ndarray, seed: int) -> dict:
     """{"until", "trials", "value", "met"}: the rule's state after these trials."""
     value = measure(rule, masks, train_correct, seed)
     met = value is not None and (value >= rule.value if MEASURES[rule.measure] == ">=" else value <= rule.value)
-    return {"until": str(rule), "high": rule.high, "trials": len(masks), "value": value, "met": bool(met)}
+    return {"until": str(rule), "high": rule.high, "trials": len(masks), "value": value, "met": bool(met),
+            "split_seed": split_seed(seed) if rule.measure != "se_high" else None}
