@@ -72,14 +72,14 @@ def test_recall_tests_flag_the_class_compression_hurts_and_match_scipy_on_normal
     mean_reference = (1 - k_reference.sum(0) / 30).mean()
     mean_compressed = (1 - k_compressed.sum(0) / 30).mean()
     for c in (0, 1):
-        expected = stats.ttest_ind(recall_reference[c] / mean_reference, recall_compressed[c] / mean_compressed,
-                                   equal_var=False)
+        # paired: compressed member m is reference member m compressed (Hooker et al.'s were independent)
+        expected = stats.ttest_rel(recall_reference[c] / mean_reference, recall_compressed[c] / mean_compressed)
         got = result["classes"][c]
         assert (got["t"], got["p"]) == pytest.approx((expected.statistic, expected.pvalue))
         assert got["reference_recall"] == pytest.approx(recall_reference[c].mean())
         assert got["compressed_recall"] == pytest.approx(recall_compressed[c].mean())
         assert got["compressed_normalised"] == pytest.approx(recall_compressed[c].mean() / mean_compressed)
-    assert result["classes"][0]["p"] < 0.01 and result["classes"][1]["p"] > 0.1
+    assert result["classes"][0]["p"] < 0.01 and result["classes"][1]["p_bh"] > 0.05
     assert result["affected"] == [0]
     # class 2 is perfect in every model: no variance, nothing changed, not affected
     assert (result["classes"][2]["t"], result["classes"][2]["p"], result["classes"][2]["constant"]) == (None, 1.0, True)
@@ -203,7 +203,7 @@ def test_populations_and_pie_stages_write_the_documented_arrays_and_metrics(root
         cev, sde, undefined = test_bias.cev_sde_by_loops(reference, compressed, y, 10)
         assert level["undefined_classes"] == undefined
         if level["cev"] is not None:
-            assert level["cev"] == pytest.approx(cev) and level["sde"] == pytest.approx(sde)
+            assert level["cev_plugin"] == pytest.approx(cev) and level["sde_plugin"] == pytest.approx(sde)
     assert np.array_equal(shifted, shifted_levels[-1]) and summary["shift_mass"] == summary["levels"][labels[-1]]["shift_mass"]
 
 
@@ -274,5 +274,7 @@ def test_the_per_class_recall_tests_reject_about_alpha_on_a_null_and_find_a_plan
         planted, _ = sampled_population(rng, dropped)
         rejected.append(len(pie.recall_tests(reference, null, y, 10, alpha=0.05)["affected"]))
         found.append(3 in pie.recall_tests(reference, planted, y, 10, alpha=0.05)["affected"])
-    assert 0.02 <= np.sum(rejected) / (40 * 10) <= 0.09  # 400 class tests on the null
-    assert np.mean(found) >= 0.9
+    # "Affected" follows the p adjusted across the 10 classes: on the null, a replicate flags any class
+    # about alpha of the time (Benjamini-Hochberg holds the family-wise rate when nothing changed).
+    assert np.mean(np.array(rejected) > 0) <= 0.15
+    assert np.mean(found) >= 0.6  # paired test on independent populations: no pairing to gain from

@@ -100,6 +100,26 @@ def welch_difference(group: np.ndarray, comparison: np.ndarray, *, confidence: f
             "diff_high": diff + half, "se": se, "df": df} | result
 
 
+def paired_difference(group: np.ndarray, comparison: np.ndarray, *, confidence: float = 0.95) -> dict:
+    """mean(group - comparison) of paired values (member m of each from one seed), with the paired
+    t: the keys of welch_difference, df = pairs - 1. Pairs with a NaN are left out; None with fewer
+    than two pairs; where every difference is the same, p is 1 if it is 0 and 0 if not (df None)."""
+    both = np.isfinite(group) & np.isfinite(comparison)
+    d = group[both] - comparison[both]
+    result = {"n": int(both.sum()), "comparison_n": int(both.sum()), "mean": mean_or_none(group[both]),
+              "comparison_mean": mean_or_none(comparison[both])}
+    if len(d) < 2:
+        return {"p": None, "diff": None, "diff_low": None, "diff_high": None, "se": None, "df": None} | result
+    diff, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+    if np.ptp(d) == 0:
+        return {"p": 1.0 if diff == 0 else 0.0, "diff": diff, "diff_low": diff, "diff_high": diff, "se": 0.0,
+                "df": None} | result
+    df = len(d) - 1
+    half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
+    return {"p": float(2 * stats.t.sf(abs(diff) / se, df)), "diff": diff, "diff_low": diff - half,
+            "diff_high": diff + half, "se": se, "df": float(df)} | result
+
+
 def trials_to_detect(trials: int, se: float | None, diff: float | None, alpha: float, power: float = 0.8) -> int | None:
     """The trials at which a difference `diff`, with standard error `se` at `trials` trials, would be
     found at `alpha` (two-sided) with `power`, if its standard error shrank as 1 / sqrt(trials):
