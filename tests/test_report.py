@@ -134,13 +134,17 @@ def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifact
     pie = np.load(artifacts / "data/pie/masks.npz")["pie"]
     for k, group in (("cie", masks["cie"]), ("pie", pie)):
         q1, q2 = questions.two_questions(values - draws.mean(0), draws, group, ~group, difficulty)
-        assert got[k]["excess"] == pytest.approx(q1 | {"p_bh": got[k]["excess"]["p_bh"],
-                                                       "trials_to_detect": got[k]["excess"]["trials_to_detect"]})
-        assert got[k]["matched"] == pytest.approx(q2 | {"p_bh": got[k]["matched"]["p_bh"]})
+        role = {key: got[k]["excess"][key] for key in ("p_bh", "trials_to_detect", "role", "family")}
+        assert {key: v for key, v in got[k]["excess"].items() if key not in ("role",)} == pytest.approx(
+            q1 | {key: v for key, v in role.items() if key != "role"})
+        assert got[k]["matched"]["p"] == pytest.approx(q2["p"]) and got[k]["matched"]["diff"] == pytest.approx(q2["diff"])
         assert got[k]["matched"]["n"] + 0 == int(group.sum()) and got[k]["excess"]["n"] == int(group.sum())
         assert got[k]["excess"]["diff_low"] <= got[k]["excess"]["diff"] <= got[k]["excess"]["diff_high"]
-    bh = stats.benjamini_hochberg([got[k]["excess"]["p"] for k in cie.GROUPS])
-    assert [got[k]["excess"]["p_bh"] for k in cie.GROUPS] == pytest.approx(bh)
+    # The family: Q1 for the CIEs confirmatory (its own p), every other answer adjusted together.
+    assert got["cie"]["excess"]["role"] == "confirmatory" and got["cie"]["excess"]["p_bh"] == got["cie"]["excess"]["p"]
+    exploratory = [got[k][q] for k in cie.GROUPS for q in ("excess", "matched") if (k, q) != ("cie", "excess")]
+    assert {q["role"] for q in exploratory} == {"exploratory"}
+    assert [q["p_bh"] for q in exploratory] == pytest.approx(stats.benjamini_hochberg([q["p"] for q in exploratory]))
     assert "beyond the estimator's noise" in said and "at equal difficulty" in said
 
 
@@ -346,8 +350,10 @@ def test_adjust_applies_benjamini_hochberg_across_experiments_and_groups():
     groups = len(cie.GROUPS)
     expected = stats.benjamini_hochberg([0.01] * groups + [0.04] * groups)
     assert [r["tests"][g]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx(expected)
-    assert [r["tests"][g]["matched"]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx([0.5] * 2 * groups)
-    assert [r["tests"][g]["excess"]["p_bh"] for r in records for g in cie.GROUPS] == pytest.approx([0.2] * 2 * groups)
+    # The two questions are one family across experiments x groups x questions.
+    answers = [r["tests"][g][q] for r in records for g in cie.GROUPS for q in ("excess", "matched")]
+    assert [a["p_bh"] for a in answers] == pytest.approx(stats.benjamini_hochberg([a["p"] for a in answers]))
+    assert {a["role"] for a in answers} == {"exploratory"} and {a["family"] for a in answers} == {4 * groups}
 
 
 def test_no_experiments_is_an_error_that_says_how_to_make_them():
@@ -371,13 +377,13 @@ def test_compare_draws_the_figures_the_tables_and_the_front(root, python, tmp_pa
     assert table.index("## Two questions") < table.index("## The paper's test")
     assert ("- ce: **CIEs (the two models disagree)** are not shown to be more influenced than agreeing examples beyond "
             "the estimator's noise: +0.21 [+0.15, +0.27], p = 0.2") in table
-    assert "| ce | a | cie | 4 | +0.21 [+0.15, +0.27] | 0.2 | 0.2 | +0.012 [-0.02, +0.04] | 0.5 | 0.5 |" in table
+    assert "| ce | a | cie | 4 | +0.21 [+0.15, +0.27] | 0.2 | 0.4 | +0.012 [-0.02, +0.04] | 0.5 | 0.5 |" in table
     assert "## Harm against efficiency" in table and "3 experiments, 3 operating points" in result.stderr
     front = {row.split(" | ")[0].strip("| "): row for row in table.splitlines() if row.startswith("| ") and "group_sparsity |" in row}
     assert front["ce"].startswith("| ce | group_sparsity | 0.500 | 0.510 | 0.520 | 0.9500†§‡ | 4 | 3 | 2.0†§‡ | 0.4 [0.1, 0.9] |")
     assert front["kd"].startswith("| kd | group_sparsity | 0.300 | 0.310 | 0.320 | 0.9300†§‡ | 4†§‡ | 3 | 5.0†§‡ | 0.4†§‡")
     assert front["focal"].startswith("| focal | group_sparsity | 0.500 | 0.510 | 0.520 | 0.9400 | 4 | 3 | 3.0 | 0.4 [")
-    assert front["ce"].endswith("| 0.3 | 0.2 | 0.2 |")  # Q1's adjusted p, CIEs and most shifted
+    assert front["ce"].endswith("| 0.3 | 0.4 | 0.4 |")  # Q1's adjusted p, CIEs and most shifted
     missing = longtail(python, "compare", "--from-json", "nothing.json", cwd=tmp_path)
     assert missing.returncode == 2 and "nothing.json not found" in missing.stderr
 

@@ -58,12 +58,15 @@ def labels(records: list[dict]) -> list[str]:
 
 
 def adjust(records: list[dict]) -> list[dict]:
-    """Benjamini-Hochberg across the whole comparison (experiments x groups), for each question and
-    for the paper's test apart: each gets its own `p_bh`."""
+    """Benjamini-Hochberg across the whole comparison: the two questions as one family over
+    experiments x groups x questions (each experiment's confirmatory CIE test is one of many here,
+    so compare.md adjusts it too: `role` exploratory), and the paper's test apart. Each gets its own
+    `p_bh`."""
     cells = [r["tests"][g] for r in records for g in GROUPS]
     for cell, adjusted in zip(cells, stats.benjamini_hochberg([c["p"] for c in cells])):
         cell["p_bh"] = adjusted
-    for q in QUESTIONS:
-        for cell, adjusted in zip(cells, stats.benjamini_hochberg([c[q].get("p") for c in cells])):
-            cell[q]["p_bh"] = adjusted
+    answers = [cell[q] for cell in cells for q in QUESTIONS]
+    size = sum(a.get("p") is not None for a in answers)
+    for answer, adjusted in zip(answers, stats.benjamini_hochberg([a.get("p") for a in answers])):
+        answer |= {"p_bh": adjusted, "role": "exploratory", "family": size}
     return records

@@ -11,7 +11,11 @@ group, asked two questions and the paper's test:
               Hedges' g and the random-subset control (longtail.stats): confounded by the
               estimator's noise, which grows with difficulty.
 
-Benjamini-Hochberg adjusts each question's p across the groups."""
+The family (docs/DESIGN.md): Q1 for the CIEs is the confirmatory test, the paper's question, judged
+at alpha on its own p (`role` confirmatory, its `p_bh` its p). Q1 for every other group and Q2 for
+every group are exploratory: one Benjamini-Hochberg family across groups x questions (`role`
+exploratory, `p_bh`, `family` its size), and their verdicts follow the adjusted p. The paper's raw
+t is reported for comparison, adjusted across the groups apart."""
 
 import warnings
 
@@ -76,9 +80,24 @@ def compare(values: np.ndarray, draws: np.ndarray, tested: dict, difficulty: np.
         results[kind] = r
     for kind, adjusted in zip(results, stats.benjamini_hochberg([r["p"] for r in results.values()])):
         results[kind]["p_bh"] = adjusted
-    for key in ("excess", "matched"):
-        for kind, adjusted in zip(results, stats.benjamini_hochberg([r[key]["p"] for r in results.values()])):
-            results[kind][key]["p_bh"] = adjusted
+    return family(results)
+
+
+CONFIRMATORY = ("cie", "excess")  # the paper's question: are the CIEs more influenced beyond the noise?
+
+
+def family(results: dict) -> dict:
+    """Each answer's role in the family, in place: the confirmatory test keeps its p (`p_bh` = p);
+    the exploratory ones are adjusted together (Benjamini-Hochberg), `family` the number of them
+    with a p."""
+    exploratory = [(kind, q) for kind in results for q in ("excess", "matched") if (kind, q) != CONFIRMATORY]
+    p = [results[kind][q]["p"] for kind, q in exploratory]
+    size = sum(v is not None for v in p)
+    for (kind, q), adjusted in zip(exploratory, stats.benjamini_hochberg(p)):
+        results[kind][q] |= {"role": "exploratory", "p_bh": adjusted, "family": size}
+    if CONFIRMATORY[0] in results:
+        kind, q = CONFIRMATORY
+        results[kind][q] |= {"role": "confirmatory", "p_bh": results[kind][q]["p"], "family": 1}
     return results
 
 

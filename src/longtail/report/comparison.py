@@ -36,7 +36,9 @@ def document(records: list[dict], names: list[str], points: list[dict], alpha: f
         *(f"- {n}: " + markdown.answers("cie", r["tests"]["cie"], alpha) for n, r in zip(names, records)),
         markdown.table(["group", "experiment", "set", "n", "Q1: excess [95%]", "p", "p (BH)",
                         "Q2: at equal difficulty [95%]", "p", "p (BH)"], question_rows),
-        f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} tests of each question.",
+        f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {2 * len(rows)} tests of the two questions "
+        "(experiments × groups × questions): compared across experiments, even each run's confirmatory test (Q1 for "
+        "the CIEs) is one of many, and every sentence above follows its adjusted p.",
         "## The paper's test (Student's t on the raw statistic; confounded by the estimator's noise)",
         markdown.table(["group", "experiment", "set", "n", "Student t", "p", "p (BH)"], rows),
         f"\\* Benjamini-Hochberg adjusted p ≤ α = {alpha}, across all {len(rows)} tests above.",

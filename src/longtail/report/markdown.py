@@ -36,16 +36,30 @@ def answers(kind: str, r: dict, alpha: float) -> str:
     return f"**{name}** {_beyond_noise(q1, alpha)} {_at_equal_difficulty(q2, alpha)}"
 
 
-def _interval(q: dict) -> str:
-    return f"{_diff(q)}, p = {number(q['p'])}"
+def judged(q: dict) -> float | None:
+    """The p a verdict follows: the confirmatory test's own, an exploratory one's adjusted across its
+    family (analysis.questions.family); an answer without a role (older metrics) its own."""
+    return q.get("p_bh") if q.get("role") == "exploratory" else q.get("p")
+
+
+def _interval(q: dict, alpha: float) -> str:
+    words = f"{_diff(q)}, p = {number(q['p'])}"
+    if q.get("role") == "exploratory":
+        words += f", adjusted across the {q['family']} exploratory tests {number(q['p_bh'])}"
+        if q["p"] <= alpha < q["p_bh"]:
+            words += f" (not significant after adjusting for the {q['family']} tests of its family)"
+    elif q.get("role") == "confirmatory":
+        words += ", the confirmatory test, unadjusted"
+    return words
 
 
 def _beyond_noise(q: dict, alpha: float) -> str:
-    verdict = (f"are {'more' if q['diff'] > 0 else 'less'} influenced than" if q["p"] <= alpha else
+    p = judged(q)
+    verdict = (f"are {'more' if q['diff'] > 0 else 'less'} influenced than" if p <= alpha else
                "are not shown to be more influenced than")
-    words = (f"{verdict} agreeing examples beyond the estimator's noise: {_interval(q)} ({q['n']} against "
+    words = (f"{verdict} agreeing examples beyond the estimator's noise: {_interval(q, alpha)} ({q['n']} against "
              f"{q['comparison_n']}, each example's excess over its influence-free null).")
-    if q["p"] > alpha and q.get("trials_to_detect"):
+    if p > alpha and q.get("trials_to_detect"):
         words += (f" A difference this size would need at least {q['trials_to_detect']} trials to be found "
                   "(80% power).")
     return words
@@ -54,11 +68,11 @@ def _beyond_noise(q: dict, alpha: float) -> str:
 def _at_equal_difficulty(m: dict, alpha: float) -> str:
     if m.get("p") is None:
         return "At equal difficulty: too few to compare."
-    verdict = (f"they are {'more' if m['diff'] > 0 else 'less'} influenced" if m["p"] <= alpha else
+    verdict = (f"they are {'more' if m['diff'] > 0 else 'less'} influenced" if judged(m) <= alpha else
                "they are not shown to be more influenced")
     used = (f"{m['extrapolated']} of the {m['n']} outside the agreeing examples' difficulties, extrapolated"
             if m.get("extrapolated") else f"all {m['n']} used")
-    return f"At equal difficulty {verdict}: {_interval(m)} ({used})."
+    return f"At equal difficulty {verdict}: {_interval(m, alpha)} ({used})."
 
 
 def reading(kind: str, r: dict, alpha: float, statistic: str) -> str:
@@ -152,6 +166,7 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
         "question): are the group's examples more influenced than the agreeing ones, beyond the estimator's noise? "
         "**Q2**: are they more influenced than agreeing examples of the same difficulty (trial accuracy)?"
         + _null_line(estimate.get("null"), statistic),
+        _family(ttest, alpha),
         *(answers(k, r, alpha) for k, r in ttest.items() if isinstance(r, dict)),
         table(["group", "n", "Q1: excess [95%]", "p", "p (BH)", "Q2: at equal difficulty [95%]", "p", "p (BH)",
                "extrapolated"],
@@ -160,7 +175,7 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
                 _p(r.get("matched") or {}, alpha), number((r.get("matched") or {}).get("p_bh")),
                 (r.get("matched") or {}).get("extrapolated", "n/a")]
                for k, r in ttest.items() if isinstance(r, dict)]),
-        f"\\* p ≤ α = {alpha}. Each standard error is widened by its design effect (how much shared or skewed "
+        f"\\* the verdict's p ≤ α = {alpha} (the confirmatory test's own p, the others' adjusted). Each standard error is widened by its design effect (how much shared or skewed "
         "noise widens it, measured on the influence-free draws; `design_effect` in metrics/ttest.json, null where "
         "too few draws had a spread to measure it).",
         "### The paper's test (Student's t on the raw statistic; confounded by the estimator's noise)",
@@ -192,6 +207,18 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
     return "\n\n".join(parts) + "\n"
 
 
+def _family(ttest: dict, alpha: float) -> str:
+    """Which test decides, and how the others are adjusted (analysis.questions.family)."""
+    sizes = {q.get("family") for r in ttest.values() if isinstance(r, dict)
+             for q in (r.get("excess") or {}, r.get("matched") or {}) if q.get("role") == "exploratory"}
+    size = next(iter(sizes), None)
+    return (f"**Which test decides.** Q1 for the CIEs is the confirmatory test (the paper's question), judged at "
+            f"α = {alpha} on its own p. Q1 for the other groups and Q2 for every group are exploratory: "
+            f"Benjamini-Hochberg adjusted as one family{'' if size is None else f' of {size} tests'}, and each of "
+            "their sentences follows its adjusted p (the p (BH) columns; the confirmatory test's is its own p). "
+            "The paper's raw t below is reported for comparison, adjusted across the groups apart.")
+
+
 def _significant(p, alpha: float) -> bool:
     return p is not None and p <= alpha
 
@@ -201,7 +228,8 @@ def _diff(q: dict) -> str:
 
 
 def _p(q: dict, alpha: float) -> str:
-    return number(q.get("p")) + ("*" if _significant(q.get("p"), alpha) else "")
+    """The p, starred where the verdict (judged) holds at alpha."""
+    return number(q.get("p")) + ("*" if _significant(judged(q), alpha) else "")
 
 
 def _null_line(summary: dict | None, statistic: str) -> str:
