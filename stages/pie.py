@@ -44,7 +44,9 @@ def main(
         for label, r in summary["levels"].items():
             rare = r.get("shifted_rare")
             cli.say(f"{label}: {r['pie']} PIEs of {summary['n_test']}, shift mass {r['shift_mass']:.1f}, CEV "
-                    f"{cli.number(r['cev'])}, SDE {cli.number(r['sde'])}, affected classes {r['affected_classes']}"
+                    f"{cli.number(r['cev'])} [{cli.number(r['cev_low'])}, {cli.number(r['cev_high'])}] (plug-in "
+                    f"{cli.number(r['cev_plugin'])}, noise floor {cli.number(r['cev_null'])}, p = {cli.number(r['cev_p'])})"
+                    f", SDE {cli.number(r['sde'])}, affected classes {r['affected_classes']}"
                     + (f"; rare examples are {rare['share']:.2f} of the {r['shifted']} most shifted, "
                        f"{rare['overall_share']:.2f} of the test set (Fisher p = {rare['fisher_p']:.3g})"
                        if rare and r["shifted"] else ""))

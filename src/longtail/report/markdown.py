@@ -194,7 +194,8 @@ def markdown(*, params: dict, trials: dict, estimate: dict, compress: dict, cie:
         *(reading(k, r, alpha, statistic) for k, r in ttest.items() if isinstance(r, dict)),
         "## Pruning identified exemplars (Hooker et al. 2019)",
         f"Populations of {pie['population']} reference and {pie['population']} compressed models.",
-        table(["level", "PIEs", "reference accuracy", "compressed accuracy", "classes affected (Welch p ≤ α)"],
+        table(["level", "PIEs", "reference accuracy", "compressed accuracy",
+               "classes affected (paired t, p adjusted across classes ≤ α)"],
               [[label, lv["pie"], number(lv["reference_accuracy"], ".4f"), number(lv["compressed_accuracy"], ".4f"),
                 ", ".join(map(str, lv["affected_classes"])) or "none"] for label, lv in pie["levels"].items()]),
         *_graded(pie),
@@ -380,6 +381,10 @@ def _graded(pie: dict) -> list[str]:
     def metric(lv, name):
         return interval(lv[name], lv[f"{name}_low"], lv[f"{name}_high"])
 
+    def floor(lv, name):  # the plug-in against what two populations of one recipe give
+        return (f"{number(lv.get(f'{name}_plugin'))} vs {number(lv.get(f'{name}_null'))}, "
+                f"p = {number(lv.get(f'{name}_p'))}")
+
     def change(b, name):
         return interval(b[f"{name}_diff"], b[f"{name}_diff_low"], b[f"{name}_diff_high"], "+.3f")
 
@@ -395,18 +400,24 @@ def _graded(pie: dict) -> list[str]:
         "they vote alike; 2: no label in common). The shift mass sums it over the test set, halved: how many test "
         f"examples' worth of votes the compression moved. The most shifted are the top {pie['shifted_share']:.0%} "
         "of the test set (ttest's group `shifted`). CEV and SDE summarise how unevenly the classes' false-positive "
-        "and false-negative rates moved (relative changes; intervals: a bootstrap over the population members"
+        "and false-negative rates moved (relative changes). Both are non-negative, so Blakeney et al.'s plug-in sits "
+        "above the truth from member noise alone: the table gives the jackknife's bias-corrected estimate with its "
+        "95% interval (clipped at 0, and holding 0 wherever no change cannot be rejected), then the plug-in against "
+        "its noise floor, the mean plug-in of two populations of one recipe (each pair's members exchanged), with the "
+        "p of the plug-in against it: is the CEV beyond what noise alone gives"
         + (f"; classes {', '.join(map(str, pie['undefined_classes']))} had a reference rate of 0 (no false "
            "positives or no false negatives), hence no relative change, and are left out"
            if pie.get("undefined_classes") else "") + ").",
-        table(["level", "shift mass", "most shifted", "CEV [95%]", "SDE [95%]",
-               *(["rare share of the most shifted", "Fisher p"] if synthetic else [])],
-              [[label, number(lv["shift_mass"], ".1f"), lv["shifted"], metric(lv, "cev"), metric(lv, "sde"), *rare(lv)]
-               for label, lv in pie["levels"].items()]),
+        table(["level", "shift mass", "most shifted", "CEV [95%]", "CEV plug-in vs noise floor", "SDE [95%]",
+               "SDE plug-in vs noise floor", *(["rare share of the most shifted", "Fisher p"] if synthetic else [])],
+              [[label, number(lv["shift_mass"], ".1f"), lv["shifted"], metric(lv, "cev"), floor(lv, "cev"),
+                metric(lv, "sde"), floor(lv, "sde"), *rare(lv)] for label, lv in pie["levels"].items()]),
         f"Per class at level {label}: the change of the population's mean recall and false-positive rate, with "
-        "Welch's 95% interval over the members.",
-        table(["class", "recall change [95%]", "false-positive rate change [95%]"],
-              [[c, change(b, "recall"), change(b, "fpr")] for c, b in lv["bias"].items()]),
+        "the paired 95% interval over the members (compressed member m is reference member m compressed) and the "
+        "p adjusted across the classes (Benjamini-Hochberg; exploratory).",
+        table(["class", "recall change [95%]", "p (BH)", "false-positive rate change [95%]", "p (BH)"],
+              [[c, change(b, "recall"), number(b.get("recall_p_bh")), change(b, "fpr"), number(b.get("fpr_p_bh"))]
+               for c, b in lv["bias"].items()]),
     ]
 
 
