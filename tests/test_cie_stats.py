@@ -56,7 +56,7 @@ def test_nan_values_are_left_out():
 def test_mann_whitney_and_hedges_g_agree_with_scipy_and_the_formula():
     rng = np.random.default_rng(1)
     group, comparison = rng.normal(0.5, 1, 15), rng.normal(0, 1, 60)
-    got = stats.two_sample_tests(group, comparison, bootstrap=500)
+    got = stats.two_sample_tests(group, comparison)
     mw = scipy_stats.mannwhitneyu(group, comparison, alternative="two-sided")
     assert got["mw_u"] == pytest.approx(mw.statistic) and got["mw_p"] == pytest.approx(mw.pvalue)
     pooled = np.sqrt((14 * group.var(ddof=1) + 59 * comparison.var(ddof=1)) / 73)
@@ -71,15 +71,25 @@ def test_hedges_g_by_hand():
     assert g == pytest.approx(-2 / np.sqrt(10 / 3) * 8 / 11)
 
 
-def test_the_bootstrap_interval_is_reproducible_and_narrows_with_more_data():
+def test_the_g_interval_inverts_the_noncentral_t_and_narrows_with_more_data():
     rng = np.random.default_rng(2)
     group, comparison = rng.normal(1, 1, 10), rng.normal(0, 1, 40)
-    small = stats.two_sample_tests(group, comparison, seed=3)
-    again = stats.two_sample_tests(group, comparison, seed=3)
-    assert (small["g_low"], small["g_high"]) == (again["g_low"], again["g_high"])
-    large = stats.two_sample_tests(rng.normal(1, 1, 1000), rng.normal(0, 1, 4000), seed=3)
+    small = stats.two_sample_tests(group, comparison)
+    scale = np.sqrt(10 * 40 / 50)
+    # at each end, the observed t is at the tail of the noncentral t of that standardized difference
+    assert scipy_stats.nct.sf(small["t"], 48, small["g_low"] * scale) == pytest.approx(0.025, abs=1e-6)
+    assert scipy_stats.nct.cdf(small["t"], 48, small["g_high"] * scale) == pytest.approx(0.025, abs=1e-6)
+    large = stats.two_sample_tests(rng.normal(1, 1, 1000), rng.normal(0, 1, 4000))
     assert large["g_high"] - large["g_low"] < (small["g_high"] - small["g_low"]) / 4
-    assert large["g_low"] < 1 < large["g_high"] + 0.1  # the true g is 1
+    assert large["g_low"] < 1 < large["g_high"]  # the true standardized difference is 1
+
+
+def test_the_g_interval_covers_at_the_smallest_group():
+    # The percentile bootstrap it replaced covered 45% at a group of 2 (benchmarks/coverage.py).
+    rng = np.random.default_rng(5)
+    covered = sum(r["g_low"] <= 1.0 <= r["g_high"] for r in
+                  (stats.two_sample_tests(rng.normal(1, 1, 2), rng.normal(0, 1, 100)) for _ in range(60)))
+    assert covered / 60 >= 0.85
 
 
 def test_benjamini_hochberg_matches_scipy_and_a_hand_computation():
@@ -141,7 +151,7 @@ def test_constant_values_give_null_statistics_and_a_warning_not_nan():
 
 
 def test_a_constant_group_against_a_spread_one_still_gets_a_t_and_g():
-    got = stats.two_sample_tests(np.ones(5), np.random.default_rng(0).normal(size=50), bootstrap=200)
+    got = stats.two_sample_tests(np.ones(5), np.random.default_rng(0).normal(size=50), )
     assert got["t"] > 0 and got["hedges_g"] > 0
 
 

@@ -25,7 +25,7 @@ TINY = {
     "trials": {"count": 8, "epochs": 4, "models_per_step": 4, "compile": "off"},
     "reference": {"epochs": 4},
     "compress": {"epochs": 1, "sparsify_epochs": 1, "target_flops": 0.1},
-    "ttest": {"bootstrap": 200, "control_draws": 100},
+    "ttest": {"control_draws": 100},
     "pie": {"population": 2},
     "consistency": {"count": 8},
 }

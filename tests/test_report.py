@@ -107,7 +107,7 @@ def artifacts(tmp_path, root):
 @pytest.mark.parametrize("statistic", ["mean_influence", "max_influence", "top_memorization"])
 def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifacts, statistic):
     params = yaml.safe_load((artifacts / "params.yaml").read_text())
-    params["ttest"] |= {"statistic": statistic, "bootstrap": 200, "control_draws": 50}
+    params["ttest"] |= {"statistic": statistic, "control_draws": 50}
     (artifacts / "params.yaml").write_text(yaml.safe_dump(params))
     result = run(root, python, "ttest", cwd=artifacts)
     assert result.returncode == 0, result.stderr

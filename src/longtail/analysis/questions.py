@@ -68,7 +68,7 @@ def compare(values: np.ndarray, draws: np.ndarray, tested: dict, difficulty: np.
         comparison = comparison & ~group
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            r = stats.two_sample_tests(values[group], values[comparison], bootstrap=cfg.bootstrap, seed=seed + n)
+            r = stats.two_sample_tests(values[group], values[comparison])
         for w in caught:
             warnings.warn(f"{kind}: {w.message}", stacklevel=2)
         r["control"] = stats.random_control(values, int(group.sum()), comparison, r["t"],

@@ -249,7 +249,6 @@ class Compress(Recipe):
 class Ttest:
     statistic: str  # the per-test-example quantity tested (stats.STATISTICS)
     alpha: float  # significance level of the stars and of the "affected" lists
-    bootstrap: int  # resamples of the Hedges' g confidence interval
     control_draws: int  # random test subsets of the CIE set's size in the sanity control
     bins: int  # histogram bins
 
@@ -258,7 +257,6 @@ class Ttest:
 
         choose(f"{section}.statistic", self.statistic, STATISTICS)
         check_range(f"{section}.alpha", self.alpha, 0, 1, low_open=True, high_open=True)
-        check_range(f"{section}.bootstrap", self.bootstrap, 100)
         check_range(f"{section}.control_draws", self.control_draws, 10)
         check_range(f"{section}.bins", self.bins, 1)
 

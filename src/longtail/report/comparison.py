@@ -69,7 +69,7 @@ def _front(points: list[dict], tests: dict[str, dict]) -> list[str]:
             "Every compressed level of every experiment: its cost against its reference (the ratios of FLOPs, of "
             "nonzero parameters and of size; unstructured pruning saves only nonzero parameters), "
             "the population's accuracy, the single model's CIEs, the populations' PIEs and shift mass (votes moved, "
-            "in test examples), and CEV (with its bootstrap interval over the members) and SDE (Blakeney et al.). "
+            "in test examples), and CEV (bias-corrected, with its jackknife interval over the member pairs) and SDE (Blakeney et al.). "
             "A level is non-dominated when no other is as cheap and as harmless and better in one. Q1 (are they more "
             "influenced, beyond the estimator's noise?) is answered for the level that goes on to ttest.",
             markdown.table(["group", "level", "FLOPs ratio", "nonzero parameters ratio", "size ratio", "accuracy", "CIEs", "PIEs", "shift mass",

@@ -98,10 +98,10 @@ def reading(kind: str, r: dict, alpha: float, statistic: str) -> str:
     elif agree:
         words.append(f"Welch's t and Mann-Whitney U agree (p = {number(r['welch_p'])} and {number(r['mw_p'])}).")
     if r["g_low"] is None or r["g_high"] is None:  # no spread to resample
-        words.append(f"Hedges' g = {number(r['hedges_g'], '.2f')}; no bootstrap interval (no spread to resample).")
+        words.append(f"Hedges' g = {number(r['hedges_g'], '.2f')}; no interval (no spread within either side).")
     else:
         zero_in = r["g_low"] <= 0 <= r["g_high"]
-        words.append(f"Hedges' g = {r['hedges_g']:.2f}, 95% bootstrap interval [{r['g_low']:.2f}, {r['g_high']:.2f}]"
+        words.append(f"Hedges' g = {r['hedges_g']:.2f}, 95% interval [{r['g_low']:.2f}, {r['g_high']:.2f}] (noncentral t)"
                      + (", which includes 0." if zero_in else ", which excludes 0."))
     control = r.get("control") or {}
     if control.get("as_extreme") is not None:
