@@ -73,6 +73,18 @@ def wilson(k: int, n: int) -> str:
     return f"{p:.3f} [{max(0, centre - half):.3f}, {min(1, centre + half):.3f}]"
 
 
+def clustered(hits: list[list[bool]]) -> str:
+    """The share rejected over realizations (each a list of its groups' outcomes), with the 95% t
+    interval of the mean of the realizations' own rates: groups drawn on one realization share its
+    noise, so their rate varies more than a binomial of all groups would say."""
+    rates_ = np.array([np.mean(h) for h in hits])
+    share = float(np.mean(np.concatenate(hits)))
+    if len(rates_) < 2:
+        return f"{share:.3f} (one realization)"
+    half = float(scipy_stats.t.ppf(0.975, len(rates_) - 1) * rates_.std(ddof=1) / math.sqrt(len(rates_)))
+    return f"{share:.3f} [{max(0.0, share - half):.3f}, {min(1.0, share + half):.3f}]"
+
+
 def student_p(values, group, rest, equal_var=True) -> float:
     a, b = values[group], values[rest]
     return float(scipy_stats.ttest_ind(a[np.isfinite(a)], b[np.isfinite(b)], equal_var=equal_var).pvalue)
@@ -113,26 +125,43 @@ def influence_free_trials(masks, test_correct, seed):
 
 
 def calibration(label, masks, train_correct, test_correct, agree, independent, *, sizes, draws, alpha, permutations,
-                seed):
+                seed, realizations):
     """Section 1: the calibration tables of one finished run."""
     difficulty = test_correct.mean(0)
     memorization = influence.memorization(masks, train_correct)
     real = uncertainty.estimates(masks, train_correct, test_correct)
     free = null.influence_free(masks, test_correct, memorization, draws=NULL_DRAWS, seed=seed)
-    # a permutation of its own, not one of the null's draws
-    shuffled = uncertainty.estimates(masks, train_correct, influence_free_trials(masks, test_correct, seed + 10**6))
     print(f"\n## {label}: {len(masks)} trials, {len(agree)} test examples, {agree.sum()} agreeing\n")
-    print(f"Fake groups ({draws} per size) drawn from the agreeing examples with probability 1 - trial accuracy + "
-          f"0.01; alpha {alpha}. Share rejected, 95% Wilson interval.\n")
-    print("Q1 on influence-free trials (test correctness permuted across trials, masks kept):\n")
+    per = max(1, draws // realizations)
+    print(f"Fake groups drawn from the agreeing examples with probability 1 - trial accuracy + 0.01; alpha {alpha}.\n")
+    print(f"Q1 on influence-free trials: {realizations} independent realizations (each its own permutation of the "
+          f"test correctness across trials, the masks kept, and its own {NULL_DRAWS} null draws), {per} groups per "
+          "size on each. Share rejected, with the 95% t interval over the realizations' rates (groups of one "
+          "realization share its noise).\n")
+    hits = {(name, size, test): [] for name in STATISTICS for size in sizes for test in ("raw", "raw_welch", "q1")}
+    for r in range(realizations):
+        shuffled_correct = influence_free_trials(masks, test_correct, seed + 10**6 + r)
+        shuffled = uncertainty.estimates(masks, train_correct, shuffled_correct)
+        drawn = null.influence_free(masks, shuffled_correct, memorization, draws=NULL_DRAWS, seed=seed + 2 * 10**6 + r)
+        for name in STATISTICS:
+            for size in sizes:
+                outcomes = {test: [] for test in ("raw", "raw_welch", "q1")}
+                for n, group in enumerate(fake_sets(agree, difficulty, size, per, seed + size + 1000 * r)):
+                    found = tests(shuffled[name], drawn[name], group, agree & ~group, difficulty, permutations,
+                                  seed + n, ("raw", "raw_welch", "q1"))
+                    for test, p in found.items():
+                        outcomes[test].append(p is not None and p <= alpha)
+                for test, o in outcomes.items():
+                    hits[(name, size, test)].append(o)
     print("| statistic | size | raw Student t (paper) | raw Welch t | Q1: Welch t of the excess |")
     print("| --- | --- | --- | --- | --- |")
     for name in STATISTICS:
         for size in sizes:
-            r = rates(fake_sets(agree, difficulty, size, draws, seed + size), shuffled[name], free[name], agree,
-                      difficulty, alpha, permutations, seed, only=("raw", "raw_welch", "q1"))
-            print(f"| {name} | {size} | {r['raw']} | {r['raw_welch']} | {r['q1']} |", flush=True)
-    print("\nQ2 on the real trials (groups drawn by this run's trial accuracy), beside the strata test it replaced:\n")
+            cells = [clustered(hits[(name, size, test)]) for test in ("raw", "raw_welch", "q1")]
+            print(f"| {name} | {size} | " + " | ".join(cells) + " |", flush=True)
+    print(f"\nQ2 on the real trials (groups drawn by this run's trial accuracy; {draws} per size), beside the strata "
+          "test it replaced. One realization (the run's trials): the Wilson interval is over its groups, which share "
+          "the run's noise, so it is narrower than the rate's real uncertainty.\n")
     print("| statistic | size | Q2: difficulty-adjusted excess | strata test (0.02, raw statistic) |"
           + (" Q2, groups drawn by independent trials' accuracy |" if independent is not None else ""))
     print("| --- | --- | --- | --- |" + (" --- |" if independent is not None else ""))
@@ -245,6 +274,7 @@ def planted(count, seed, device, recipe, *, sizes, draws, alpha, permutations, o
 def main(
     run: Path = typer.Option(ROOT, help="the repository whose data/ and metrics/ hold a finished run"),
     draws: int = typer.Option(200, min=10, help="fake or planted groups per size"),
+    realizations: int = typer.Option(20, min=1, help="independent influence-free realizations of Q1's calibration"),
     sizes: str = typer.Option("5,10,30,100", help="group sizes, comma-separated"),
     alpha: float = typer.Option(0.05),
     permutations: int = typer.Option(1000, min=100, help="permutations of each strata test"),
@@ -267,7 +297,7 @@ def main(
     calibration(f"{dataset} ({run.name})", masks, train_correct, test_correct, agree,
                 independent if independent is not None and len(independent) == len(agree) else None,
                 sizes=[s for s in size_list if s <= agree.sum() // 4], draws=draws, alpha=alpha,
-                permutations=permutations, seed=seed)
+                permutations=permutations, seed=seed, realizations=realizations)
     if synthetic_seeds:
         synthetic([int(s) for s in synthetic_seeds.split(",")], synthetic_trials, device, permutations,
                   json.loads(recipe))

@@ -19,6 +19,7 @@ SMALLEST = {
     "planted": ["--count", "4", "--recipe", '{"epochs": 2, "compile": "off"}', "--device", "cpu"],
     "quantize": ["--repeats", "1"],
     "harm_calibration": ["--run", "", "--worlds", "2", "--draws", "4", "--folds", "3"],
+    "coverage": ["--replicates", "2"],
     "targets": ["--count", "12", "--grid", "8", "--holdout", "0.25", "--device", "cpu",
                 "--recipe", '{"epochs": 2, "compile": "off", "models_per_step": 4}'],
 }
@@ -44,7 +45,8 @@ def test_the_calibration_benchmark_runs_on_a_tiny_finished_run(root, python, tmp
     cie[::7] = True  # any set: the benchmark draws its fake sets from the others
     (project / "data/cie").mkdir()
     np.savez(project / "data/cie/masks.npz", cie=cie)
-    said = run(root, python, "calibration", "--run", str(project), "--draws", "10", "--permutations", "100",
+    said = run(root, python, "calibration", "--run", str(project), "--draws", "10", "--realizations", "2",
+               "--permutations", "100",
                "--sizes", "5", "--synthetic-seeds", "0", "--synthetic-trials", "6", "--planted-trials", "6",
                "--recipe", '{"epochs": 2, "compile": "off", "models_per_step": 6}', "--device", "cpu")
     assert "Q1: Welch t of the excess" in said and "| max_influence | 5 |" in said

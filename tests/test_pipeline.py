@@ -406,7 +406,7 @@ def stale(repo) -> set[str]:
     (("params.yaml", "  control_draws: 100\n", "  control_draws: 90\n"), {"check", "ttest", "report"}),  # a ttest knob
     (("params.yaml", "  fit_threshold: 0.99", "  fit_threshold: 0.95"), {"check", "fit", "consistency_fit", "report"}),
     (("params.yaml", "  population: 2", "  population: 3"), {"check", "reference_population", "pie"}),
-    (("params.yaml", "  alpha: 0.05\n  bootstrap", "  alpha: 0.01\n  bootstrap"), {"check", "ttest", "report"}),
+    (("params.yaml", "  alpha: 0.05\n  control_draws", "  alpha: 0.01\n  control_draws"), {"check", "ttest", "report"}),
     (("src/longtail/analysis/matched.py", "", "# edited\n"), {"ttest"}),  # a ttest-only module
     (("src/longtail/train/fitted.py", "", "# edited\n"), {"fit", "consistency_fit", "report"}),
     (("src/longtail/train/losses.py", "", "# edited\n"), {"check", "train_trials", "consistency_trials", "reference",
