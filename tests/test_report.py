@@ -286,7 +286,7 @@ def test_the_two_answers_come_in_plain_words():
 
 def test_the_report_leads_with_the_controlled_answer_and_labels_the_papers_statistic(root, python, artifacts):
     params = yaml.safe_load((artifacts / "params.yaml").read_text())
-    params["ttest"] |= {"statistic": "mean_influence", "bootstrap": 200, "control_draws": 50}
+    params["ttest"] |= {"statistic": "mean_influence", "control_draws": 50}
     (artifacts / "params.yaml").write_text(yaml.safe_dump(params))
     assert run(root, python, "ttest", cwd=artifacts).returncode == 0
     result = run(root, python, "report", cwd=artifacts)
