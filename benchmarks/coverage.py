@@ -40,17 +40,40 @@ def clopper_pearson(k: int, n: int) -> tuple[float, float]:
     return low, high
 
 
-def q1(rng, size: int, delta: float, shared: float = 0.0, n: int = 200, draws: int = 32) -> tuple[bool, bool]:
-    """(covered, rejected at 0.05) of Q1 on one realization."""
+def q1(rng, size: int, delta: float, shared: float = 0.0, n: int = 200, draws: int = 32,
+       spread: float = 0.0) -> tuple[bool, bool]:
+    """(covered, rejected at 0.05) of Q1 on one realization; `spread`: each group member's own
+    difference drawn around delta with this sd (heterogeneous examples; the truth is their mean
+    over the population of such examples, delta)."""
     group = np.zeros(n, bool)
     group[:size] = True
 
     def noise(rows):
         return rng.normal(0, 1, (rows, n)) + shared * group * rng.normal(0, 1, (rows, 1))
 
-    null_draws, observed = noise(draws), noise(1)[0] + delta * group
+    null_draws = noise(draws)
+    observed = noise(1)[0] + (delta + spread * rng.normal(0, 1, n)) * group
     answer = questions.two_questions(observed - null_draws.mean(0), null_draws, group, ~group, np.full(n, 0.5))[0]
     return answer["diff_low"] <= delta <= answer["diff_high"], answer["p"] <= 0.05
+
+
+def design_effects(replicates: int, seed: int, sizes=(2, 3, 5, 10, 30), n: int = 200, draws: int = 32) -> dict:
+    """size -> (median, 10th and 90th percentile) of Q1's design effect on independent normal noise,
+    where it should be 1."""
+    out = {}
+    for size in sizes:
+        rng = np.random.default_rng([seed, 99, size])
+        group = np.zeros(n, bool)
+        group[:size] = True
+        found = [questions.two_questions(*_noise_excess(rng, n, draws), group, ~group, np.full(n, 0.5))[0]["design_effect"]
+                 for _ in range(replicates)]
+        out[size] = tuple(float(q) for q in np.quantile(found, [0.5, 0.1, 0.9]))
+    return out
+
+
+def _noise_excess(rng, n: int, draws: int):
+    null_draws = rng.normal(0, 1, (draws, n))
+    return rng.normal(0, 1, n) - null_draws.mean(0), null_draws
 
 
 def q2(rng, size: int, delta: float, n: int = 300, draws: int = 32) -> tuple[bool, bool]:
@@ -136,7 +159,9 @@ CHECKS = {
     # name: (what the truth is, [(world label, size, function of rng -> tuple of bools)])
     "q1": ("the group's mean excess minus the comparison's, delta", [
         (f"delta {d}, shared {s}", size, lambda rng, size=size, d=d, s=s: q1(rng, size, d, s))
-        for d, s in ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5)) for size in (2, 3, 5, 10, 30, 100)]),
+        for d, s in ((0.0, 0.0), (0.5, 0.0), (0.0, 0.5), (0.5, 0.5)) for size in (2, 3, 5, 10, 30, 100)] + [
+        ("delta 0.5 +- 1 per member", size, lambda rng, size=size: q1(rng, size, 0.5, spread=1.0))
+        for size in (2, 3, 5, 10, 30, 100)]),
     "q2": ("the group's excess at equal difficulty, delta", [
         (f"delta {d}", size, lambda rng, size=size, d=d: q2(rng, size, d))
         for d in (0.0, 0.5) for size in (2, 3, 5, 10, 30)]),
@@ -183,6 +208,11 @@ def main(replicates: int = typer.Option(200, min=2, help="independent realizatio
         print(f"unknown check {unknown[0]!r}; choose from: {', '.join(CHECKS)}", file=sys.stderr)
         raise typer.Exit(2)
     for name in names:
+        if name == "q1":
+            print(f"\n## Q1's design effect on independent normal noise (where it is 1); {replicates} realizations\n")
+            print("| size | median | 10% | 90% |\n| --- | --- | --- | --- |")
+            for size, (median, low, high) in design_effects(replicates, seed).items():
+                print(f"| {size} | {median:.2f} | {low:.2f} | {high:.2f} |")
         print(f"\n## {name}: truth {CHECKS[name][0]}; {replicates} realizations each, 95% intervals "
               "(Clopper-Pearson on the rates)\n")
         print("| world | size | " + " | ".join(COLUMNS[name]) + " | no interval |")

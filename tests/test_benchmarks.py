@@ -78,4 +78,14 @@ def test_every_benchmark_has_a_smoke_run():
     from pathlib import Path
 
     scripts = {p.stem for p in (Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py")}
-    assert scripts == set(SMALLEST) | {"calibration"}
+    assert scripts == set(SMALLEST) | {"calibration", "verify_bars"}
+
+
+def test_the_verify_bars_benchmark_reruns_a_tiny_pipeline_and_tables_each_kind_of_bar(root, python, tmp_path):
+    out = tmp_path / "bars.md"
+    said = run(root, python, "verify_bars", "--runs", "1", "--variants", "threads1", "--targets", "estimate",
+               "--set", "data.dataset=synthetic", "--set", "trials.count=8", "--set", "trials.epochs=2",
+               "--set", "trials.models_per_step=4", "--set", "trials.compile=off", "--keep", str(tmp_path / "copy"),
+               "--out", str(out))
+    assert out.read_text() in said
+    assert "| split spread |" in said and "| **all** |" in said and "missing: 0" in said

@@ -278,3 +278,13 @@ def test_the_per_class_recall_tests_reject_about_alpha_on_a_null_and_find_a_plan
     # about alpha of the time (Benjamini-Hochberg holds the family-wise rate when nothing changed).
     assert np.mean(np.array(rejected) > 0) <= 0.15
     assert np.mean(found) >= 0.6  # paired test on independent populations: no pairing to gain from
+
+
+def test_a_class_no_member_changed_is_not_affected_when_the_others_drop():
+    # Paired, the normalised recalls of an unchanged class differ by r_m (1/A_ref - 1/A_comp), the
+    # normalisation's trace alone: a paired t would call that certain.
+    k_reference = np.array([[0, 1, 2, 1], [1, 0, 1, 2]])
+    k_compressed = np.array([[0, 1, 2, 1], [6, 7, 6, 7]])  # class 0: every member as its reference
+    reference, compressed, y = populations(k_reference, k_compressed)
+    result = pie.recall_tests(reference, compressed, y, 2, alpha=0.05)
+    assert result["classes"][0]["p"] == 1.0 and 0 not in result["affected"] and 1 in result["affected"]

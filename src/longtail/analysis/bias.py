@@ -32,9 +32,9 @@ are of one size (a paired analysis is valid for independent populations too, onl
                         the truth (0.071 on average where nothing changed, 10 members of 400
                         examples). `cev` is the jackknife's bias-corrected estimate over the pairs,
                         clipped at 0, with the t interval of the jackknife's standard error on m - 1
-                        df, clipped at 0 (SDE's lower end widened where |.| is not smooth); its lower end is 0 wherever the noise-floor test cannot
-                        reject (a test inverted: where nothing changed, the interval holds 0 with
-                        probability at least 1 - alpha).
+                        df, clipped at 0 (SDE's widened where |.| is not smooth); its lower end is
+                        0 wherever the noise-floor test cannot reject (a test inverted: where
+                        nothing changed, the interval holds 0 with probability at least 1 - alpha).
     noise floor         what two populations of one recipe give: each pair's members exchanged at
                         random (`bootstrap` draws; the populations pooled and re-split where
                         unpaired). `cev_null` is the plug-in's mean over them, `cev_p` the share at

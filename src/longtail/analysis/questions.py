@@ -32,16 +32,18 @@ def two_questions(excess: np.ndarray, draws: np.ndarray, group: np.ndarray, comp
     """(Q1, Q2) for one group against its comparison (bool masks): Welch's t of the excess, and the
     excess adjusted for difficulty (analysis.matched). Each standard error is widened by its design
     effect, measured on the influence-free `draws` [R, n] and written beside it (`design_effect`:
-    how much shared or skewed noise widens it; null.design_effect); Q1's is at least the difference's
-    spread on the draws (null.variance: a group of 2 or 3 cannot measure its own)."""
-    def q1(v, effect=None, floor=None):
-        return stats.welch_difference(v[group], v[comparison], design_effect=effect, floor=floor)
+    how much shared or skewed noise widens it; null.design_effect); a small group's Q1 refers its
+    statistic to its distribution at the noise the draws measure (null.noise: a group of 2 or 3
+    cannot measure its own)."""
+    def q1(v, effect=None, noise=None):
+        return stats.welch_difference(v[group], v[comparison], design_effect=effect, noise=noise)
 
     def q2(v, effect=None):
         return matched.adjusted_test(v, group, comparison, difficulty, design_effect=effect)
 
     effect = null.design_effect(q1, draws)
-    first = q1(excess, effect, null.variance(q1, draws)) | {"design_effect": effect}
+    first = q1(excess, effect, null.noise(draws, group & np.isfinite(excess), comparison & np.isfinite(excess)))
+    first |= {"design_effect": effect}
     effect = null.design_effect(q2, draws)
     return first, q2(excess, effect) | {"design_effect": effect}
 

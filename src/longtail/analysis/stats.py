@@ -87,16 +87,18 @@ def g_interval(t: float, n1: int, n2: int, confidence: float = 0.95) -> tuple[fl
 
 
 def welch_difference(group: np.ndarray, comparison: np.ndarray, *, confidence: float = 0.95,
-                     design_effect: float | None = None, floor: tuple[float, int] | None = None) -> dict:
+                     design_effect: float | None = None, noise: tuple[float, float] | None = None) -> dict:
     """mean(group) - mean(comparison) with Welch's t (unequal variances): {p (two-sided), diff,
     diff_low, diff_high (its `confidence` interval), se, df (Welch-Satterthwaite), n,
     comparison_n, mean, comparison_mean}. The variance of the difference is multiplied by
-    `design_effect` where given (null.design_effect: noise shared across examples), and is at least
-    floor = (variance, df) where given (null.variance: the difference's variance on influence-free
-    trials, known to df degrees of freedom), with df at least the floor's: a group of 2 or 3 cannot
-    measure its own spread, and Welch's t alone rejects 10.6% at alpha 0.05 for 2 normal values.
-    NaN values are left out; p and the differences are None with fewer than two values on a side;
-    where no value varies on either side p is 1 if the means agree and 0 if not (df None)."""
+    `design_effect` where given (null.design_effect: noise shared across examples). noise = (the
+    variance of the group's mean, of the comparison's) on influence-free trials (null.noise), where
+    given and the group is small (< SMALL) against a comparison that is not: p and the interval then
+    come from Welch's statistic's own distribution under normality at those variances (welch_tail),
+    not from Student's t at Welch's df, which rejects 10.6% at alpha 0.05 for a group of 2 (its df
+    and its variance estimate move together). NaN values are left out; p and the differences are
+    None with fewer than two values on a side; where no value varies on either side p is 1 if the
+    means agree and 0 if not (df None)."""
     group, comparison = group[np.isfinite(group)], comparison[np.isfinite(comparison)]
     result = {"n": len(group), "comparison_n": len(comparison), "mean": mean_or_none(group),
               "comparison_mean": mean_or_none(comparison)}
@@ -104,17 +106,39 @@ def welch_difference(group: np.ndarray, comparison: np.ndarray, *, confidence: f
         return {"p": None, "diff": None, "diff_low": None, "diff_high": None, "se": None, "df": None} | result
     diff = float(group.mean() - comparison.mean())
     a, b = group.var(ddof=1) / len(group), comparison.var(ddof=1) / len(comparison)
-    variance = (a + b) * (design_effect or 1.0)
-    if variance == 0 and not floor:  # two constant sides
+    se = float(np.sqrt((a + b) * (design_effect or 1.0)))
+    if se == 0:  # two constant sides
         return {"p": 1.0 if diff == 0 else 0.0, "diff": diff, "diff_low": diff, "diff_high": diff, "se": 0.0,
                 "df": None} | result
-    df = float((a + b) ** 2 / (a**2 / (len(group) - 1) + b**2 / (len(comparison) - 1))) if a + b else 0.0
-    if floor:
-        variance, df = max(variance, floor[0]), max(df, float(floor[1]))
-    se = float(np.sqrt(variance))
-    half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
-    return {"p": float(2 * stats.t.sf(abs(diff) / se, df)), "diff": diff, "diff_low": diff - half,
-            "diff_high": diff + half, "se": se, "df": df} | result
+    df = float((a + b) ** 2 / (a**2 / (len(group) - 1) + b**2 / (len(comparison) - 1)))
+    if noise and len(group) < SMALL <= len(comparison) and noise[0] > 0:
+        k = len(group) - 1
+        p = welch_tail(abs(diff) / se, k, *noise)
+        half = optimize.brentq(lambda c: welch_tail(c, k, *noise) - (1 - confidence), 0.0,
+                               float(stats.t.ppf((1 + confidence) / 2, k)) + 1.0, xtol=1e-8) * se
+    else:
+        p, half = float(2 * stats.t.sf(abs(diff) / se, df)), float(stats.t.ppf((1 + confidence) / 2, df)) * se
+    return {"p": float(p), "diff": diff, "diff_low": diff - half, "diff_high": diff + half, "se": se, "df": df} | result
+
+
+SMALL = 30  # below this many group values, Welch's df misjudges its own tails (welch_difference)
+
+
+def welch_tail(t: float, k: int, group_variance: float, comparison_variance: float) -> float:
+    """P(|T| >= t) for Welch's statistic T = diff / sqrt(s_a^2 + s_b^2) where diff is normal of variance
+    a + b, s_a^2 is a chi^2_k / k (the group's variance of its mean, k = n - 1 degrees of freedom)
+    and s_b^2 = b (a comparison large enough to know its own): the exact distribution under
+    normality, one integral over the group's chi^2 (on a log grid, down to chi^2 = 1e-30 so that p
+    holds to about 1e-15). Student's t_k is its limit for b -> 0 (whose heavy tails come from a small
+    s_a^2, which b bounds away from 0)."""
+    a, b = group_variance, comparison_variance
+    x = np.exp(_LOG_GRID) * max(1.0, k)  # chi^2_k values, log-spaced
+    density = stats.chi2.pdf(x, k) * x  # d chi^2 = x d log x
+    inside = 2 * stats.norm.sf(t * np.sqrt((a * x / k + b) / (a + b)))
+    return float(min(1.0, np.trapezoid(inside * density, _LOG_GRID)))
+
+
+_LOG_GRID = np.linspace(np.log(1e-30), np.log(200.0), 6000)
 
 
 def paired_difference(group: np.ndarray, comparison: np.ndarray, *, confidence: float = 0.95) -> dict:

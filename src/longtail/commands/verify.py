@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from longtail import LongtailError, cli
+from longtail import LongtailError, cli, params
 from longtail.artifacts import load_json
 from longtail.report import verify as verifying
 
@@ -44,7 +44,7 @@ def main(rev: str = typer.Option("HEAD", help="the committed run to compare with
     identical, within its error bar (two runs of the same recipe differ by this much 95% of the
     time), or outside it. Exit 1 only where a number is outside its error bar or missing."""
     with cli.errors():
-        rows = verifying.compare(_committed(rev), _fresh())
+        rows = verifying.compare(_committed(rev), _fresh(), params.knobs())
         if not rows:
             raise LongtailError(f"no metrics files in the workspace or at {rev}: run `dvc repro` first")
         for row in rows:
