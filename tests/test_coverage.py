@@ -1,8 +1,8 @@
 """Every interval the tool prints covers its truth in simulated worlds, at the smallest sizes the
 tool accepts: the fast version of benchmarks/coverage.py (a few independent realizations, a loose
 bound). Each fails where its interval is replaced by a point, or by the interval it replaced (the
-percentile bootstrap of Hedges' g covered 45% at a group of 2; the normal DeLong interval 73% at 2
-positives; CEV/SDE: tests/test_bias.py)."""
+percentile bootstrap of Hedges' g covered 45 to 55% at a group of 2; the normal DeLong interval 65
+to 73% at 2 positives; CEV/SDE: tests/test_bias.py)."""
 
 import importlib.util
 from pathlib import Path

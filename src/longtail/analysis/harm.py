@@ -88,7 +88,8 @@ def half_width(scores: list[np.ndarray], target: np.ndarray, weights, confidence
     """The half-width of DeLong's `confidence` interval of the contrast weights . AUCs: its variance
     w'S10w / m + w'S01w / n, on Student's t with the Welch-Satterthwaite df of its two parts (m - 1
     and n - 1), not the normal's: with a few positives the positives' part is estimated from a few
-    values (the normal's interval covered 73% at 2 positives, 85% at 5; benchmarks/coverage.py)."""
+    values (the normal's interval covered 65 to 73% at 2 positives, 75 to 85% at 5;
+    benchmarks/coverage.py)."""
     parts = [_components(s, target) for s in scores]
     w = np.asarray(weights, dtype=np.float64)
     v10, v01 = w @ np.array([p[0] for p in parts]), w @ np.array([p[1] for p in parts])
