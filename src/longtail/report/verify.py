@@ -51,8 +51,9 @@ The kinds of bar (RULES, first match wins; the benchmark reports each kind by th
   Hanley-McNeil        an AUC stored without an interval (the planted truth's): its sampling formula.
   through its parts    D_mem, a mean of |mem_a - mem_b|: the two estimates' median standard errors.
   Poisson              a count of found things (CIEs, PIEs, pairs, high-memorization examples, affected
-                       classes): a sum of Bernoullis has variance at most its mean; the shift mass
-                       counts moved votes.
+                       classes, Q2's spline knots, set by how many distinct difficulties the comparison
+                       has): a sum of Bernoullis has variance at most its mean; the shift mass counts
+                       moved votes.
 
 Each run's standard error is taken from its own files, and the two combined (_combined), so that the
 verdict does not depend on which run is called the committed one. A number no rule covers says "no
@@ -80,7 +81,7 @@ Z = NORMAL * math.sqrt(2)  # 95% of the differences of two independent estimates
 SEED_DECIDED = {"trials", "trials_a", "trials_b", "n_train", "n_train_a", "n_train_b", "n_test", "of", "splits",
                 "draws", "split_seed", "strata", "mean_subset_size", "held_out", "step", "flipped", "level",
                 "parameters", "nonzero_parameters", "flops", "size_bytes", "flops_ratio", "parameters_ratio",
-                "size_ratio", "undefined_train_examples", "influence_nan", "knots", "family", "overall_share"}
+                "size_ratio", "undefined_train_examples", "influence_nan", "family", "overall_share"}
 
 
 def exact_names(settings: frozenset[str]) -> frozenset[str]:
