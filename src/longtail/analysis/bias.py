@@ -127,7 +127,7 @@ def measure(reference: np.ndarray, compressed: np.ndarray, y: np.ndarray, num_cl
     cev, sde, undefined = cev_sde(_means(ref_rates), _means(comp_rates))
     plugin = {"cev": cev, "sde": sde}
     floor = _noise_floor(ref_rates, comp_rates, paired, bootstrap, np.random.default_rng(seed))
-    unstable = _unstable(ref_rates, paired) & ~np.isin(np.arange(num_classes), undefined)
+    unstable = _unstable(ref_rates) & ~np.isin(np.arange(num_classes), undefined)
     jackknife = _jackknife(ref_rates, comp_rates, paired, ~unstable & ~np.isin(np.arange(num_classes), undefined),
                            confidence)
     out = {"classes": classes, "undefined_classes": undefined.tolist(), "unstable_classes": np.flatnonzero(unstable).tolist(),
@@ -170,7 +170,7 @@ def _noise_floor(ref_rates, comp_rates, paired: bool, draws: int, rng) -> np.nda
     return out
 
 
-def _unstable(ref_rates, paired: bool) -> np.ndarray:
+def _unstable(ref_rates) -> np.ndarray:
     """bool [C]: classes whose reference FPR or FNR is nonzero in fewer than two members (left out,
     the one turns it 0 and its relative change undefined)."""
     return np.any([(r > 0).sum(0) < 2 for r in ref_rates], axis=0)
