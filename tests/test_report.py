@@ -313,11 +313,11 @@ def exp_show(*runs):
     return [{"rev": "workspace", "data": {}}, {"rev": "f" * 40, "data": {}, "experiments": revs}]
 
 
-def run_data(method, loss, t, p, flops=0.5, accuracy=0.95, mass=2.0):
+def run_data(method, loss, t, p, flops=0.5, accuracy=0.95, mass=2.0, cev_p=0.01):
     tests = {g: {"t": t, "p": p, "n": 4, "excess": EXCESS | {"p": 0.2}, "matched": MATCHED | {"p": 0.5}}
              for g in cie.GROUPS}
     level = {"compressed_accuracy": accuracy, "pie": 3, "shift_mass": mass, "cev": 0.4, "cev_low": 0.1, "cev_high": 0.9,
-             "sde": 0.3}
+             "cev_plugin": 0.5, "cev_null": 0.2, "cev_p": cev_p, "sde": 0.3}
     return {"params": {"params.yaml": {"data": {"compress": {"method": method, "loss": loss}}}},
             "metrics": {"metrics/ttest.json": {"data": {"statistic": "max_influence", "reliability": 0.9} | tests},
                         "metrics/cie.json": {"data": {"cie": 4, "cie_u": 2, "cie_c": 1}},
@@ -364,8 +364,8 @@ def test_no_experiments_is_an_error_that_says_how_to_make_them():
 def test_compare_draws_the_figures_the_tables_and_the_front(root, python, tmp_path):
     (tmp_path / "shown.json").write_text(json.dumps(exp_show(
         ("a", run_data("group_sparsity", "ce", -2.0, 0.001)),
-        ("b", run_data("group_sparsity", "kd", 0.5, 0.6, flops=0.3, accuracy=0.93, mass=5.0)),
-        ("c", run_data("group_sparsity", "focal", 0.5, 0.6, flops=0.5, accuracy=0.94, mass=3.0)))))  # dominated by a
+        ("b", run_data("group_sparsity", "kd", 0.5, 0.6, flops=0.3, accuracy=0.93, mass=5.0, cev_p=0.02)),
+        ("c", run_data("group_sparsity", "focal", 0.5, 0.6, flops=0.5, accuracy=0.94, mass=3.0, cev_p=0.3)))))  # dominated by a
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
     result = longtail(python, "compare", "--from-json", "shown.json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -383,7 +383,9 @@ def test_compare_draws_the_figures_the_tables_and_the_front(root, python, tmp_pa
     assert front["ce"].startswith("| ce | group_sparsity | 0.500 | 0.510 | 0.520 | 0.9500†§‡ | 4 | 3 | 2.0†§‡ | 0.4 [0.1, 0.9] |")
     assert front["kd"].startswith("| kd | group_sparsity | 0.300 | 0.310 | 0.320 | 0.9300†§‡ | 4†§‡ | 3 | 5.0†§‡ | 0.4†§‡")
     assert front["focal"].startswith("| focal | group_sparsity | 0.500 | 0.510 | 0.520 | 0.9400 | 4 | 3 | 3.0 | 0.4 [")
-    assert front["ce"].endswith("| 0.3 | 0.4 | 0.4 |")  # Q1's adjusted p, CIEs and most shifted
+    # CEV's plug-in against its noise floor, its p adjusted across the three levels; SDE; Q1's adjusted p
+    assert front["ce"].endswith("| 0.5 against 0.2, p = 0.01 (0.03) | 0.3 | 0.4 | 0.4 |")
+    assert front["focal"].endswith("| 0.5 against 0.2, p = 0.3 (0.3) | 0.3 | 0.4 | 0.4 |")
     missing = longtail(python, "compare", "--from-json", "nothing.json", cwd=tmp_path)
     assert missing.returncode == 2 and "nothing.json not found" in missing.stderr
 

@@ -28,7 +28,8 @@ def pareto(cost, harm) -> np.ndarray:
 def points(name: str, compress: dict, pie: dict, cie: dict) -> list[dict]:
     """One experiment's operating points, one per compressed level (compress.json's `sweep` keys, or
     its one level), from its metrics files: the cost ratios and the single compressed model's CIE
-    count (compress.json), the populations' accuracy, PIE count, shift mass, CEV and SDE
+    count (compress.json), the populations' accuracy, PIE count, shift mass, CEV (with its plug-in,
+    noise floor and p against it) and SDE
     (pie.json's level of the same label), and whether ttest tested it (`tested`: the last level).
     The CIE count of a one-level run is cie.json's."""
     levels = pie.get("levels") or {}
@@ -40,7 +41,8 @@ def points(name: str, compress: dict, pie: dict, cie: dict) -> list[dict]:
         found.append({"experiment": name, "level": label, **{k: measured.get(k) for k in COSTS},
                       "accuracy": population.get("compressed_accuracy", measured.get("compressed_accuracy")),
                       "cie": measured.get("cie"),
-                      **{k: population.get(k) for k in ("pie", "shift_mass", "cev", "cev_low", "cev_high", "sde")},
+                      **{k: population.get(k) for k in ("pie", "shift_mass", "cev", "cev_low", "cev_high", "cev_plugin",
+                                                        "cev_null", "cev_p", "sde")},
                       "tested": n == len(sweep) - 1})  # the last level goes on to cie and ttest
     return found
 

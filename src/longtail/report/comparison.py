@@ -2,7 +2,7 @@
 answers (Q1, Q2) with the paper's Student t, Benjamini-Hochberg adjusted across all experiments,
 and the harm-efficiency front of their operating points."""
 
-from longtail.analysis import front
+from longtail.analysis import front, stats
 from longtail.analysis.cie import GROUPS
 from longtail.report import markdown
 
@@ -59,20 +59,31 @@ def _front(points: list[dict], tests: dict[str, dict]) -> list[str]:
         marks = "".join(m for cost, m in zip(front.COSTS, "†§‡") if harm in p["front"][cost])
         return markdown.number(p[harm], spec) + marks
 
+    floor_bh = stats.benjamini_hochberg([p.get("cev_p") for p in points])  # across the points compared
+
+    def floor(p, adjusted):
+        if p.get("cev_p") is None:
+            return "—"
+        return (f"{markdown.number(p['cev_plugin'], '.3g')} against {markdown.number(p['cev_null'], '.3g')}, "
+                f"p = {markdown.number(p['cev_p'])} ({markdown.number(adjusted)})")
+
     rows = [[p["label"], p["level"], *(markdown.number(p[cost], ".3f") for cost in front.COSTS),
              cell(p, "accuracy", ".4f"), cell(p, "cie", "d"), markdown.number(p["pie"], "d"),
              cell(p, "shift_mass", ".1f"),
              cell(p, "cev", ".3g") + ("" if p["cev"] is None else f" [{markdown.number(p['cev_low'], '.3g')}, "
                                                                  f"{markdown.number(p['cev_high'], '.3g')}]"),
-             markdown.number(p["sde"], ".3g"), q1(p, "cie"), q1(p, "shifted")] for p in points]
+             floor(p, adjusted), markdown.number(p["sde"], ".3g"), q1(p, "cie"), q1(p, "shifted")]
+            for p, adjusted in zip(points, floor_bh)]
     return ["## Harm against efficiency",
             "Every compressed level of every experiment: its cost against its reference (the ratios of FLOPs, of "
             "nonzero parameters and of size; unstructured pruning saves only nonzero parameters), "
             "the population's accuracy, the single model's CIEs, the populations' PIEs and shift mass (votes moved, "
-            "in test examples), and CEV (bias-corrected, with its jackknife interval over the member pairs) and SDE (Blakeney et al.). "
+            "in test examples), CEV (bias-corrected, with its jackknife interval over the member pairs; its plug-in against "
+            "its noise floor, the plug-in with each pair's members exchanged, p of the plug-in against it and, in "
+            "brackets, that p adjusted across the levels compared) and SDE (Blakeney et al.). "
             "A level is non-dominated when no other is as cheap and as harmless and better in one. Q1 (are they more "
             "influenced, beyond the estimator's noise?) is answered for the level that goes on to ttest.",
             markdown.table(["group", "level", "FLOPs ratio", "nonzero parameters ratio", "size ratio", "accuracy", "CIEs", "PIEs", "shift mass",
-                            "CEV [95%]", "SDE", "Q1 CIEs p (BH)", "Q1 most shifted p (BH)"], rows),
+                            "CEV [95%]", "CEV plug-in against its noise floor, p (BH)", "SDE", "Q1 CIEs p (BH)", "Q1 most shifted p (BH)"], rows),
             "† non-dominated against the FLOPs ratio; § against the nonzero parameters ratio; ‡ against the size "
             "ratio (the rows of panels of compare_front.png)."]
