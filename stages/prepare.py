@@ -29,8 +29,7 @@ def main(params_file: Path = cli.PARAMS, out_dir: Path = Path(layout.PREPARED)):
         splits = {split: {key: arrays[f"{key}_{split}"] for key in ("x", "y", "rare", "flipped")
                           if f"{key}_{split}" in arrays} for split in ("train", "test")}
         where = f"data.dataset {cfg.dataset} (in {datasets.folder_of(cfg.dataset, cfg.root)})"
-        prepared.check(splits["train"], splits["test"], where,
-                       classes=prepared.CLASSES[cfg.dataset])
+        prepared.check(splits["train"], splits["test"], where, classes=datasets.classes(cfg.dataset, arrays))
         with outputs() as out:
             for split, split_arrays in splits.items():
                 out.npz(out_dir / f"{split}.npz", **split_arrays)

@@ -77,7 +77,7 @@ def test_a_truncated_array_says_so(tmp_path, mmap):
 
 def broken(case):
     train, test = good()
-    if case == "float images":
+    if case == "float64 images":
         train["x"] = train["x"] / 255.0
     elif case == "2-d images":
         train["x"], test["x"] = train["x"].reshape(len(train["x"]), -1), test["x"].reshape(len(test["x"]), -1)
@@ -101,7 +101,7 @@ def broken(case):
 
 
 CASES = {
-    "float images": r"train images must be uint8 \[N, C, H, W\] \(pixels 0..255\), found float64",
+    "float64 images": r"train images must be uint8 \[N, C, H, W\] \(pixels 0..255\) or float32 \[N, C, H, W\], found float64",
     "2-d images": r"train images must be uint8 \[N, C, H, W\] .* found uint8 \[1438, 64\]",
     "negative label": r"train labels must lie in 0..99, found -1..9",
     "fractional labels": r"train labels must be int64 \[N\], found float64",
@@ -131,7 +131,7 @@ def test_prepare_checks_what_it_writes_against_the_datasets_classes():
 @pytest.mark.parametrize("stage", ["train_trials", "reference", "reference_population"])
 def test_a_stage_given_bad_prepared_arrays_stops_with_one_line_and_writes_nothing(root, python, tmp_path, stage):
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
-    save(tmp_path / "data/prepared", *broken("float images"))
+    save(tmp_path / "data/prepared", *broken("float64 images"))
     result = subprocess.run([python, str(root / "stages" / f"{stage}.py")], cwd=tmp_path, capture_output=True, text=True)
     said = " ".join(result.stderr.split())
     assert result.returncode == 2 and "Traceback" not in result.stderr, said

@@ -413,6 +413,9 @@ def stale(repo) -> set[str]:
                                                      "reference_population", "compress", "populations", "harm",
                                                      "report"}),  # report checks trials' names (training.py)
     (("src/longtail/compress/magnitude.py", "", "# edited\n"), {"check", "compress", "populations"}),  # a method
+    (("models/example.py", "", "# edited\n"), {"check", "train_trials", "consistency_trials", "consistency",
+                                               "reference", "compress", "reference_population", "populations",
+                                               "harm", "report"}),  # a network file: the stages building networks
 ])
 def test_an_edit_reruns_exactly_the_stages_that_read_it(repo, edit, expected):
     repo, _ = repo

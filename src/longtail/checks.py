@@ -7,13 +7,15 @@ import difflib
 from longtail import LongtailError
 
 
-def choose(key: str, value: str, choices) -> None:
-    """Raise unless `value` is one of `choices`, naming them all and the nearest one."""
+def choose(key: str, value: str, choices, *, also: str = "", why: str = "") -> None:
+    """Raise unless `value` is one of `choices`, naming them all (and `also`, what else the key takes)
+    and the nearest one, then `why` (what was found instead)."""
     if value not in choices:
         lower = {str(c).lower(): c for c in choices}  # FOCAL is focal misspelt by its case
         near = difflib.get_close_matches(str(value).lower(), list(lower), n=1)
         hint = f" (did you mean {lower[near[0]]!r}?)" if near else ""
-        raise LongtailError(f"unknown {key} {value!r}; choose one of: {', '.join(choices)}{hint}")
+        raise LongtailError(f"unknown {key} {value!r}; choose one of: {', '.join(choices)}{also}{hint}"
+                            + (f"; {why}" if why else ""))
 
 
 def check_range(key: str, value, low=None, high=None, *, low_open=False, high_open=False) -> None:

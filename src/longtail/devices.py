@@ -20,5 +20,7 @@ def pick(spec: str = "auto") -> torch.device:
 
 
 def tensors(x: np.ndarray, y: np.ndarray, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 images [N, C, H, W] and int64 labels to float inputs in [0, 1] and labels, on the device."""
-    return torch.from_numpy(x).to(device).float().div_(255), torch.from_numpy(y).to(device)
+    """uint8 images [N, C, H, W] and int64 labels to float inputs in [0, 1] and labels, on the device;
+    float32 inputs (a user's feature values) are taken as they are."""
+    inputs = torch.from_numpy(x).to(device).float()
+    return (inputs.div_(255) if x.dtype == np.uint8 else inputs), torch.from_numpy(y).to(device)

@@ -34,6 +34,7 @@ ESTIMATES = (*PER_TRAIN, *(statistic_file(s)[:-4] for s in STATISTICS), *(null_f
 
 CHECKED = "data/params.checked"
 RAW = "${data.root}/${data.dataset}"  # the dataset's own folder, whatever data.dataset is
+NETWORKS = "models"  # the users' network files (models/FILE.py:FUNCTION), a dep of every stage that builds networks
 PREPARED = "data/prepared"
 TRIALS = "data/trials"
 INFLUENCE = "data/influence"

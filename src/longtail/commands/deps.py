@@ -192,6 +192,9 @@ def command(stage: layout.Stage) -> str:
     return " ".join([f"python stages/{stage.script}.py", *stage.options])
 
 
+REGISTRY = "src/longtail/train/models/__init__.py"  # the architecture registry: who imports it builds networks
+
+
 def derived(stages: dict[str, layout.Stage] = layout.STAGES) -> dict[str, tuple[list[str], list[str]]]:
     """stage -> (its source deps: its script's import closure and what checking its params runs;
     the params keys they read)."""
@@ -217,7 +220,9 @@ def pipeline(stages: dict[str, layout.Stage] = layout.STAGES) -> dict:
     for name, stage in stages.items():
         modules, keys = code[name]
         entry = {"desc": stage.about} if stage.about else {}
-        entry |= {"cmd": command(stage), "deps": [f"stages/{stage.script}.py", *modules, *stage.deps]}
+        # The users' network files (models/FILE.py:FUNCTION) are deps of the stages that build networks.
+        networks = [layout.NETWORKS] if REGISTRY in modules else []
+        entry |= {"cmd": command(stage), "deps": [f"stages/{stage.script}.py", *modules, *networks, *stage.deps]}
         entry |= {"params": keys} if keys else {}
         kept = {"cache": False} | ({"persist": True} if stage.persist else {})
         outs = [{p: kept} if stage.persist else p for p in stage.outs] + [{p: {"cache": False}} for p in stage.kept]

@@ -1,7 +1,8 @@
 """Datasets as uint8 images [N, C, H, W] and int64 labels [N].
 
 `digits` (scikit-learn's bundled 8x8 digits) and `synthetic` need no files. The torchvision sets
-are read from their own folder, data/raw/<dataset>/, and downloaded there only when asked.
+are read from their own folder, data/raw/<dataset>/, and downloaded there only when asked. Any other
+name is a folder of the user's own, data/raw/<name>/, in one of data/folders.py's two layouts.
 """
 
 import gzip
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from longtail import LongtailError, seeds
+from longtail.checks import choose
+from longtail.data import folders
 from longtail.data.prepared import CLASSES
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -26,6 +29,8 @@ Split = tuple[np.ndarray, np.ndarray]
 
 def load(dataset: str, *, root="data/raw", download=False, test_fraction=0.2, seed=0) -> dict[str, np.ndarray]:
     """Train and test arrays: {'x_train', 'y_train', 'x_test', 'y_test'} (+ 'rare_*' for synthetic)."""
+    if dataset not in DATASETS:
+        return own(dataset, root, test_fraction=test_fraction, seed=seed)
     if dataset == "digits":
         x, y = digits()
         return split(x, y, test_fraction=test_fraction, seed=seed)
@@ -36,7 +41,35 @@ def load(dataset: str, *, root="data/raw", download=False, test_fraction=0.2, se
     if dataset in TORCHVISION:
         (x_train, y_train), (x_test, y_test) = torchvision_splits(dataset, folder_of(dataset, root), download=download)
         return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    raise LongtailError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    raise AssertionError(f"{dataset} is in DATASETS and read by no branch of load")
+
+
+def own(dataset: str, root, *, test_fraction: float, seed: int) -> dict[str, np.ndarray]:
+    """A user's dataset, the folder root/<dataset> (data/folders.py): its arrays as load returns them,
+    a folder without a test split split as digits is, and `classes`, its class count."""
+    check_name(dataset, root, "dataset")
+    read = folders.load(folder_of(dataset, root))
+    if read["x_test"] is None:
+        arrays = split(read["x_train"], read["y_train"], test_fraction=test_fraction, seed=seed)
+    else:
+        arrays = {k: read[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    return arrays | {"classes": len(read["classes"])}
+
+
+def classes(dataset: str, arrays: dict) -> int:
+    """The class count of `dataset`'s labels: a built-in one's, or the folder's own (load's `classes`)."""
+    return CLASSES[dataset] if dataset in CLASSES else arrays["classes"]
+
+
+def check_name(dataset: str, root, key: str = "data.dataset") -> None:
+    """A built-in dataset, or a folder of `root` in one of the two layouts; else one line with the
+    names there are (and what the folder of that name holds, where there is one)."""
+    folder = folder_of(dataset, root)
+    if dataset in DATASETS or folders.layout(folder):
+        return
+    choose(key, dataset, list(DATASETS) + folders.found(root),
+           also=f", or a folder of your own, {root}/NAME/ (README: Your data and your network)",
+           why=folders.describe(folder) if folder.exists() else "")
 
 
 def subset(arrays: dict[str, np.ndarray], split: str, size: int | None, seed: int, dataset: str) -> dict:

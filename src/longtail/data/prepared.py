@@ -5,23 +5,26 @@ import numpy as np
 
 from longtail import LongtailError
 
-# Each dataset of data.dataset, the one place its name is written, and its classes: a prepared label
-# must lie in [0, classes).
+# Each built-in dataset of data.dataset, the one place its name is written, and its classes: a
+# prepared label must lie in [0, classes). A folder of data.root is a dataset too (data/folders.py),
+# its classes its own.
 CLASSES = {"digits": 10, "synthetic": 10, "mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 MAX_CLASSES = max(CLASSES.values())
 
 
 def check(train: dict, test: dict, where: str, classes: int = MAX_CLASSES) -> None:
     """The contract of data/prepared/{train,test}.npz, checked where prepare writes it and where
-    every stage reads it: x uint8 [N, C, H, W], y int64 [N] in [0, classes), as many labels as
+    every stage reads it: x uint8 [N, C, H, W] (pixels) or float32 (a user's values, as they are),
+    y int64 [N] in [0, classes), as many labels as
     images, the same image shape in both splits, at least two classes, and `rare`, `flipped` (where
     present) bool [N]. Raises one LongtailError naming `where` and what is wrong."""
     shapes = {}
     for split, arrays in (("train", train), ("test", test)):
         x, y = arrays["x"], arrays["y"]
         name = f"{where}: {split}"
-        if x.dtype != np.uint8 or x.ndim != 4:
-            raise LongtailError(f"{name} images must be uint8 [N, C, H, W] (pixels 0..255), found {x.dtype} {list(x.shape)}")
+        if x.dtype not in (np.uint8, np.float32) or x.ndim != 4:
+            raise LongtailError(f"{name} images must be uint8 [N, C, H, W] (pixels 0..255) or float32 [N, C, H, W], "
+                                f"found {x.dtype} {list(x.shape)}")
         if y.dtype != np.int64 or y.ndim != 1:
             raise LongtailError(f"{name} labels must be int64 [N], found {y.dtype} {list(y.shape)}")
         if len(x) != len(y) or not len(y):

@@ -36,9 +36,9 @@ class Data:
     test_size: int | None = field(metadata={"kind": int, "optional": True})
 
     def check(self, section):
-        from longtail.data.datasets import DATASETS
+        from longtail.data.datasets import check_name
 
-        choose(f"{section}.dataset", self.dataset, DATASETS)
+        check_name(self.dataset, self.root, f"{section}.dataset")
         check_range(f"{section}.test_fraction", self.test_fraction, 0, 1, low_open=True, high_open=True)
         check_range(f"{section}.flip_labels", self.flip_labels, 0, 0.5)
         for key in ("train_size", "test_size"):
@@ -75,9 +75,9 @@ class Training(Recipe):
     init: str  # torch (each layer's default) | glorot_normal (stax's, Feldman & Zhang's MNIST code)
 
     def check(self, section):
-        from longtail.train.models import ARCHS, INITS
+        from longtail.train.models import INITS, check
 
-        choose(f"{section}.arch", self.arch, ARCHS)
+        check(self.arch, f"{section}.arch")
         choose(f"{section}.init", self.init, INITS)
         super().check(section)
 
@@ -98,10 +98,10 @@ class Trials(Training):
 
     def replaced(self, arch: str | None, count: int | None) -> "Trials":
         """These trials with train_trials' --arch and --count (None: the section's), checked."""
-        from longtail.train.models import ARCHS
+        from longtail.train.models import check
 
         if arch is not None:
-            choose("--arch", arch, ARCHS)
+            check(arch, "--arch")
         if count is not None:
             check_range("--count", count, 2)
         return dataclasses.replace(self, arch=arch or self.arch, count=count or self.count)
@@ -145,9 +145,9 @@ class TrialSet:
     count: int
 
     def check(self, section):
-        from longtail.train.models import ARCHS
+        from longtail.train.models import check
 
-        choose(f"{section}.arch", self.arch, ARCHS)
+        check(self.arch, f"{section}.arch")
         check_range(f"{section}.count", self.count, 2)
 
 

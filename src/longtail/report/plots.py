@@ -135,7 +135,11 @@ def stability_figure(trials: np.ndarray, jaccard: np.ndarray, *, k: int):
 
 
 def _show(ax, image: np.ndarray, caption: str) -> None:
-    """A uint8 [C, H, W] image (grey when C = 1) with a caption, no axes."""
+    """A uint8 [C, H, W] image (grey when C = 1) with a caption, no axes; float values (a user's
+    features) are scaled to [0, 1] by their own range."""
+    if image.dtype != np.uint8:
+        low, high = float(image.min()), float(image.max())
+        image = (image - low) / (high - low) if high > low else np.zeros_like(image)
     image = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
     ax.imshow(image, cmap="gray_r" if image.ndim == 2 else None, interpolation="nearest")
     ax.set_title(caption, fontsize=7)

@@ -170,6 +170,25 @@ def _keep_best(best: dict, ended: torch.Tensor, state, models, x_test, y_test) -
             kept[name] = torch.where(mask, value, kept[name])
 
 
+def unstackable(models: list[nn.Module], x: torch.Tensor, y: torch.Tensor) -> str | None:
+    """Why the engine cannot train these models as one (vmap of a gradient step over their stacked
+    state fails: data-dependent control flow, .item(), in-place ops vmap does not support), as the
+    error torch gives; None where it can. Tried on copies and two examples, so nothing is changed."""
+    copies = [copy.deepcopy(m) for m in models[:2]]
+    params, buffers = stack_module_state(copies)
+    base = copy.deepcopy(copies[0]).to("meta")
+
+    def loss(p, b, xb, yb):
+        return F.cross_entropy(functional_call(base, (p, b), (xb,)), yb)
+
+    try:
+        # each model its own batch, as the engine trains them: data-dependent code meets a batched tensor
+        vmap(grad_and_value(loss))(params, buffers, x[:2].expand(len(copies), *x[:2].shape), y[:2].expand(len(copies), 2))
+    except Exception as e:  # noqa: BLE001 -- whatever vmap refuses in a user's network
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+    return None
+
+
 def _has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 

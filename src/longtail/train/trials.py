@@ -95,10 +95,35 @@ def run_chunk(x, y, xt, yt, masks: np.ndarray, trial_ids, *, arch: str, seed: in
     num_classes = int(max(y.max(), yt.max())) + 1
     nets = init_models(arch, tuple(x.shape[1:]), num_classes, trial_ids, seed, x.device, init)
     subsets = [torch.from_numpy(np.flatnonzero(masks[k])).to(x.device) for k in trial_ids]
+    if arch not in models.ARCHS and (reason := engine.unstackable(nets, x, y)):  # a user's network file
+        return _one_at_a_time(nets[:n], x, y, xt, yt, subsets[:n], trial_ids[:n], seed=seed, recipe=recipe,
+                              select=select, arch=arch, reason=reason)
     state, curves = engine.train_stacked(nets, x, y, subsets, recipe, generators=[data_order(seed, k) for k in trial_ids],
                                          compile=compile, select=select, x_test=xt, y_test=yt)
     train, test = (engine.scores_stacked(nets, state, inputs, labels) for inputs, labels in ((x, y), (xt, yt)))
     return _outcome(train, test, n, {name: curves[name][:n].astype(np.float32) for name in CURVES})
+
+
+def _one_at_a_time(nets, x, y, xt, yt, subsets, trial_ids, *, seed: int, recipe: Recipe, select: str, arch: str,
+                   reason: str) -> Outcome:
+    """The chunk's trials trained one at a time with training.train (each with its own data order,
+    as the engine would draw it), for a network the engine cannot stack: slower, the same recipe."""
+    if select != "last":
+        raise LongtailError(f"trials.select = {select} needs the batched engine, which cannot stack {arch} ({reason}): "
+                            "set trials.select: last, or make the network vmap-able")
+    warnings.warn(f"{arch} cannot be trained K at a time by the batched engine ({reason}): its trials train one at a "
+                  "time, slower")
+    curves = {name: np.zeros((len(nets), recipe.epochs), np.float32) for name in CURVES}
+    train, test = [], []
+    for i, (model, subset, k) in enumerate(zip(nets, subsets, trial_ids)):
+        def record(epoch, _, stats, i=i):
+            curves["train_loss"][i, epoch], curves["train_accuracy"][i, epoch] = stats["loss"], stats["accuracy"]
+
+        training.train(model, x[subset], y[subset], recipe, generator=data_order(seed, k), on_epoch=record)
+        train.append(training.scores(model, x, y))
+        test.append(training.scores(model, xt, yt))
+    stack = lambda parts: {key: torch.stack([p[key] for p in parts]) for key in parts[0]}  # noqa: E731
+    return _outcome(stack(train), stack(test), len(nets), curves)
 
 
 def _outcome(train: dict, test: dict, n: int, curves: dict) -> Outcome:

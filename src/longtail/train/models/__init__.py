@@ -2,14 +2,23 @@
 
 small.py holds the networks for digits- and MNIST-sized data; cifar.py the CIFAR networks of the
 papers, with their published parameter counts in their docstrings (tested).
+
+A user's network is a file: `models/FILE.py:FUNCTION`, a Python file in the project's models/
+folder (layout.NETWORKS, a dep of every stage that builds networks, so that editing it reruns them)
+whose FUNCTION(in_shape, num_classes) returns a torch.nn.Module (with a `width` argument too, it
+has thinner versions for distillation).
 """
 
+import functools
+import importlib.util
+import inspect
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from longtail import LongtailError
+from longtail import LongtailError, layout
+from longtail.checks import choose
 from longtail.train.models import cifar, small
 
 
@@ -38,14 +47,91 @@ INITS = ("torch", "glorot_normal")
 _TRUNCATED_STD = 0.87962566103423978  # std of a standard normal truncated to [-2, 2], as jax divides by
 
 
+def check(arch: str, key: str = "arch") -> None:
+    """A built-in name, or a network file whose function exists (read, not called: the data's shape
+    is not known before prepare); else one line saying what to fix."""
+    if ":" in arch or arch.endswith(".py"):
+        network_function(arch, key)
+    else:
+        choose(key, arch, ARCHS, also=f", or a network file {layout.NETWORKS}/FILE.py:FUNCTION")
+
+
+def network_function(arch: str, key: str = "arch"):
+    """The function a network file names (`models/FILE.py:FUNCTION`), its module executed."""
+    path, _, function = arch.rpartition(":")
+    if not path or not function or not path.endswith(".py"):
+        raise LongtailError(f"{key} {arch!r}: a network file is named FILE.py:FUNCTION, e.g. "
+                            f"{layout.NETWORKS}/my_net.py:make")
+    file = Path(path)
+    if file.is_absolute() or file.parts[:1] != (layout.NETWORKS,) or ".." in file.parts:
+        raise LongtailError(f"{key} {arch!r}: a network file must lie in {layout.NETWORKS}/ of the project (a dep "
+                            "of the stages that build networks, so that editing it reruns them): move it there")
+    if not file.is_file():
+        raise LongtailError(f"{key} {arch!r}: no file {file}: create it, or correct the path")
+    try:
+        module = _module(file, file.stat().st_mtime_ns)
+    except Exception as e:  # noqa: BLE001 -- the user's file: whatever it raises is said in one line
+        raise LongtailError(f"{key} {arch!r}: {file} cannot be imported ({type(e).__name__}: {e}): fix it") from None
+    made = getattr(module, function, None)
+    if not callable(made):
+        defined = sorted(n for n, v in vars(module).items() if inspect.isfunction(v) and v.__module__ == module.__name__)
+        raise LongtailError(f"{key} {arch!r}: {file} defines no function {function!r}"
+                            + (f" (it defines: {', '.join(defined)})" if defined else ""))
+    return made
+
+
+@functools.cache
+def _module(file: Path, modified: int):
+    """A network file executed once per version (`modified`), so that every network it builds is of
+    one class, as the engine's stacking asks."""
+    spec = importlib.util.spec_from_file_location(f"longtail_network_{file.stem}", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _from_file(arch: str, in_shape: tuple[int, ...], num_classes: int, width: float) -> nn.Module:
+    """The network a file's function returns, checked on one example: a Module whose output is
+    [1, num_classes]."""
+    made = network_function(arch)
+    if width != 1.0 and "width" not in inspect.signature(made).parameters:
+        raise LongtailError(f"arch {arch} has no thinner version: give its function a `width` argument (distill "
+                            "trains a student of width compress.width), or compress by another method")
+    try:
+        model = made(tuple(in_shape), num_classes, **({} if width == 1.0 else {"width": width}))
+    except Exception as e:  # noqa: BLE001 -- the user's function
+        raise LongtailError(f"arch {arch}: calling it with in_shape {tuple(in_shape)} and num_classes {num_classes} "
+                            f"raised {type(e).__name__}: {e}") from None
+    if not isinstance(model, nn.Module):
+        raise LongtailError(f"arch {arch} returned a {type(model).__name__}, not a torch.nn.Module: return the network")
+    training = model.training
+    model.eval()  # one example through BatchNorm: its running statistics, not the batch's
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, *in_shape))
+    except Exception as e:  # noqa: BLE001
+        raise LongtailError(f"arch {arch}: one example of shape {list(in_shape)} through it raised "
+                            f"{type(e).__name__}: {e}: make it take inputs [batch, {', '.join(map(str, in_shape))}]") \
+            from None
+    finally:
+        model.train(training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, num_classes):
+        found = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise LongtailError(f"arch {arch}: one example gives {found}; its output must be the logits [batch, "
+                            f"num_classes] = [1, {num_classes}]")
+    return model
+
+
 def build(arch: str, in_shape: tuple[int, ...], num_classes: int, width: float = 1.0, init: str = "torch") -> nn.Module:
-    """The network `arch`; `width` scales its hidden units or channels (SCALABLE archs only); `init`
-    one of INITS, drawn from torch's global generator."""
-    if arch not in ARCHS:
-        raise LongtailError(f"unknown arch {arch!r}; choose one of: {', '.join(ARCHS)}")
+    """The network `arch` (a built-in name or a network file); `width` scales its hidden units or
+    channels (SCALABLE archs, and files whose function takes `width`); `init` one of INITS, drawn
+    from torch's global generator."""
+    check(arch)
     if init not in INITS:
         raise LongtailError(f"unknown init {init!r}; choose one of: {', '.join(INITS)}")
-    if width == 1.0:
+    if arch not in ARCHS:
+        model = _from_file(arch, in_shape, num_classes, width)
+    elif width == 1.0:
         model = ARCHS[arch](tuple(in_shape), num_classes)
     elif arch not in SCALABLE:
         raise LongtailError(f"arch {arch} has no thinner version; distill works with: {', '.join(SCALABLE)}")
