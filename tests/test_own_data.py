@@ -438,3 +438,27 @@ def test_a_bad_network_stops_its_stage_with_one_line_and_nothing_written(tiny_pr
     [line] = [line for line in said.splitlines() if line.startswith("error: ")]
     assert arch in line, line
     assert not any((project / "data" / folder).exists() for folder in ("trials", "reference", "params.checked"))
+
+
+def test_a_built_in_network_that_cannot_take_the_data_is_one_line_too():
+    with pytest.raises(LongtailError, match=r"arch cnn: one example of shape \[1, 1, 5\] through it raised "
+                                            r"RuntimeError: .*: choose or write a network that takes inputs "
+                                            r"\[batch, 1, 1, 5\]"):
+        models.build("cnn", (1, 1, 5), 3)
+    assert models.build("mlp", (1, 1, 5), 3)(torch.zeros(2, 1, 1, 5)).shape == (2, 3)  # feature vectors: the MLPs
+
+
+def test_train_size_test_size_and_flipped_labels_work_on_a_folder_as_on_mnist(tiny_project, tmp_path):
+    project = tmp_path / "project"
+    folder = project / "data" / "raw" / "table"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 300), ("test", 100)):
+        x = rng.normal(size=(n, 7)).astype(np.float32)
+        np.savez(folder / f"{split}.npz", x=x, y=np.arange(n) % 3)
+    tiny_project(project, ["prepare"], data={"dataset": "table", "train_size": 120, "test_size": 60,
+                                             "flip_labels": 0.1})
+    with np.load(project / "data/prepared/train.npz") as train, np.load(project / "data/prepared/test.npz") as test:
+        assert train["x"].shape == (120, 1, 1, 7) and train["x"].dtype == np.float32 and len(test["y"]) == 60
+        assert np.bincount(train["y"][~train["flipped"]], minlength=3).min() > 0
+        assert train["flipped"].sum() == 12 and np.bincount(test["y"]).tolist() == [20, 20, 20]

@@ -1,6 +1,13 @@
 """longtail: the user commands beside the pipeline's stages (`longtail COMMAND --help`). Each runs in
 the project's root, the nearest folder at or above the current one that holds dvc.yaml, so it works
-from any folder of the project."""
+from any folder of the project.
+
+Your data and your network (README, "Your data and your network"): `dvc exp run -S data.dataset=NAME`
+reads the folder data/raw/NAME/, images as train/<class>/*.png and test/<class>/... (torchvision's
+ImageFolder; without test/ it is split by data.test_fraction) or arrays as train.npz and test.npz
+(or one data.npz) holding x and y; `-S trials.arch=models/FILE.py:FUNCTION` (reference.arch,
+consistency.arch too) builds FUNCTION(in_shape, num_classes), a torch.nn.Module giving logits. First
+run it small with planted flips (`-S data.flip_labels=0.05`): memorization must find them."""
 
 import os
 from pathlib import Path
@@ -16,7 +23,7 @@ COMMANDS = {  # name: (its module, what it does)
     "verify": (verify, "a fresh run's metrics against the committed ones (make verify)"),
 }
 
-app = cli.app(__doc__)
+app = cli.app("\n\n".join(" ".join(p.split()) for p in __doc__.split("\n\n")))  # paragraphs, reflowed
 for name, (command, summary) in COMMANDS.items():
     app.command(name, help=command.__doc__, short_help=summary)(command.main)
 

@@ -91,8 +91,7 @@ def _module(file: Path, modified: int):
 
 
 def _from_file(arch: str, in_shape: tuple[int, ...], num_classes: int, width: float) -> nn.Module:
-    """The network a file's function returns, checked on one example: a Module whose output is
-    [1, num_classes]."""
+    """The network a file's function returns: a Module (build checks its output)."""
     made = network_function(arch)
     if width != 1.0 and "width" not in inspect.signature(made).parameters:
         raise LongtailError(f"arch {arch} has no thinner version: give its function a `width` argument (distill "
@@ -104,22 +103,29 @@ def _from_file(arch: str, in_shape: tuple[int, ...], num_classes: int, width: fl
                             f"raised {type(e).__name__}: {e}") from None
     if not isinstance(model, nn.Module):
         raise LongtailError(f"arch {arch} returned a {type(model).__name__}, not a torch.nn.Module: return the network")
+    return model
+
+
+def _answers(model: nn.Module, arch: str, in_shape: tuple[int, ...], num_classes: int) -> None:
+    """Raise unless one example of `in_shape` through `model` gives logits [1, num_classes]: a network
+    that does not take the data's shape is one line before any trial trains, not a traceback in one.
+    In eval mode (BatchNorm's running statistics, not the batch's) and without gradients, so the
+    model and the random streams are left as they were."""
     training = model.training
-    model.eval()  # one example through BatchNorm: its running statistics, not the batch's
+    model.eval()
     try:
         with torch.no_grad():
             out = model(torch.zeros(1, *in_shape))
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 -- a user's network, or a built-in one given another shape
         raise LongtailError(f"arch {arch}: one example of shape {list(in_shape)} through it raised "
-                            f"{type(e).__name__}: {e}: make it take inputs [batch, {', '.join(map(str, in_shape))}]") \
-            from None
+                            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}: choose or write a "
+                            f"network that takes inputs [batch, {', '.join(map(str, in_shape))}]") from None
     finally:
         model.train(training)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, num_classes):
         found = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise LongtailError(f"arch {arch}: one example gives {found}; its output must be the logits [batch, "
                             f"num_classes] = [1, {num_classes}]")
-    return model
 
 
 def build(arch: str, in_shape: tuple[int, ...], num_classes: int, width: float = 1.0, init: str = "torch") -> nn.Module:
@@ -137,6 +143,7 @@ def build(arch: str, in_shape: tuple[int, ...], num_classes: int, width: float =
         raise LongtailError(f"arch {arch} has no thinner version; distill works with: {', '.join(SCALABLE)}")
     else:
         model = ARCHS[arch](tuple(in_shape), num_classes, width)
+    _answers(model, arch, tuple(in_shape), num_classes)
     if init == "glorot_normal":
         glorot_normal(model)
     return model
