@@ -462,3 +462,23 @@ def test_train_size_test_size_and_flipped_labels_work_on_a_folder_as_on_mnist(ti
         assert train["x"].shape == (120, 1, 1, 7) and train["x"].dtype == np.float32 and len(test["y"]) == 60
         assert np.bincount(train["y"][~train["flipped"]], minlength=3).min() > 0
         assert train["flipped"].sum() == 12 and np.bincount(test["y"]).tolist() == [20, 20, 20]
+
+
+def test_an_edited_network_file_never_resumes_the_chunks_of_its_old_version(network_files):
+    from longtail.train.recipe import Recipe
+
+    assert models.source("mlp") == ""
+    x, y = datasets.digits()
+    x, y, xt, yt = x[:60], y[:60], x[60:80], y[60:80]
+    masks = np.random.default_rng(0).random((2, len(y))) < 0.7
+    recipe = Recipe(epochs=1, batch_size=32, lr=0.1, momentum=0.9, weight_decay=0.0, augment=False,
+                    schedule="constant", nesterov=False, drop_last=False)
+    store = network_files / "store"
+    run = dict(arch="models/good.py:make", seed=0, recipe=recipe, models_per_step=2, device="cpu", store=store,
+               shard=0, num_shards=1)
+    trials.run_trials(x, y, xt, yt, masks, **run)
+    before = models.source("models/good.py:make")
+    (network_files / "models" / "good.py").write_text(GOOD.replace("16 * width", "12 * width"))
+    assert models.source("models/good.py:make") != before
+    trials.run_trials(x, y, xt, yt, masks, **run)
+    assert len([p for p in store.iterdir() if p.is_dir()]) == 2  # a store of its own: nothing resumed

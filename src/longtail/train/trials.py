@@ -167,8 +167,8 @@ def run_trials(
     groups of chunks()), each with `recipe` (engine.train_stacked's).
 
     store: a folder that keeps each finished chunk as it finishes, under a fingerprint of everything
-    the chunk's trials are defined by (data, masks, seed, arch, init, recipe, models_per_step,
-    compile, select), so that a rerun after an interruption trains only what is missing; an
+    the chunk's trials are defined by (data, masks, seed, arch and a network file's code, init,
+    recipe, models_per_step, compile, select), so that a rerun after an interruption trains only what is missing; an
     unreadable chunk is moved aside (with a warning) and trained again. The device and the torch
     version are not in it: chunks trained on GPUs are gathered by a process on a CPU (a SLURM gather
     job), and each chunk records where it was trained (Outcome.trained_on). Chunks of two devices or
@@ -188,7 +188,8 @@ def run_trials(
     device = torch.device(device)
     folder = None if store is None else Path(store) / fingerprint(
         masks, x_train, y_train, x_test, y_test, arch=arch, init=init, seed=seed, models_per_step=models_per_step,
-        compile=compile, select=select, store_format=STORE_FORMAT, **recipe.settings())
+        compile=compile, select=select, store_format=STORE_FORMAT, **recipe.settings(),
+        **({"network": models.source(arch)} if arch not in models.ARCHS else {}))  # an edited network file
     here = f"{device.type}, torch {torch.__version__}"
     mine = [c for c in range(len(groups)) if shard is None or c % num_shards == shard]
     path = {c: None if folder is None else folder / f"chunk-{c:05d}.npz" for c in mine}

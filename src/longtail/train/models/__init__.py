@@ -10,6 +10,7 @@ has thinner versions for distillation).
 """
 
 import functools
+import hashlib
 import importlib.util
 import inspect
 from pathlib import Path
@@ -78,6 +79,18 @@ def network_function(arch: str, key: str = "arch"):
         raise LongtailError(f"{key} {arch!r}: {file} defines no function {function!r}"
                             + (f" (it defines: {', '.join(defined)})" if defined else ""))
     return made
+
+
+def source(arch: str) -> str:
+    """A hash of the code a network file's networks come from (every .py of its folder, as the
+    folder is the stages' dep); '' for a built-in arch. The trials' chunk store keys by it, so an
+    edited network never resumes the chunks of its old version."""
+    if arch in ARCHS:
+        return ""
+    h = hashlib.sha256()
+    for file in sorted(Path(arch.rpartition(":")[0]).parent.rglob("*.py")):
+        h.update(str(file).encode() + b"\0" + file.read_bytes())
+    return h.hexdigest()[:16]
 
 
 @functools.cache
