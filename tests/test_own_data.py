@@ -245,6 +245,9 @@ def test_a_misspelt_dataset_names_the_folders_there_are(pictures):
     line = str(error.value)
     assert line.startswith("unknown data.dataset 'pictres'; choose one of: digits, synthetic, mnist")
     assert "pictures" in line and "did you mean 'pictures'?" in line
+    for name in ("../pictures", "pictures/train", ".hidden"):
+        with pytest.raises(LongtailError, match="must be a folder's name in"):
+            datasets.check_name(name, folder.parent)
     (folder.parent / "stray").mkdir()
     with pytest.raises(LongtailError, match="stray/ holds neither train/<class>/<images>"):
         datasets.check_name("stray", folder.parent)

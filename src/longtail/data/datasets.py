@@ -64,6 +64,9 @@ def classes(dataset: str, arrays: dict) -> int:
 def check_name(dataset: str, root, key: str = "data.dataset") -> None:
     """A built-in dataset, or a folder of `root` in one of the two layouts; else one line with the
     names there are (and what the folder of that name holds, where there is one)."""
+    if Path(dataset).name != dataset or dataset.startswith("."):
+        raise LongtailError(f"{key} {dataset!r} must be a folder's name in {root}/ (no /, no leading .): put the "
+                            f"dataset in {root}/NAME/ and name it NAME")
     folder = folder_of(dataset, root)
     if dataset in DATASETS or folders.layout(folder):
         return
