@@ -10,7 +10,10 @@ consistency.arch too) builds FUNCTION(in_shape, num_classes), a torch.nn.Module 
 run it small with planted flips (`-S data.flip_labels=0.05`): memorization must find them."""
 
 import os
+from importlib import metadata
 from pathlib import Path
+
+import typer
 
 from longtail import cli
 from longtail.commands import compare, deps, dispatch, preset, verify
@@ -28,8 +31,15 @@ for name, (command, summary) in COMMANDS.items():
     app.command(name, help=command.__doc__, short_help=summary)(command.main)
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"longtail {metadata.version('longtail')}")  # pyproject.toml's, as installed
+        raise typer.Exit()
+
+
 @app.callback()
-def project():
+def project(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                         help="print longtail's version (pyproject.toml's) and exit")):
     here = Path.cwd()
     os.chdir(next((folder for folder in (here, *here.parents) if (folder / "dvc.yaml").is_file()), here))
 
