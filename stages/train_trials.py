@@ -54,6 +54,7 @@ def main(
             cli.say(line)
         for caution in trials.cautions(outcome, cfg.count):
             cli.warn(caution)
+        cli.outside_dvc(layout.writer(out_dir / "masks.npy"))
 
 
 if __name__ == "__main__":

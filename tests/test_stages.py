@@ -228,6 +228,8 @@ def test_a_stopping_rule_stops_the_stage_at_a_chunk_and_the_fit_metrics_say_wher
     set_param(workdir, "trials", "until", "reliability >= 0.01")  # met as soon as it is defined
     result = run_stage(root, python, "train_trials", cwd=workdir)
     assert result.returncode == 0, result.stderr
+    # run by hand: it says how to record its outputs, so that `dvc repro` does not train them again
+    assert "run outside DVC: `dvc commit train_trials` records these outputs" in " ".join(result.stderr.split())
     stop = json.loads((workdir / "data/trials/until.json").read_text())
     assert stop["met"] and stop["trials"] in (4, 6) and stop["count"] == 8 and stop["until"] == "reliability >= 0.01"
     stopped = trial_arrays(workdir)

@@ -1,5 +1,6 @@
 """What every stage script shares: the --params option, error messages, progress."""
 
+import os
 import sys
 import time
 import warnings
@@ -76,6 +77,14 @@ def say(message: str) -> None:
 
 def warn(message: str) -> None:
     _print("warning: ", "yellow", message)
+
+
+def outside_dvc(stage: str) -> None:
+    """After a stage run by hand (DVC sets DVC_ROOT for the stages it runs): its outputs are not in
+    dvc.lock, so `dvc repro` would run it again unless they are recorded."""
+    if "DVC_ROOT" not in os.environ:
+        warn(f"run outside DVC: `dvc commit {stage}` records these outputs in dvc.lock (else the next `dvc repro` "
+             "runs the stage again)")
 
 
 @contextmanager
