@@ -1,7 +1,6 @@
-"""train_trials: up to `trials.count` models, each trained on a random subset of the training set,
-and what each says of every example (Feldman & Zhang 2020; longtail.train.trials). A rerun resumes
-from <out-dir>/shards/; `--shard i --num-shards n` trains every n-th chunk, a run without --shard
-gathers them; `--arch --count --stream` train a second, independent set (the consistency check)."""
+"""train_trials: up to `trials.count` models, each trained on a random subset of the training set, and what each says of
+every example (Feldman & Zhang 2020; longtail.train.trials). A rerun resumes from <out-dir>/shards/; `--shard i --num-shards n`
+trains every n-th chunk, a run without --shard gathers them; `--arch --count --stream`: a second, independent set of trials."""
 
 import shutil
 from pathlib import Path
