@@ -1,5 +1,4 @@
-"""report: the paper's figures (PNG under plots/, with their data as CSV for `dvc plots`) and a
-markdown report of the run (report.md) that embeds them and reads each test in plain words."""
+"""report: the paper's figures (plots/, with CSV data for `dvc plots`), report.md, the run's environment."""
 
 import os
 from dataclasses import asdict
@@ -7,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from longtail import cli, layout, params
+from longtail import cli, environment, layout, params
 from longtail.artifacts import load_csv, load_json, load_npy, load_npz, load_prepared, outputs
 from longtail.report import figures, markdown, plots
 from longtail.train import curves
@@ -27,7 +26,7 @@ def main(
     stability: Path = Path(layout.STABILITY),
     live_dirs: list[Path] = typer.Option([Path(layout.live("reference")), Path(layout.live("compress"))], "--live",
                                          help="DVCLive folders whose training curves the report draws"),
-    out: Path = Path(layout.REPORT),
+    out: Path = Path(layout.REPORT), environment_file: Path = Path(layout.ENVIRONMENT),
 ):
     with cli.errors():
         p = params.read(params_file)
@@ -53,6 +52,7 @@ def main(
             for name in HISTOGRAMS:
                 o.csv(plots_dir / f"{name}.csv", [name, "count"], zip(*plots.histogram(arrays[name], cfg.bins)))
             o.path(out).write_text(text)
+            o.json(environment_file, environment.describe())  # what `longtail verify` compares the machines by
         cli.say(f"report: {out} with {len(drawn)} figures in {plots_dir}/")
 
 

@@ -95,7 +95,8 @@ def longtail_verify(path):
 
 
 def test_the_command_passes_a_run_within_its_error_bars_and_fails_one_outside(repository):
-    assert longtail_verify(repository) == (0, "13 numbers against HEAD: 13 identical")
+    code, said = longtail_verify(repository)
+    assert code == 0 and said.endswith("13 numbers against HEAD: 13 identical")
     (repository / "metrics/trials.json").write_text(json.dumps(TRIALS | {"test_accuracy": 0.9610}))
     code, said = longtail_verify(repository)
     assert code == 0 and "within metrics/trials.json test_accuracy: 0.96 -> 0.961 (error bar ±0.00382)" in said
@@ -103,6 +104,26 @@ def test_the_command_passes_a_run_within_its_error_bars_and_fails_one_outside(re
     code, said = longtail_verify(repository)
     assert code == 1 and "outside metrics/trials.json test_accuracy: 0.96 -> 0.9" in said
     assert said.endswith("1 outside")
+
+
+ENV = {"longtail": "0.1.0", "python": "3.11.7", "torch": "2.14.1+cu130", "cuda": "13.0", "numpy": "2.4.6",
+       "os": "Linux x86_64", "cpu": "AMD EPYC 7B13", "cpus": 2, "gpu": None}
+
+
+def test_verify_names_both_environments_and_what_differs_before_it_judges_and_judges_none_of_them(repository):
+    code, said = longtail_verify(repository)
+    assert "committed (HEAD): not recorded" in said and "this workspace: not recorded" in said
+    (repository / "metrics/environment.json").write_text(json.dumps(ENV))
+    subprocess.run(["git", "add", "metrics/environment.json"], cwd=repository, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "env"], cwd=repository,
+                   check=True)
+    code, said = longtail_verify(repository)
+    assert code == 0 and "the same environment: every number should be identical" in said
+    assert "longtail 0.1.0, Python 3.11.7, torch 2.14.1+cu130, numpy 2.4.6; AMD EPYC 7B13 (2 CPUs), no GPU" in said
+    (repository / "metrics/environment.json").write_text(json.dumps(ENV | {"torch": "2.15.0", "gpu": "NVIDIA H100"}))
+    code, said = longtail_verify(repository)
+    assert code == 0 and "the environments differ (torch, gpu): expect numbers within their error bars" in said
+    assert said.index("differ") < said.index("numbers against HEAD") and said.endswith("13 identical")
 
 
 # --- every number with its own interval or standard error is judged by it ----------------------------

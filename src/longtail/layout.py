@@ -52,6 +52,7 @@ METRICS = "metrics"
 PLOTS = "plots"
 REPORT = "report.md"
 STABILITY = "plots/memorization_stability.csv"
+ENVIRONMENT = "metrics/environment.json"  # the machine and software of the run (environment.py)
 
 
 def metrics(name: str) -> str:
@@ -187,7 +188,7 @@ STAGES = {
                            ("trials", "estimate", "compress", "cie", "ttest", "pie", "harm", "consistency")),
               *(f"{live(phase)}/{name}" for phase in ("reference", "compress")
                 for name in ("metrics.json", "plots/metrics"))),
-        kept=(REPORT, *(f"{PLOTS}/{name}.png" for name in (
+        kept=(REPORT, ENVIRONMENT, *(f"{PLOTS}/{name}.png" for name in (
             "influence_pairs", "most_influential", "test_mean_influence", "train_mean_influence", "memorization",
             "ttest", "cie_counts", "most_shifted", "memorization_stability", "training_curves")),
               *(f"{PLOTS}/{name}.csv" for name in ("test_mean_influence", "train_mean_influence", "memorization"))),

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import typer
 
-from longtail import LongtailError, cli, params
+from longtail import LongtailError, cli, environment, layout, params
 from longtail.artifacts import load_json
 from longtail.report import verify as verifying
 
 METRICS = ("metrics/*.json", "dvclive/*/metrics.json")  # every metrics file dvc.yaml declares
+# Beside them, the run's machine and software: printed, not judged (every value of it is a setting).
+ENVIRONMENT = layout.ENVIRONMENT
 
 
 def _committed(rev: str) -> dict[str, dict]:
@@ -20,7 +22,8 @@ def _committed(rev: str) -> dict[str, dict]:
     if listed.returncode != 0:
         raise LongtailError(f"cannot read revision {rev!r} of this repository: {listed.stderr.strip()}")
     out = {}
-    for path in (p for p in listed.stdout.split() if any(Path(p).match(pattern) for pattern in METRICS)):
+    for path in (p for p in listed.stdout.split() if any(Path(p).match(pattern) for pattern in METRICS)
+                 or p == ENVIRONMENT):
         shown = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
         try:
             out[path] = json.loads(shown.stdout)
@@ -31,7 +34,20 @@ def _committed(rev: str) -> dict[str, dict]:
 
 
 def _fresh() -> dict[str, dict]:
-    return {path.as_posix(): load_json(path) for pattern in METRICS for path in sorted(Path().glob(pattern))}
+    found = {path.as_posix() for pattern in METRICS for path in Path().glob(pattern)} | {ENVIRONMENT}
+    return {path: load_json(Path(path)) for path in sorted(found) if Path(path).exists()}
+
+
+def _environments(rev: str, committed: dict | None, fresh: dict | None) -> None:
+    """Both runs' machines and software, and what differs, before any number is judged."""
+    cli.say(f"committed ({rev}): {environment.line(committed)}")
+    cli.say(f"this workspace: {environment.line(fresh)}")
+    differ = environment.differences(committed, fresh)
+    if committed and fresh and not differ:
+        cli.say("the same environment: every number should be identical")
+    elif committed and fresh:
+        cli.say(f"the environments differ ({', '.join(differ)}): expect numbers within their error bars, "
+                "not identical ones")
 
 
 def _number(value) -> str:
@@ -44,7 +60,9 @@ def main(rev: str = typer.Option("HEAD", help="the committed run to compare with
     identical, within its error bar (two runs of the same recipe differ by this much 95% of the
     time), or outside it. Exit 1 only where a number is outside its error bar or missing."""
     with cli.errors():
-        rows = verifying.compare(_committed(rev), _fresh(), params.knobs())
+        committed, fresh = _committed(rev), _fresh()
+        _environments(rev, committed.pop(ENVIRONMENT, None), fresh.pop(ENVIRONMENT, None))
+        rows = verifying.compare(committed, fresh, params.knobs())
         if not rows:
             raise LongtailError(f"no metrics files in the workspace or at {rev}: run `dvc repro` first")
         for row in rows:

@@ -5,7 +5,7 @@ An influence estimate is a difference of two averages of a test example's 0/1 co
 trials, so it spreads with that correctness's variance p (1 - p) even where nothing influences the
 example; the largest of n_train such estimates (max_influence), and the memorization of the training
 example that gives it (top_memorization), grow with it. CIEs are examples the trials often get
-wrong, so a raw comparison "finds" influence on them that is noise of the trials (README).
+wrong, so a raw comparison "finds" influence on them that is noise of the trials (docs/questions.md).
 
 No influence means: trial k's correctness of the test examples, D[k, :], does not depend on which
 training examples trial k kept. Each draw r permutes the trials of D against the masks M (whole

@@ -264,7 +264,7 @@ class Ttest:
 def check_statistic(params: dict) -> None:
     """Refuse the seed paper's mean_influence with fixed_size masks before any work: summed over the
     training examples, influence[i, j]'s two masked averages cancel except through the spread of the
-    subset sizes (README), and fixed_size subsets all have the same size. Each stage checks its own
+    subset sizes (docs/questions.md), and fixed_size subsets all have the same size. Each stage checks its own
     sections: a missing key here is left to the stage that reads it."""
     mask = (params.get("trials") or {}).get("mask")
     statistic = (params.get("ttest") or {}).get("statistic")

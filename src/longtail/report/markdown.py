@@ -248,7 +248,7 @@ def _label(statistic: str) -> str:
         return ""
     return ("It is the seed paper's statistic, kept for fidelity: summed over the training examples, the two masked "
             "averages of influence cancel except through the spread of the subset sizes, so it measures the slope of "
-            "the example's correctness on its trial's subset size (README), not how much any training example "
+            "the example's correctness on its trial's subset size (docs/questions.md in longtail's manual), not how much any training example "
             "influences it. ")
 
 
