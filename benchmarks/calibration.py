@@ -1,4 +1,4 @@
-"""Are the ttest's two questions calibrated, and do they find planted truth? (README: "Two
+"""Are the ttest's two questions calibrated, and do they find planted truth? (docs/questions.md: "Two
 questions"; figures in BENCHMARKS.md.)
 
 1. Calibration on a finished run of the workspace (`dvc repro` first). Fake "CIE" groups of each

@@ -1,5 +1,5 @@
-"""Is the added-value test of analysis.harm calibrated, and does it find planted truth? (README:
-"Beyond cheap signals"; figures in BENCHMARKS.md.)
+"""Is the added-value test of analysis.harm calibrated, and does it find planted truth? (docs/harm.md:
+"Does memorization predict the harm?"; figures in BENCHMARKS.md.)
 
 1. The workspace's run (`dvc repro` first): data/harm/signals.npz's cheap signals and the CIE and
    most shifted targets, with the influence statistics replaced by noise of their own distribution.

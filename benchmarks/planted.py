@@ -1,5 +1,5 @@
 """Does a trials recipe memorize? Flipped labels on real data, trials, and how well memorization
-finds the flips: the planted-truth check of the README (`-S data.flip_labels=0.05`), for several
+finds the flips: the planted-truth check of docs/estimator.md (`-S data.flip_labels=0.05`), for several
 recipes side by side, with fewer trials than a run.
 
     python benchmarks/planted.py                                    # digits: the default and other recipes

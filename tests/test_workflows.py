@@ -1,7 +1,6 @@
-"""The GitHub Actions workflows: actionlint passes on both, and the GPU workflow runs the README's
+"""The GitHub Actions workflows: actionlint passes on both, and the GPU workflow runs the manual's
 commands (so a user can run by hand exactly what CI runs)."""
 
-import json
 import os
 import re
 import shutil
@@ -39,13 +38,18 @@ def test_actionlint_catches_a_broken_workflow(root, tmp_path):
     assert result.returncode == 1 and 'label "gpux" is unknown' in result.stdout
 
 
+def manual(root) -> str:
+    """The README and the manual's pages, where a user reads the commands."""
+    return "\n".join(p.read_text() for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))])
+
+
 def commands(workflow: dict) -> list[str]:
     return [line.strip() for job in workflow["jobs"].values() for step in job["steps"]
             for line in step.get("run", "").splitlines() if line.strip()]
 
 
 def test_the_gpu_workflow_runs_the_readmes_commands(root):
-    readme = (root / "README.md").read_text()
+    readme = manual(root)
     gpu = yaml.safe_load((root / ".github/workflows/gpu.yml").read_text())
     assert gpu["jobs"]["repro"]["runs-on"] == ["self-hosted", "linux", "gpu"]
     run = commands(gpu)
@@ -53,7 +57,7 @@ def test_the_gpu_workflow_runs_the_readmes_commands(root):
                     "dvc metrics diff origin/main --md", "dvc params diff origin/main --md", "pytest -m gpu",
                     "benchmarks/first_steps.py"]:
         assert any(command in line for line in run), command
-        assert command in readme, f"the README does not show `{command}`"
+        assert command in readme, f"the manual does not show `{command}`"
     assert any("GITHUB_STEP_SUMMARY" in line for line in run)
     uploads = [s for s in gpu["jobs"]["repro"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
     assert uploads and "plots/" in uploads[0]["with"]["path"] and "report.md" in uploads[0]["with"]["path"]
@@ -82,7 +86,7 @@ def test_the_gpu_workflow_reproduces_a_chosen_preset_and_keeps_one_pull_request_
     for needed in ("dvc metrics diff origin/main --md", "dvc params diff origin/main --md", ".ci/md_table.py plots/ttest.csv",
                    ".ci/md_table.py plots/cie_counts.csv", "gh api --method PATCH", "gh pr comment"):
         assert needed in body, needed
-    readme = (root / "README.md").read_text()
+    readme = manual(root)
     for needed in ("make preset P=cifar10", "<!-- longtail: pipeline on GPU -->", "pull-requests: write", "`preset`"):
         assert needed in readme, needed
     assert "<!-- longtail: pipeline on GPU -->" in body
@@ -93,21 +97,3 @@ def test_md_table_turns_a_csv_into_a_markdown_table(root, tmp_path, python):
     out = subprocess.run([python, str(root / ".ci/md_table.py"), str(tmp_path / "t.csv")], capture_output=True,
                          text=True, check=True).stdout
     assert out.splitlines() == ["| group | t | p |", "| --- | --- | --- |", "| cie | 1.5 | 0.01 |", "| pie |  |  |"]
-
-
-QUOTED = re.compile(r"(\S+?)<!-- (\S+) (\S+) (\S+) -->")
-
-
-def test_the_figures_the_readme_quotes_from_a_metrics_file_are_what_it_says(root):
-    # Each quoted figure is followed by `<!-- file key format -->`: the committed metric, formatted so,
-    # is the figure (a README that quotes a run before the last one fails here).
-    from longtail.report.verify import flatten
-
-    quoted = QUOTED.findall((root / "README.md").read_text())
-    assert len(quoted) >= 20
-    wrong = []
-    for figure, file, key, spec in quoted:
-        value = flatten(json.loads((root / file).read_text()))[key]
-        if format(value, spec) != figure.lstrip("(["):
-            wrong.append(f"{figure} quotes {file} {key} = {format(value, spec)}")
-    assert wrong == []

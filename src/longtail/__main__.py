@@ -2,7 +2,7 @@
 the project's root, the nearest folder at or above the current one that holds dvc.yaml, so it works
 from any folder of the project.
 
-Your data and your network (README, "Your data and your network"): `dvc exp run -S data.dataset=NAME`
+Your data and your network (README and docs/datasets.md, "Your data and your network"): `dvc exp run -S data.dataset=NAME`
 reads the folder data/raw/NAME/, images as train/<class>/*.png and test/<class>/... (torchvision's
 ImageFolder; without test/ it is split by data.test_fraction) or arrays as train.npz and test.npz
 (or one data.npz) holding x and y; `-S trials.arch=models/FILE.py:FUNCTION` (reference.arch,
