@@ -6,8 +6,9 @@
 
 Runs the real stage script in a child process and reads the child's peak RSS from the kernel
 (getrusage), so the number includes Python, numpy and everything the stage loads. Target: 4 GB.
-The child times the influence-free null's draws and the reliability spread's splits apart (each
-draw and each split is a pass over the influence blocks of its own) from the rest of the stage.
+The child times the one pass over the influence blocks (the published matrix, its halves and the
+held-out trials' predictions), the influence-free null's draws and the reliability spread's splits
+(each draw and each split a pass of its own) apart from the rest of the stage and its total.
 """
 
 import platform
@@ -88,6 +89,23 @@ def child(argv: list[str]) -> None:
 
     timed(null, "influence_free")
     timed(uncertainty, "split_half_spread")
+    from longtail.estimate import estimates
+
+    rows = estimates.influence_rows
+
+    def timed_rows(*args, **kwargs):  # the one pass: the time spent computing its blocks (not writing them)
+        blocks = rows(*args, **kwargs)
+        while True:
+            start = time.perf_counter()
+            try:
+                block = next(blocks)
+            except StopIteration as done:
+                spent["pass"] = spent.get("pass", 0) + time.perf_counter() - start
+                return done.value
+            spent["pass"] = spent.get("pass", 0) + time.perf_counter() - start
+            yield block
+
+    estimates.influence_rows = timed_rows
     start = time.perf_counter()
     sys.argv = [str(ROOT / "stages/estimate.py"), *argv]
     try:
@@ -96,8 +114,9 @@ def child(argv: list[str]) -> None:
         if e.code:
             raise
     total = time.perf_counter() - start
-    print(f"in the stage: null draws {spent['influence_free']:.1f} s, reliability spread {spent['split_half_spread']:.1f} s, "
-          f"the rest {total - sum(spent.values()):.1f} s", file=sys.stderr)
+    print(f"in the stage ({total:.1f} s): the pass {spent['pass']:.1f} s, null draws {spent['influence_free']:.1f} s, "
+          f"reliability spread {spent['split_half_spread']:.1f} s, the rest {total - sum(spent.values()):.1f} s",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":
