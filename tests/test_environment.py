@@ -3,6 +3,7 @@ versions (make install), and each run records where it came from (metrics/enviro
 
 import json
 import re
+import sysconfig
 import tomllib
 from importlib import metadata
 
@@ -32,7 +33,10 @@ def test_every_dependency_of_pyproject_is_pinned_with_its_hashes(root):
 
 def test_the_installed_versions_are_the_locked_ones(root):
     # make install installs requirements.lock with --require-hashes: a fresh clone holds exactly these.
-    installed = {normal(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    # Only the environment's own site-packages, as pip freeze lists it: setuptools puts the copies of
+    # packaging and platformdirs it vendors on sys.path once imported, older ones, with metadata.
+    site = sysconfig.get_paths()["purelib"]
+    installed = {normal(d.metadata["Name"]): d.version for d in metadata.distributions(path=[site])}
     differ = {name: (version, installed.get(name)) for name, version in locked(root).items()
               if installed.get(name) != version}
     assert differ == {}, "run `make install` (or `make lock` after changing pyproject.toml)"
