@@ -9,6 +9,8 @@ import subprocess
 import pytest
 import yaml
 
+from test_docs import texts
+
 WORKFLOWS = ["tests.yml", "gpu.yml"]
 
 
@@ -39,8 +41,8 @@ def test_actionlint_catches_a_broken_workflow(root, tmp_path):
 
 
 def manual(root) -> str:
-    """The README and the manual's pages, where a user reads the commands."""
-    return "\n".join(p.read_text() for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))])
+    """The README and the manual's pages (test_docs.texts), where a user reads the commands."""
+    return "\n".join(texts(root).values())
 
 
 def commands(workflow: dict) -> list[str]:
