@@ -6,7 +6,7 @@ planted flips, how well memorization finds them (longtail.estimate)."""
 
 from pathlib import Path
 
-from longtail import cli, layout, params
+from longtail import cli, devices, layout, params
 from longtail.artifacts import load_prepared, load_trials, outputs
 from longtail.estimate import estimates, influence
 
@@ -28,6 +28,7 @@ def main(
         params.check_range("--chunk-rows", chunk_rows, 0)
         p = params.read(params_file)
         cfg, seed = params.section(p, "estimate", params.Estimate), params.seed(p)
+        device = influence.on_device(devices.pick(params.device(p)))  # the products on a GPU where there is one
         t = load_trials(trials_dir, cfg.target)
         masks, train_target, test_target = t["masks"], t["train_target"], t["test_target"]
         per = estimates.per_example(masks, train_target, test_target, t["train_correct"])
@@ -38,10 +39,10 @@ def main(
             halves, held = estimates.split(len(masks), cfg, seed)
             blocks = estimates.influence_rows(masks, test_target, per["memorization"], rows, halves=halves, held=held,
                                               advance=advance, min_influence=cfg.pair_influence,
-                                              min_memorization=cfg.pair_memorization)
+                                              min_memorization=cfg.pair_memorization, device=device)
             reduced = out.npy_chunks(out_dir / "influence.npy", (n_test, n_train), cfg.dtype, blocks)
             result = estimates.finish(masks, train_target, test_target, per, reduced, cfg=cfg, seed=seed, rows=rows,
-                                      flipped=load_prepared(prepared)[0].get("flipped"))
+                                      flipped=load_prepared(prepared)[0].get("flipped"), device=device)
             for name in layout.ESTIMATES:
                 out.npy(out_dir / f"{name}.npy", result.arrays[name])
             out.csv(out_dir / "high_influence_pairs.csv", ["train_index", "test_index", "influence", "memorization"],

@@ -53,3 +53,26 @@ def test_reference_and_group_sparsity_on_cuda_keep_their_accuracy(digits):
     assert size.flops(pruned, tuple(x.shape[1:])) <= 0.5 * size.flops(model, tuple(x.shape[1:]))
     assert (training.predict(pruned, xt) == yt).float().mean().item() > accuracy - 0.05
     assert np.isfinite(next(pruned.parameters()).detach().cpu().numpy()).all()
+
+
+def test_the_estimates_products_on_cuda_are_the_cpus():
+    # 0/1 targets bit for bit (exact counts, the same IEEE operations); a soft target within float32
+    # rounding of its sums.
+    from longtail.estimate import influence, null
+
+    rng = np.random.default_rng(0)
+    masks = rng.random((200, 300)) < 0.7
+    correct = rng.random((200, 120)) < 0.8
+    soft = (correct * 4 - 2 + rng.normal(0, 1, correct.shape)).astype(np.float16)
+    halves, held = (np.arange(0, 200, 2), np.arange(1, 200, 2)), np.arange(0, 200, 10)
+    for target, same in ((correct, np.testing.assert_array_equal),
+                         (soft, lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5))):
+        for cpu, gpu in zip(influence.influence_pass(masks, target, halves, held, 50),
+                            influence.influence_pass(masks, target, halves, held, 50, device="cuda")):
+            for name in cpu:
+                same(gpu[name], cpu[name])
+    memorization = influence.memorization(masks, rng.random((200, 300)) < 0.8)
+    cpu = null.influence_free(masks, correct, memorization, draws=3, seed=0, rows=50)
+    gpu = null.influence_free(masks, correct, memorization, draws=3, seed=0, rows=50, device="cuda")
+    for name in cpu:
+        np.testing.assert_array_equal(gpu[name], cpu[name])

@@ -190,3 +190,42 @@ def test_strongest_influence_given_the_undefined_columns_matches_and_leaves_the_
         np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(block, before)  # its NaNs are back
     assert influence.undefined(masks)[:2].all() and not influence.undefined(masks)[2:].any()
+
+
+# --- the same products through torch (estimate's device: a GPU; here torch's CPU backend) ------------
+
+@pytest.mark.parametrize("target", ["correct", "soft"])
+def test_torch_gives_numpys_blocks_pass_and_strongest_influence(trials, soft, target):
+    # 0/1 targets: exact counts and the same IEEE operations in the same order, bit for bit; a soft
+    # target's sums are rounded in another order.
+    masks, _, test_target = trials if target == "correct" else soft
+    same = np.testing.assert_array_equal if target == "correct" else (
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6))
+    numpy_blocks = np.concatenate(list(influence.influence_blocks(masks, test_target, 5)))
+    same(np.concatenate(list(influence.influence_blocks(masks, test_target, 5, device="cpu"))), numpy_blocks)
+    halves, held = (np.arange(0, 60, 2), np.arange(1, 60, 2)), np.array([3, 10, 11, 40])
+    for ours, theirs in zip(influence.influence_pass(masks, test_target, halves, held, 5),
+                            influence.influence_pass(masks, test_target, halves, held, 5, device="cpu")):
+        assert set(ours) == set(theirs)
+        for name in ours:
+            same(theirs[name], ours[name])
+    value, top = influence.strongest(masks, test_target, 5, device="cpu")
+    expected = influence.strongest(masks, test_target, 5)
+    same(value, expected[0])
+    if target == "correct":
+        np.testing.assert_array_equal(top, expected[1])  # the first of tied maxima on both
+    assert influence.on_device("cpu") is None and influence.on_device(None) is None
+    assert influence.on_device("cuda:1") == "cuda:1"
+
+
+def test_the_null_and_the_spread_through_torch_are_numpys(trials):
+    from longtail.estimate import null, uncertainty
+
+    masks, train_correct, test_correct = trials
+    memorization = influence.memorization(masks, train_correct)
+    ours = null.influence_free(masks, test_correct, memorization, draws=3, seed=1, rows=5)
+    theirs = null.influence_free(masks, test_correct, memorization, draws=3, seed=1, rows=5, device="cpu")
+    for name in ours:
+        np.testing.assert_array_equal(theirs[name], ours[name])
+    assert (uncertainty.split_half_spread(masks, train_correct, test_correct, 0, 3, 5, device="cpu")
+            == uncertainty.split_half_spread(masks, train_correct, test_correct, 0, 3, 5))

@@ -53,11 +53,11 @@ def per_example(masks, train_target, test_target, train_correct) -> dict[str, np
 
 
 def influence_rows(masks, test_correct, memorization, rows: int, *, halves, held, min_influence: float,
-                   min_memorization: float, advance=None):
+                   min_memorization: float, advance=None, device: str | None = None):
     """Yields influence [n_test, n_train] in blocks of `rows` rows (calling advance() after each);
     returns their Rows. One pass (influence.influence_pass) gives, beside the published matrix, each
     row's strongest influence on each half of the trials (`halves`) and the held-out trials'
-    (`held`) predicted outcomes."""
+    (`held`) predicted outcomes. device: where the products run (influence.on_device)."""
     pairs, strongest, nan_count, start = [], [], 0, 0
     half_strongest, predicted = ([], []), []
     # Each set of trials' undefined columns: the only NaNs of its blocks (targets are finite)
@@ -65,7 +65,7 @@ def influence_rows(masks, test_correct, memorization, rows: int, *, halves, held
     undefined = {"all": influence.undefined(masks), "a": influence.undefined(masks[halves[0]]),
                  "b": influence.undefined(masks[halves[1]]), "rest": influence.undefined(masks[rest])}
     held_masks = masks[held].astype(np.float32)
-    for blocks in influence.influence_pass(masks, test_correct, halves, held, rows):
+    for blocks in influence.influence_pass(masks, test_correct, halves, held, rows, device):
         block = blocks["all"]
         nan_count += len(block) * int(undefined["all"].sum())
         pairs.append(influence.high_influence_pairs(block, start, memorization, min_influence=min_influence,
@@ -105,11 +105,11 @@ def split(trials: int, cfg, seed: int) -> tuple[tuple[np.ndarray, np.ndarray], n
 
 
 def finish(masks, train_target, test_target, per: dict, reduced: Rows, *, flipped, cfg, seed: int,
-           rows: int) -> Estimates:
+           rows: int, device: str | None = None) -> Estimates:
     """Everything the estimate stage writes but the influence matrix: `per` from per_example,
     `reduced` from influence_rows (with split's halves and held-out trials), cfg the estimate params
     (params.Estimate). The targets are the arrays of estimate.target; flipped: the prepared data's
-    planted flips (bool [n], or None)."""
+    planted flips (bool [n], or None); device: where the null's and the spread's products run."""
     if flipped is not None and flipped.shape != masks.shape[1:]:
         raise LongtailError(f"the prepared data has {len(flipped)} training examples, the trials {masks.shape[1]}: "
                             "rerun the pipeline (`dvc repro`)")
@@ -141,7 +141,7 @@ def finish(masks, train_target, test_target, per: dict, reduced: Rows, *, flippe
         "reliability": reliability,
         # how far each reliability moves between random splits of the same trials: its error bar
         "reliability_spread": uncertainty.split_half_spread(masks, train_target, test_target, seed,
-                                                            cfg.reliability_splits, rows),
+                                                            cfg.reliability_splits, rows, device),
         "stability_k": stability_k,  # the size of the set plots/memorization_stability.csv follows
         # the field's other estimators from the same masks (pyDVL, OpenDataVal): their means and the
         # median standard error of each example's value
@@ -156,7 +156,7 @@ def finish(masks, train_target, test_target, per: dict, reduced: Rows, *, flippe
                   "top_memorization": influence.top_memorization(reduced.top_train, memorization),
                   "mean_influence": per["test_mean_influence"]}
     free = null.influence_free(masks, test_target, memorization, draws=cfg.null_draws,
-                               seed=seeds.derive(seed, seeds.NULL), rows=rows)
+                               seed=seeds.derive(seed, seeds.NULL), rows=rows, device=device)
     summary["null"] = null_summary(statistics, free)
     arrays = {"memorization": memorization, "memorization_se": se.astype(np.float32),
               "train_mean_influence": per["train_mean_influence"],

@@ -11,7 +11,7 @@ No influence means: trial k's correctness of the test examples, D[k, :], does no
 training examples trial k kept. Each draw r permutes the trials of D against the masks M (whole
 rows: every example keeps its trial accuracy, and the test examples keep their correlation across
 trials, the trial-to-trial swings of a whole model) and computes every statistic as the estimate
-stage does (influence.influence_blocks, influence.strongest_influence, influence.mean_influences):
+stage does (influence.strongest, influence.mean_influences):
 
     draws[r, i]  the statistic of test example i on the r-th influence-free permutation
     null[i]      = mean over r of draws[r, i]: its expected value without influence
@@ -34,18 +34,16 @@ from longtail.estimate import influence
 
 
 def influence_free(masks: np.ndarray, test_correct: np.ndarray, memorization: np.ndarray, *, draws: int,
-                   seed: int, rows: int | None = None) -> dict[str, np.ndarray]:
+                   seed: int, rows: int | None = None, device: str | None = None) -> dict[str, np.ndarray]:
     """statistic name (stats.STATISTICS) -> float64 [draws, n_test], its value on `draws` permutations
     of the trials of test_correct [t, n_test] against masks [t, n_train] (numpy's default_rng(seed));
-    memorization [n_train] gives top_memorization; rows: test columns per influence block."""
+    memorization [n_train] gives top_memorization; rows: test columns per influence block; device:
+    where the products run (influence.on_device)."""
     rng = np.random.default_rng(seed)
     out = {"max_influence": [], "top_memorization": [], "mean_influence": []}
-    undefined = influence.undefined(masks)
     for _ in range(draws):
         shuffled = test_correct[rng.permutation(len(test_correct))]
-        strongest = [influence.strongest_influence(block, undefined)
-                     for block in influence.influence_blocks(masks, shuffled, rows, reuse=True)]
-        value, top = (np.concatenate(parts) for parts in zip(*strongest))
+        value, top = influence.strongest(masks, shuffled, rows, device)
         out["max_influence"].append(value)
         out["top_memorization"].append(influence.top_memorization(top, memorization))
         out["mean_influence"].append(influence.mean_influences(masks, shuffled)[0])

@@ -45,31 +45,29 @@ def median_se(se: np.ndarray, trials: int, targets=(0.05, 0.02), suffix: str = "
 
 
 def estimates(masks, train_correct, test_correct, chunk_rows: int | None = None,
-              strongest: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+              strongest: tuple[np.ndarray, np.ndarray] | None = None, device: str | None = None
+              ) -> dict[str, np.ndarray]:
     """memorization, and each test example's mean_influence, max_influence and top_memorization
     (ttest.statistic), from these trials alone, streaming blocks of the influence matrix (the
     estimate stage computes the same on all trials while it writes the matrix). strongest:
     (max_influence, top_train) of these trials where a pass already gave them (the estimate stage's
-    halves): then no block is computed."""
+    halves): then no block is computed. device: where the products run (influence.on_device)."""
     memorization = influence.memorization(masks, train_correct)
     if strongest is None:
-        blocks = influence.influence_blocks(masks, test_correct, chunk_rows, reuse=True)
-        undefined = influence.undefined(masks)
-        parts = [influence.strongest_influence(block, undefined) for block in blocks]
-        strongest = tuple(np.concatenate(part) for part in zip(*parts))
+        strongest = influence.strongest(masks, test_correct, chunk_rows, device)
     max_influence, top_train = strongest
     return {"memorization": memorization, "mean_influence": influence.mean_influences(masks, test_correct)[0],
             "max_influence": max_influence, "top_memorization": influence.top_memorization(top_train, memorization)}
 
 
 def split_half_spread(masks, train_correct, test_correct, seed: int, splits: int,
-                      chunk_rows: int | None = None) -> dict:
+                      chunk_rows: int | None = None, device: str | None = None) -> dict:
     """The spread of each split-half reliability over `splits` further random splits (seeds
     derived from (seed, SPLITS, i)): {name: {"sd", "low", "high"}}, the standard deviation, minimum
     and maximum of r, None where r is undefined in any split (or splits < 2)."""
     if splits < 2:
         raise ValueError(f"a spread needs at least 2 splits, got {splits}")
-    rs = [split_half(masks, train_correct, test_correct, seeds.derive(seed, seeds.SPLITS, i), chunk_rows)
+    rs = [split_half(masks, train_correct, test_correct, seeds.derive(seed, seeds.SPLITS, i), chunk_rows, device)
           for i in range(splits)]
     spread = {}
     for name in ("memorization", *STATISTICS):
@@ -80,11 +78,13 @@ def split_half_spread(masks, train_correct, test_correct, seed: int, splits: int
     return {"splits": splits} | spread
 
 
-def split_half(masks, train_correct, test_correct, seed: int, chunk_rows: int | None = None) -> dict:
+def split_half(masks, train_correct, test_correct, seed: int, chunk_rows: int | None = None,
+               device: str | None = None) -> dict:
     """Split-half reliability (see the module docstring) of memorization and of each per-test
     statistic: {"split_seed": seed, "memorization": r, "mean_influence": r, ...}; r is None where
     undefined (too few trials, or a statistic with no spread)."""
-    a, b = (estimates(masks[h], train_correct[h], test_correct[h], chunk_rows) for h in halves(len(masks), seed))
+    a, b = (estimates(masks[h], train_correct[h], test_correct[h], chunk_rows, device=device)
+            for h in halves(len(masks), seed))
     return reliabilities(a, b, seed)
 
 
