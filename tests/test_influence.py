@@ -229,3 +229,32 @@ def test_the_null_and_the_spread_through_torch_are_numpys(trials):
         np.testing.assert_array_equal(theirs[name], ours[name])
     assert (uncertainty.split_half_spread(masks, train_correct, test_correct, 0, 3, 5, device="cpu")
             == uncertainty.split_half_spread(masks, train_correct, test_correct, 0, 3, 5))
+
+
+@pytest.mark.parametrize("device", [None, "cpu"])
+def test_strongest_skips_the_constant_columns_and_gives_the_blocks_answer_bit_for_bit(trials, device):
+    # A column right (or wrong) in every trial has an influence row of exact zeros: its strongest is
+    # 0 at the first defined training example, with no product; where no column is defined, NaN, -1.
+    masks, _, test_correct = trials
+    columns = test_correct.copy()
+    columns[:, [0, 5]], columns[:, 9] = True, False
+    for m, d in ((masks, columns), (masks, columns[:, [0, 5, 9]]), (masks[:, :2], columns)):
+        got = influence.strongest(m, d, 4, device)
+        expected = tuple(np.concatenate(part) for part in zip(*(
+            influence.strongest_influence(block, influence.undefined(m)) for block in influence.influence_blocks(m, d, 4))))
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == b.dtype
+    assert influence.strongest(masks, columns, 4, device)[1][0] == 2  # columns 0 and 1 are undefined
+
+
+def test_strongest_computes_only_the_columns_that_vary(trials, monkeypatch):
+    masks, _, test_correct = trials
+    columns = test_correct.copy()
+    columns[:, :10] = True
+    seen, blocks = [], influence.influence_blocks
+    monkeypatch.setattr(influence, "influence_blocks", lambda m, d, *a, **k: seen.append(d.shape[1]) or blocks(m, d, *a, **k))
+    influence.strongest(masks, columns, 4)
+    assert seen == [columns.shape[1] - 10]
+    influence.strongest(masks, np.ones_like(columns))
+    assert seen == [columns.shape[1] - 10]  # nothing varies: no product at all

@@ -300,8 +300,23 @@ def strongest(masks: np.ndarray, test_correct: np.ndarray, chunk_rows: int | Non
               device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(max_influence, top_train) of every test example, strongest_influence over the influence
     blocks of these trials: on `device` the blocks never leave it (the null's draws and the
-    spread's splits need only these two vectors); None, numpy on the CPU."""
+    spread's splits need only these two vectors); None, numpy on the CPU.
+
+    A 0/1 column that is the same in every trial (most test examples of a real run: right in every
+    trial) has an influence row of exact zeros (a / a - b / b, or 0 - 0), so its strongest influence
+    is 0 at the first defined training example, the block's answer bit for bit, with no product:
+    only the columns that vary are computed (on digits' default run a fifth of them)."""
     undefined_columns = undefined(masks)
+    if test_correct.dtype == bool:
+        count = test_correct.sum(0)
+        varies = (count > 0) & (count < len(test_correct))
+        if not varies.all():
+            defined = np.flatnonzero(~undefined_columns)
+            value = np.full(test_correct.shape[1], 0.0 if len(defined) else np.nan)
+            top = np.full(test_correct.shape[1], defined[0] if len(defined) else -1)
+            if varies.any():
+                value[varies], top[varies] = strongest(masks, test_correct[:, varies], chunk_rows, device)
+            return value, top
     if device is None:
         parts = [strongest_influence(block, undefined_columns)
                  for block in influence_blocks(masks, test_correct, chunk_rows, reuse=True)]
