@@ -38,18 +38,35 @@ from scipy import stats as scipy_stats
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines.strata import matched_test as strata_test  # noqa: E402
 
-from longtail import devices, params  # noqa: E402
+from longtail import devices, params, seeds  # noqa: E402
 from longtail.analysis import cie, questions  # noqa: E402
 from longtail.analysis.stats import STATISTICS  # noqa: E402
 from longtail.artifacts import load_npy, load_npz  # noqa: E402
 from longtail.compress.recipe import compress  # noqa: E402
 from longtail.data import datasets  # noqa: E402
-from longtail.estimate import influence, null, uncertainty  # noqa: E402
+from longtail.estimate import estimates, influence, null, uncertainty  # noqa: E402
 from longtail.train import training, trials  # noqa: E402
 from longtail.train.reference import reference_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NULL_DRAWS = params.section(params.read(ROOT / "params.yaml"), "estimate", params.Estimate).null_draws
+
+
+def pipeline_null(masks, test_correct, memorization, seed) -> tuple[dict, dict]:
+    """The null as the pipeline draws it: (means, joint), statistic -> [R, n] each. means: the
+    estimate's draws, whose means are the null values (by counts for 0/1 correctness,
+    estimates.null_draws); joint: the influence_free stage's joint draws, here of every test example
+    (these sets are smaller than estimate.null_sample), which the two questions' noise reads."""
+    means = estimates.null_draws(masks, test_correct, memorization, draws=NULL_DRAWS, seed=seed)
+    joint = null.influence_free(masks, test_correct, memorization, draws=NULL_DRAWS, seed=seeds.derive(seed, seeds.NULL))
+    return means, joint
+
+
+def two_questions(values, means, joint, group, rest, difficulty):
+    """questions.two_questions as the ttest stage asks it: the excess over the means' null values,
+    the noise from the joint draws measured against the same null values."""
+    centre = np.asarray(means, np.float64).mean(0)
+    return questions.two_questions(values - centre, joint, group, rest, difficulty, means=centre)
 
 
 def fake_sets(pool: np.ndarray, difficulty: np.ndarray, size: int, draws: int, seed: int) -> list[np.ndarray]:
@@ -91,7 +108,8 @@ def student_p(values, group, rest, equal_var=True) -> float:
 
 
 def tests(values, draws, group, rest, difficulty, permutations, seed, only) -> dict[str, float | None]:
-    """The p of each comparison in `only` for one group: the raw Student and Welch t (the paper's), Q1,
+    """The p of each comparison in `only` for one group (draws: pipeline_null's (means, joint) of the
+    statistic): the raw Student and Welch t (the paper's), Q1,
     Q2 (as the ttest stage runs them, analysis.questions), and the strata test Q2 replaced (on the
     raw statistic, as it ran)."""
     out = {}
@@ -100,7 +118,7 @@ def tests(values, draws, group, rest, difficulty, permutations, seed, only) -> d
     if "raw_welch" in only:
         out["raw_welch"] = student_p(values, group, rest, equal_var=False)
     if {"q1", "q2"} & set(only):
-        q1, q2 = questions.two_questions(null.excess(values, draws), draws, group, rest, difficulty)
+        q1, q2 = two_questions(values, *draws, group, rest, difficulty)
         out |= {"q1": q1["p"], "q2": q2["p"]}
     if "strata" in only:
         out["strata"] = strata_test(values, group, rest, difficulty, width=0.02, draws=permutations, seed=seed)["p"]
@@ -130,7 +148,7 @@ def calibration(label, masks, train_correct, test_correct, agree, independent, *
     difficulty = test_correct.mean(0)
     memorization = influence.memorization(masks, train_correct)
     real = uncertainty.estimates(masks, train_correct, test_correct)
-    free = null.influence_free(masks, test_correct, memorization, draws=NULL_DRAWS, seed=seed)
+    free = pipeline_null(masks, test_correct, memorization, seed)
     print(f"\n## {label}: {len(masks)} trials, {len(agree)} test examples, {agree.sum()} agreeing\n")
     per = max(1, draws // realizations)
     print(f"Fake groups drawn from the agreeing examples with probability 1 - trial accuracy + 0.01; alpha {alpha}.\n")
@@ -142,12 +160,12 @@ def calibration(label, masks, train_correct, test_correct, agree, independent, *
     for r in range(realizations):
         shuffled_correct = influence_free_trials(masks, test_correct, seed + 10**6 + r)
         shuffled = uncertainty.estimates(masks, train_correct, shuffled_correct)
-        drawn = null.influence_free(masks, shuffled_correct, memorization, draws=NULL_DRAWS, seed=seed + 2 * 10**6 + r)
+        drawn = pipeline_null(masks, shuffled_correct, memorization, seed + 2 * 10**6 + r)
         for name in STATISTICS:
             for size in sizes:
                 outcomes = {test: [] for test in ("raw", "raw_welch", "q1")}
                 for n, group in enumerate(fake_sets(agree, difficulty, size, per, seed + size + 1000 * r)):
-                    found = tests(shuffled[name], drawn[name], group, agree & ~group, difficulty, permutations,
+                    found = tests(shuffled[name], (drawn[0][name], drawn[1][name]), group, agree & ~group, difficulty, permutations,
                                   seed + n, ("raw", "raw_welch", "q1"))
                     for test, p in found.items():
                         outcomes[test].append(p is not None and p <= alpha)
@@ -167,11 +185,11 @@ def calibration(label, masks, train_correct, test_correct, agree, independent, *
     print("| --- | --- | --- | --- |" + (" --- |" if independent is not None else ""))
     for name in STATISTICS:
         for size in sizes:
-            r = rates(fake_sets(agree, difficulty, size, draws, seed + size), real[name], free[name], agree,
+            r = rates(fake_sets(agree, difficulty, size, draws, seed + size), real[name], (free[0][name], free[1][name]), agree,
                       difficulty, alpha, permutations, seed, only=("q2", "strata"))
             row = f"| {name} | {size} | {r['q2']} | {r['strata']} |"
             if independent is not None:
-                other = rates(fake_sets(agree, independent, size, draws, seed + size), real[name], free[name], agree,
+                other = rates(fake_sets(agree, independent, size, draws, seed + size), real[name], (free[0][name], free[1][name]), agree,
                               difficulty, alpha, permutations, seed, only=("q2",))
                 row += f" {other['q2']} |"
             print(row, flush=True)
@@ -212,10 +230,10 @@ def synthetic(seeds, count, device, permutations, recipe):
         masks, c, d = train(split, count, seed, device, recipe)
         memorization = influence.memorization(masks, c)
         values = uncertainty.estimates(masks, c, d)["max_influence"]
-        draws = null.influence_free(masks, d, memorization, draws=NULL_DRAWS, seed=seed)["max_influence"]
+        means, joint = (draws["max_influence"] for draws in pipeline_null(masks, d, memorization, seed))
         masks_cie = pruned_cies(split, seed, device)
         group, agree, difficulty = masks_cie["cie"], ~masks_cie["cie"], d.mean(0)
-        q1, q2 = questions.two_questions(null.excess(values, draws), draws, group, agree, difficulty)
+        q1, q2 = two_questions(values, means, joint, group, agree, difficulty)
         s = strata_test(values, group, agree, difficulty, width=0.02, draws=permutations, seed=seed)
         print(f"| {seed} | {group.sum()} ({(group & split['rare_test']).sum()}) | {interval(q1)} | {number(q1['p'])} | "
               f"{interval(q2)} | {number(q2['p'])} ({q2['extrapolated']}) | {number(s['p'])} ({s['n']} of {group.sum()}) | "
@@ -239,11 +257,11 @@ def planted(count, seed, device, recipe, *, sizes, draws, alpha, permutations, o
     masks, c, d = train(split, count, seed, device, recipe)
     memorization = influence.memorization(masks, c)
     values = uncertainty.estimates(masks, c, d)["max_influence"]
-    draws_null = null.influence_free(masks, d, memorization, draws=NULL_DRAWS, seed=seed)["max_influence"]
+    draws_null = tuple(draws["max_influence"] for draws in pipeline_null(masks, d, memorization, seed))
     difficulty, not_rare = d.mean(0), ~split["rare_test"]
     hard = difficulty < 0.95
     rare_hard, overlap_hard = hard & split["rare_test"], hard & overlap_test
-    excess = null.excess(values, draws_null)
+    excess = null.excess(values, draws_null[0])
     print(f"\n## Planted: synthetic set with class overlap ({len(split['y_train'])} training, {len(difficulty)} test "
           f"examples, {count} trials, max_influence)\n")
     print(f"Hard (trial accuracy < 0.95) rare test examples: {rare_hard.sum()}, trial accuracy "

@@ -7,8 +7,11 @@
 Runs the real stage script in a child process and reads the child's peak RSS from the kernel
 (getrusage), so the number includes Python, numpy and everything the stage loads. Target: 4 GB.
 The child times the one pass over the influence blocks (the published matrix, its halves and the
-held-out trials' predictions), the influence-free null's draws and the reliability spread's splits
-(each draw and each split a pass of its own) apart from the rest of the stage and its total.
+held-out trials' predictions), the influence-free null's draws (by counts for 0/1 targets: a pass
+over the masks each; an influence matrix each for a soft target) and the reliability spread's splits
+(a pass each) apart from the rest of the stage and its total. Then the influence_free stage, which
+every compression experiment reruns downstream: its joint draws of the tested examples (CIEs and
+the most shifted, drawn at random here) and estimate.null_sample others, timed whole.
 """
 
 import platform
@@ -62,17 +65,31 @@ def main(trials: int = 2000, n_train: int = 50_000, n_test: int = 10_000, dtype:
         seconds = time.perf_counter() - start
         peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # Linux: KiB
         size_gb = (tmp / "influence/influence.npy").stat().st_size / 1e9
+        # The influence_free stage downstream (rerun by every compression experiment): its joint draws of
+        # the tested examples (here CIEs 2% and the most shifted 5% of the test set, at random) and the sample.
+        for folder, arrays in (("cie", {"cie": rng.random(n_test) < 0.02}), ("pie", {"shifted": rng.random(n_test) < 0.05})):
+            (tmp / folder).mkdir()
+            found = arrays | {k: np.zeros(n_test, bool) for k in ("cie_u", "cie_c", "cie_both_wrong", "pie")}
+            np.savez(tmp / folder / "masks.npz", **found)
+        start = time.perf_counter()
+        joint = subprocess.run([sys.executable, str(ROOT / "stages/influence_free.py"), "--params", str(tmp / "params.yaml"),
+                                "--trials-dir", str(tmp / "trials"), "--influence-dir", str(tmp / "influence"),
+                                "--cie-dir", str(tmp / "cie"), "--pie-dir", str(tmp / "pie"),
+                                "--out", str(tmp / "joint.npz")], check=True, capture_output=True, text=True)
+        joint_seconds = time.perf_counter() - start
+        joint_said = " ".join(joint.stderr.split()).removeprefix("influence_free: ")
         setting = {key: params["estimate"][key] for key in ("target", "null_draws", "reliability_splits", "holdout")}
     print(f"estimate t={trials} n_train={n_train} n_test={n_test} {dtype} {setting}: {seconds:.1f} s, "
           f"peak RSS {peak_gb:.2f} GB (limit {limit_gb} GB), influence.npy {size_gb:.2f} GB; "
           f"{platform.processor() or platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores")
+    print(f"influence_free stage downstream: {joint_seconds:.1f} s ({joint_said})")
     if peak_gb > limit_gb:
         raise SystemExit(f"peak RSS {peak_gb:.2f} GB is over the {limit_gb} GB target")
 
 
 def child(argv: list[str]) -> None:
     """The stage, in this process, with the null and the spread timed apart (printed to stderr)."""
-    from longtail.estimate import null, uncertainty
+    from longtail.estimate import estimates, uncertainty
 
     spent = {}
 
@@ -87,9 +104,8 @@ def child(argv: list[str]) -> None:
 
         setattr(module, name, wrapper)
 
-    timed(null, "influence_free")
+    timed(estimates, "null_draws")
     timed(uncertainty, "split_half_spread")
-    from longtail.estimate import estimates
 
     rows = estimates.influence_rows
 
@@ -114,7 +130,7 @@ def child(argv: list[str]) -> None:
         if e.code:
             raise
     total = time.perf_counter() - start
-    print(f"in the stage ({total:.1f} s): the pass {spent['pass']:.1f} s, null draws {spent['influence_free']:.1f} s, "
+    print(f"in the stage ({total:.1f} s): the pass {spent['pass']:.1f} s, null draws {spent['null_draws']:.1f} s, "
           f"reliability spread {spent['split_half_spread']:.1f} s, the rest {total - sum(spent.values()):.1f} s",
           file=sys.stderr)
 

@@ -25,6 +25,7 @@ def main(
     cie_dir: Path = Path(layout.CIE),
     trials_dir: Path = Path(layout.TRIALS),
     influence_dir: Path = Path(layout.INFLUENCE),
+    joint_null: Path = Path(layout.JOINT_NULL),
     out_dir: Path = Path(layout.HARM),
     metrics: Path = Path(layout.metrics("harm")),
 ):
@@ -38,10 +39,11 @@ def main(
                                    load_npz(pie_dir / "shift.npz", ["reference_votes"])["reference_votes"], difficulty,
                                    cfg.early)
         influence = {s: load_npy(influence_dir / layout.statistic_file(s), ndim=1) for s in layout.STATISTICS}
-        null = {s: load_npy(influence_dir / layout.null_file(s), ndim=2) for s in layout.STATISTICS}
+        joint = load_npz(joint_null, ["columns", "sampled", *layout.STATISTICS])  # influence-free [R, m] each
         targets = {"cie": load_npz(cie_dir / "masks.npz", ["cie"])["cie"],
                    "shifted": load_npz(pie_dir / "masks.npz", ["shifted"])["shifted"]}
-        found = harm.predicts(cheap, influence, null, targets, folds=cfg.folds, seed=run.seed)
+        found = harm.predicts(cheap, influence, {s: joint[s] for s in layout.STATISTICS}, targets, folds=cfg.folds,
+                              seed=run.seed, columns=joint["columns"], sampled=joint["sampled"])
         with outputs() as out:
             out.npz(out_dir / "signals.npz", **cheap)
             out.json(metrics, found)

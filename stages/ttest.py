@@ -17,12 +17,11 @@ app = cli.app(__doc__)
 @app.command()
 def main(
     params_file: Path = cli.PARAMS,
-    influence_dir: Path = Path(layout.INFLUENCE),
+    influence_dir: Path = Path(layout.INFLUENCE), joint_null: Path = Path(layout.JOINT_NULL),
     cie_dir: Path = Path(layout.CIE),
     pie_dir: Path = Path(layout.PIE),
     prepared: Path = Path(layout.PREPARED),
-    trials_dir: Path = Path(layout.TRIALS),
-    estimate_metrics: Path = Path(layout.metrics("estimate")),
+    trials_dir: Path = Path(layout.TRIALS), estimate_metrics: Path = Path(layout.metrics("estimate")),
     metrics: Path = Path(layout.metrics("ttest")),
     plots_dir: Path = Path(layout.PLOTS),
 ):
@@ -31,7 +30,8 @@ def main(
         params.check_statistic(p)
         cfg, seed = params.section(p, "ttest", params.Ttest), params.seed(p)
         values = load_npy(influence_dir / layout.statistic_file(cfg.statistic), ndim=1)
-        draws = load_npy(influence_dir / layout.null_file(cfg.statistic), ndim=2)  # influence-free [R, n_test]
+        draws = load_npy(influence_dir / layout.null_file(cfg.statistic), ndim=2)  # influence-free [R, n_test]: the null
+        joint = load_npz(joint_null, ["columns", "sampled", cfg.statistic])  # the joint draws [R, m]: its noise
         test_correct = load_npy(trials_dir / "test_correct.npy", dtype=bool, ndim=2)
         difficulty = test_correct.mean(0)  # each test example's trial accuracy
         reliability = load_json(estimate_metrics).get("reliability", {}).get(cfg.statistic)
@@ -39,8 +39,9 @@ def main(
         questions.check_inputs(values, draws, cfg.statistic, **{"CIE masks": cie_masks["cie"], "PIE masks": pie["pie"],
                                                                  "the most shifted": pie["shifted"],
                                                                  "test_correct.npy": difficulty})
+        joint["draws"] = joint.pop(cfg.statistic)
         results = questions.compare(values, draws, questions.groups(cie_masks, pie), difficulty,
-                                    load_prepared(prepared)[1].get("rare"), cfg, seed, trials=len(test_correct))
+                                    load_prepared(prepared)[1].get("rare"), cfg, seed, trials=len(test_correct), joint=joint)
         with outputs() as out:
             out.json(metrics, {"statistic": cfg.statistic, "reliability": reliability} | results)
             out.csv(plots_dir / "cie_counts.csv", ["type", "count"],

@@ -127,3 +127,120 @@ def test_q1_rejects_difficulty_driven_groups_at_about_alpha_where_the_raw_t_does
             groups += 1
     assert raw / groups > 0.5
     assert q1 / groups <= 2 * 0.05  # over more groups and real trials: benchmarks/calibration.py
+
+
+# --- the marginal null by counts (null.by_count) -----------------------------------------------------
+
+def test_a_prefix_of_the_trials_is_that_columns_statistic_bit_for_bit():
+    masks, train_correct, _ = no_influence_trials(5, t=40, n_train=15, n_test=1)
+    masks[:, 0] = True  # an undefined training example
+    order, counts = np.random.default_rng(0).permutation(40), np.array([1, 7, 20, 39])
+    value, top, mean = influence.prefixes(masks, order, counts, rows=3)
+    columns = np.zeros((40, len(counts)), bool)
+    for q, c in enumerate(counts):
+        columns[order[:c], q] = True
+    expected = influence.strongest(masks, columns)
+    np.testing.assert_array_equal(value, expected[0])
+    np.testing.assert_array_equal(top, expected[1])
+    np.testing.assert_allclose(mean, influence.mean_influences(masks, columns)[0], rtol=1e-12, atol=1e-15)
+
+
+def test_the_null_by_count_is_the_joint_nulls_example_by_example():
+    # Every example's null mean agrees with influence_free's within their Monte-Carlo errors; those no
+    # trial disagrees on keep their statistic (excess exactly 0).
+    masks, train_correct, test_correct = no_influence_trials(6, t=120, n_train=80, n_test=150)
+    test_correct[:, 0], test_correct[:, 1] = True, False
+    memorization = influence.memorization(masks, train_correct)
+    values = uncertainty.estimates(masks, train_correct, test_correct)
+    joint = null.influence_free(masks, test_correct, memorization, draws=64, seed=1)
+    ours = null.by_count(masks, test_correct, memorization, draws=64, seed=2)
+    varies = (test_correct.sum(0) > 0) & (test_correct.sum(0) < 120)
+    for name in joint:
+        assert ours[name].shape == joint[name].shape
+        assert (ours[name][:, ~varies] == values[name][~varies]).all(), name
+        a, b = ours[name][:, varies], joint[name][:, varies]
+        z = (a.mean(0) - b.mean(0)) / np.sqrt((a.var(0, ddof=1) + b.var(0, ddof=1)) / 64)
+        # examples share draws (one count, nested prefixes), so z is correlated across them: a loose mean
+        assert np.abs(z).max() < 4.5 and 0.4 < np.mean(z**2) < 2.5, (name, np.abs(z).max(), np.mean(z**2))
+        # the same spread: each example's draws have the joint null's variance (ratio near 1)
+        assert 0.8 < np.median(a.var(0) / b.var(0)) < 1.25, name
+    counts = test_correct.sum(0)
+    same = np.flatnonzero(counts == counts[varies][0])
+    assert (ours["max_influence"][:, same] == ours["max_influence"][:, same[:1]]).all()  # one count, one draw
+
+
+def test_the_null_by_count_refuses_a_soft_target():
+    masks, _, test_correct = no_influence_trials(7, t=20, n_train=5, n_test=4)
+    with pytest.raises(ValueError, match="0/1 correctness"):
+        null.by_count(masks, test_correct.astype(np.float16), np.zeros(5), draws=2, seed=0)
+
+
+# --- the influence_free stage: the joint draws of the tested examples and a sample ---------------------
+
+def joint_project(tmp_path, root, n_test=60, null_sample=20):
+    import yaml
+
+    masks, train_correct, test_correct = no_influence_trials(8, t=30, n_train=25, n_test=n_test)
+    (tmp_path / "data/trials").mkdir(parents=True)
+    for name, array in (("masks", masks), ("train_correct", train_correct), ("test_correct", test_correct)):
+        np.save(tmp_path / f"data/trials/{name}.npy", array)
+    (tmp_path / "data/influence").mkdir(parents=True)
+    memorization = influence.memorization(masks, train_correct)
+    np.save(tmp_path / "data/influence/memorization.npy", memorization)
+    rng = np.random.default_rng(0)
+    cie = rng.random(n_test) < 0.1
+    (tmp_path / "data/cie").mkdir(parents=True)
+    np.savez(tmp_path / "data/cie/masks.npz", cie=cie, cie_u=cie, cie_c=np.zeros(n_test, bool),
+             cie_both_wrong=np.zeros(n_test, bool))
+    (tmp_path / "data/pie").mkdir(parents=True)
+    shifted = np.arange(n_test) < 3
+    np.savez(tmp_path / "data/pie/masks.npz", pie=np.zeros(n_test, bool), shifted=shifted)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["estimate"] |= {"null_draws": 5, "null_sample": null_sample}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return masks, test_correct, memorization, cie | shifted
+
+
+def test_the_influence_free_stage_draws_every_tested_example_and_a_uniform_sample(tmp_path, root, python):
+    import subprocess
+
+    from longtail import seeds
+
+    masks, test_correct, memorization, tested = joint_project(tmp_path, root)
+    done = subprocess.run([python, str(root / "stages/influence_free.py")], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    found = np.load(tmp_path / "data/influence_free/draws.npz")
+    columns, sampled = found["columns"], found["sampled"]
+    assert set(np.flatnonzero(tested)) <= set(columns) and sampled.sum() == 20 and (np.diff(columns) > 0).all()
+    expected = null.influence_free(masks, test_correct[:, columns], memorization, draws=5, seed=seeds.derive(0, seeds.NULL))
+    for name, draws in expected.items():
+        np.testing.assert_array_equal(found[name], draws)
+    # the joint draws of a column are those of the whole test set's, with the same permutations
+    whole = null.influence_free(masks, test_correct, memorization, draws=5, seed=seeds.derive(0, seeds.NULL))
+    np.testing.assert_array_equal(whole["max_influence"][:, columns], found["max_influence"])
+    assert "20 drawn at random" in " ".join(done.stderr.split())
+
+
+def test_the_influence_free_stage_refuses_arrays_of_another_run(tmp_path, root, python):
+    import subprocess
+
+    joint_project(tmp_path, root)
+    np.save(tmp_path / "data/influence/memorization.npy", np.zeros(7))
+    done = subprocess.run([python, str(root / "stages/influence_free.py")], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode != 0 and "rerun the pipeline" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data/influence_free").exists() or not any((tmp_path / "data/influence_free").iterdir())
+
+
+def test_a_sample_of_columns_is_uniform_and_keeps_every_tested_example():
+    tested = np.zeros(100, bool)
+    tested[[3, 50]] = True
+    columns, sampled = null.sample_columns(100, tested, 10, seed=0)
+    assert {3, 50} <= set(columns) and sampled.sum() == 10 and len(columns) in (10, 11, 12)
+    every, all_sampled = null.sample_columns(100, tested, 500, seed=0)
+    assert (every == np.arange(100)).all() and all_sampled.all()
+    # uniform: over many seeds each example is drawn about size / n of the time
+    hits = np.zeros(100)
+    for seed in range(400):
+        c, s = null.sample_columns(100, tested, 10, seed=seed)
+        hits[c[s]] += 1
+    assert abs(hits.mean() / 400 - 0.1) < 1e-12 and hits.std() / 400 < 0.03

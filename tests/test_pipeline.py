@@ -163,7 +163,7 @@ def test_repro_runs_every_stage_and_writes_the_artifacts_of_design(repo):
     repo, log = repo
     assert set(ran(log)) == {"check", "prepare", "train_trials", "fit", "estimate", "consistency_trials", "consistency_fit", "consistency_estimate",
                              "consistency", "reference", "compress", "cie", "reference_population", "populations",
-                             "pie", "ttest", "harm", "report"}
+                             "pie", "influence_free", "ttest", "harm", "report"}
     with np.load(repo / "data/prepared/train.npz") as f:
         x, y = f["x"], f["y"]
     with np.load(repo / "data/prepared/test.npz") as f:
@@ -291,8 +291,8 @@ def test_a_queued_loss_comparison_reruns_only_what_compression_touches_and_lists
     assert sorted(runs) == ["focal", "softadapt"]
     for name, run in runs.values():
         # a loss reruns compression and what reads it, never the trials or the reference
-        assert set(ran(dvc(repo, "queue", "logs", name))) == {"check", "compress", "cie", "populations", "pie", "ttest", "harm",
-                                                                     "report"}
+        assert set(ran(dvc(repo, "queue", "logs", name))) == {"check", "compress", "cie", "populations", "pie",
+                                                                     "influence_free", "ttest", "harm", "report"}
         cie = run["metrics"]["metrics/cie.json"]["data"]
         ttest = run["metrics"]["metrics/ttest.json"]["data"]
         assert isinstance(cie["cie"], int) and set(ttest) >= {"cie", "cie_u", "cie_c"}

@@ -55,8 +55,8 @@ def artifacts(tmp_path, root):
                         ("train_mean_influence", train_mean), ("test_max_influence", strongest),
                         ("test_top_memorization", influence.top_memorization(top, memorization))]:
         np.save(out / f"{name}.npy", array)
-    for name, draws in null.influence_free(masks, test_correct, memorization, draws=8, seed=0).items():
-        np.save(out / stats.NULL_FILES[name], draws)
+    for name, draws in null.by_count(masks, test_correct, memorization, draws=8, seed=0).items():
+        np.save(out / stats.NULL_FILES[name], draws)  # the estimate's: by counts, their means the null
     cie = rng.random(n_test) < 0.1
     cie_u = cie & (rng.random(n_test) < 0.5)
     (tmp_path / "data/cie").mkdir(parents=True)
@@ -73,6 +73,11 @@ def artifacts(tmp_path, root):
     np.savez(tmp_path / "data/pie/masks.npz", pie=rare.copy(), shifted=pies["shifted_levels"][-1])
     np.savez(tmp_path / "data/pie/shift.npz", shift=pies["shift_levels"][-1], reference_votes=pies["reference_votes"],
              compressed_votes=pies["compressed_votes"])
+    # The influence_free stage's joint draws: every tested example and a sample of 30 of the rest
+    columns, sampled = null.sample_columns(n_test, cie | rare | pies["shifted_levels"][-1], 30, seed=1)
+    joint = null.influence_free(masks, test_correct[:, columns], memorization, draws=8, seed=2)
+    (tmp_path / "data/influence_free").mkdir(parents=True)
+    np.savez(tmp_path / "data/influence_free/draws.npz", columns=columns, sampled=sampled, **joint)
     (tmp_path / "params.yaml").write_text((root / "params.yaml").read_text())
     metrics = tmp_path / "metrics"
     metrics.mkdir()
@@ -96,8 +101,8 @@ def artifacts(tmp_path, root):
     write("pie", summary)
     statistics = {name: np.load(out / stats.FILES[name]) for name in stats.STATISTICS}
     write("harm", harm.predicts({k: rng.random(n_test) for k in harm.CHEAP}, statistics,
-                                {name: np.load(out / stats.NULL_FILES[name]) for name in stats.STATISTICS},
-                                {"cie": cie, "shifted": pies["shifted_levels"][-1]}, folds=3, seed=0))
+                                joint, {"cie": cie, "shifted": pies["shifted_levels"][-1]}, folds=3, seed=0,
+                                columns=columns, sampled=sampled))
     write("consistency", {"arch_a": "mlp", "arch_b": "cnn", "high_memorization_a": 5, "high_memorization_b": 4,
                           "jaccard_memorization": 0.5, "d_mem": 0.1, "high_influence_pairs_a": 3,
                           "high_influence_pairs_b": 2, "jaccard_pairs": 0.25})
@@ -130,10 +135,13 @@ def test_ttest_tests_the_chosen_statistic_for_every_group(root, python, artifact
     assert got["shifted"]["rare"]["share"] > 2 * got["shifted"]["rare"]["overall_share"]  # the graded ranking finds them
     # Every group has its two answers: Q1 on the excess over the influence-free null, Q2 at equal difficulty.
     difficulty = np.load(artifacts / "data/trials/test_correct.npy").mean(0)
-    draws = np.load(artifacts / f"data/influence/{stats.NULL_FILES[statistic]}")
+    means = np.load(artifacts / f"data/influence/{stats.NULL_FILES[statistic]}").mean(0)
+    joint = np.load(artifacts / "data/influence_free/draws.npz")
+    assert not joint["sampled"].all() and len(joint["columns"]) < len(values)  # the noise from a sample
     pie = np.load(artifacts / "data/pie/masks.npz")["pie"]
     for k, group in (("cie", masks["cie"]), ("pie", pie)):
-        q1, q2 = questions.two_questions(values - draws.mean(0), draws, group, ~group, difficulty)
+        q1, q2 = questions.two_questions(values - means, joint[statistic], group, ~group, difficulty, means=means,
+                                         columns=joint["columns"], sampled=joint["sampled"])
         role = {key: got[k]["excess"][key] for key in ("p_bh", "trials_to_detect", "role", "family")}
         assert {key: v for key, v in got[k]["excess"].items() if key not in ("role",)} == pytest.approx(
             q1 | {key: v for key, v in role.items() if key != "role"})

@@ -15,7 +15,8 @@ SOFT_TARGETS = TARGETS[1:]
 SOFT = tuple(f"{side}_{target}" for side in ("train", "test") for target in SOFT_TARGETS)
 
 # The per-test-example statistics ttest can compare (ttest.statistic): the estimate writes each one
-# as test_<name>.npy and its influence-free draws (estimate.null) as test_<name>_null.npy.
+# as test_<name>.npy and its influence-free draws (estimate.null) as test_<name>_null.npy, whose means
+# are the null values (by counts for 0/1 targets: not joint; the influence_free stage's are).
 STATISTICS = ("mean_influence", "max_influence", "top_memorization")
 
 
@@ -48,6 +49,7 @@ REFERENCE_EPOCHS = "data/reference_population/epochs.npz"  # each member's test 
 POPULATIONS = "data/populations"
 PIE = "data/pie"
 HARM = "data/harm"
+JOINT_NULL = "data/influence_free/draws.npz"  # the joint draws of the tested and sampled test examples
 METRICS = "metrics"
 PLOTS = "plots"
 REPORT = "report.md"
@@ -164,19 +166,23 @@ STAGES = {
                          curves=live("populations")),
     "pie": Stage("pie", deps=(f"{POPULATIONS}/predictions.npz", *prepared_files()),
                  outs=(f"{PIE}/masks.npz", f"{PIE}/shift.npz"), metrics=(f"{METRICS}/pie.json",)),
+    "influence_free": Stage(
+        "influence_free", deps=(*trial_files(TRIALS)[:-1], f"{INFLUENCE}/memorization.npy", f"{CIE}/masks.npz",
+                                f"{PIE}/masks.npz"), outs=(JOINT_NULL,),
+        about="The joint influence-free draws of the tested test examples and a uniform sample of the rest: the two "
+              "questions' noise and harm's test (estimate.null_sample)."),
     "ttest": Stage(
         "ttest",
         deps=(f"{TRIALS}/test_correct.npy", f"{METRICS}/estimate.json",
               *(f"{INFLUENCE}/{statistic_file(s)}" for s in STATISTICS),
-              *(f"{INFLUENCE}/{null_file(s)}" for s in STATISTICS), f"{CIE}/masks.npz", f"{PIE}/masks.npz",
+              *(f"{INFLUENCE}/{null_file(s)}" for s in STATISTICS), JOINT_NULL, f"{CIE}/masks.npz", f"{PIE}/masks.npz",
               *prepared_files()),
         kept=(f"{PLOTS}/cie_counts.csv", f"{PLOTS}/ttest.csv"), metrics=(f"{METRICS}/ttest.json",)),
     "harm": Stage(
         "harm",
         deps=(*prepared_files(), REFERENCE, REFERENCE_EPOCHS, f"{TRIALS}/test_correct.npy",
               *(f"{INFLUENCE}/{statistic_file(s)}" for s in STATISTICS),
-              *(f"{INFLUENCE}/{null_file(s)}" for s in STATISTICS), f"{CIE}/masks.npz", f"{PIE}/masks.npz",
-              f"{PIE}/shift.npz"),
+              JOINT_NULL, f"{CIE}/masks.npz", f"{PIE}/masks.npz", f"{PIE}/shift.npz"),
         outs=(f"{HARM}/signals.npz",), metrics=(f"{METRICS}/harm.json",),
         about="Does memorization predict compression's harm beyond cheap signals (analysis.harm)?"),
     "report": Stage(

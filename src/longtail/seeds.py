@@ -22,8 +22,11 @@ be replayed alone. A stream is the tuple after the seed; its first number names 
                              and data.test_size (numpy)
     (SPLITS, i)              the i-th further split-half of the reliabilities'   uncertainty.split_half_spread
                              spread (numpy)
-    (NULL)                   the influence-free null's permutations of the       null.influence_free
-                             trials against the masks (numpy)
+    (NULL)                   the influence-free null's joint permutations of     stages/influence_free.py
+                             the trials against the masks (numpy), and of the
+                             estimate's null for soft targets (null.influence_free)
+    (NULL, 1)                the permutations of the null by counts (numpy)      null.by_count
+    (NULL, 2)                the uniform sample of test examples drawn jointly   null.sample_columns
     (HOLDOUT)                the trials held out for the counterfactual check    counterfactual.holdout
                              (numpy)
     (STOPPING)               trials.until's split-half of the reliabilities       stopping.measure

@@ -158,25 +158,39 @@ def added_value(cheap: np.ndarray, influence: np.ndarray, null: np.ndarray, targ
 
 
 def predicts(cheap: dict[str, np.ndarray], influence: dict[str, np.ndarray], null: dict[str, np.ndarray],
-             targets: dict[str, np.ndarray], *, folds: int, seed: int) -> dict:
+             targets: dict[str, np.ndarray], *, folds: int, seed: int, columns: np.ndarray | None = None,
+             sampled: np.ndarray | None = None) -> dict:
     """metrics/harm.json: per target, its size, each signal's AUC alone (cheap ones oriented by CHEAP,
     influence ones as they are: more influence, more harm) and the added value of the influence
     statistics (`added_value`). cheap: name -> [n]; influence: statistic -> [n]; null: statistic ->
-    its influence-free draws [R, n]; targets: name -> bool [n]."""
-    arrays = {**cheap, **influence, **{f"{k} (influence-free draws)": v.T for k, v in null.items()},
-              **{f"{k} (harm target)": v for k, v in targets.items()}}
-    if mismatched := {k: len(v) for k, v in arrays.items() if len(v) != len(next(iter(cheap.values())))}:
+    its influence-free joint draws [R, m] of the test examples `columns` (all n where None), of which
+    `sampled` (bool [m]) are a uniform sample of the test set (null.sample_columns); targets: name ->
+    bool [n], every case among the columns. The added value is measured where the draws are: on
+    every case and the sampled controls, a uniform sample of them (`examples` of them; all n where
+    nothing was left out), so that the influence statistics and their draws stand on the same examples."""
+    n = len(next(iter(cheap.values())))
+    if columns is None:
+        columns, sampled = np.arange(n), np.ones(n, bool)
+    arrays = {**cheap, **influence, **{f"{k} (harm target)": v for k, v in targets.items()}}
+    if mismatched := {k: len(v) for k, v in arrays.items() if len(v) != n} | {
+            f"{k} (influence-free draws)": v.shape[1] for k, v in null.items() if v.shape[1] != len(columns)}:
         raise LongtailError(f"the signals and targets must cover the same test examples; these differ in length "
-                            f"from the reference's {len(next(iter(cheap.values())))}: {mismatched}; rerun the "
-                            "pipeline (`dvc repro`)")
+                            f"from the reference's {n} (the draws from their {len(columns)} columns): {mismatched}; "
+                            "rerun the pipeline (`dvc repro`)")
     cheap_matrix = np.stack([cheap[k] for k in cheap], 1)
     influence_matrix = np.stack([influence[k] for k in influence], 1)
-    null_matrix = np.stack([null[k] for k in influence], 2)  # [R, n, j]
+    null_matrix = np.stack([null[k] for k in influence], 2)  # [R, m, j]
     found = {}
     for name, target in targets.items():
         target = np.asarray(target, bool)
+        if missing := int(target.sum() - target[columns].sum()):
+            raise LongtailError(f"{missing} of the {int(target.sum())} examples of harm target {name} have no "
+                                "influence-free draws: rerun the pipeline (`dvc repro`)")
         alone = {k: auc(CHEAP[k] * np.nan_to_num(v, nan=np.nanmedian(v)), target) for k, v in cheap.items()}
         alone |= {k: auc(np.nan_to_num(v, nan=np.nanmedian(v)), target) for k, v in influence.items()}
+        kept = target[columns] | sampled  # every case, the sampled controls
+        rows = columns[kept]
         found[name] = {"n": int(target.sum()), "of": len(target), "alone": alone,
-                       "added": added_value(cheap_matrix, influence_matrix, null_matrix, target, folds=folds, seed=seed)}
+                       "added": added_value(cheap_matrix[rows], influence_matrix[rows], null_matrix[:, kept],
+                                            target[rows], folds=folds, seed=seed) | {"examples": len(rows)}}
     return {"cheap": list(cheap), "influence": list(influence), "folds": folds} | found

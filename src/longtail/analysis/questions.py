@@ -28,23 +28,44 @@ from longtail.estimate import null
 
 
 def two_questions(excess: np.ndarray, draws: np.ndarray, group: np.ndarray, comparison: np.ndarray,
-                  difficulty: np.ndarray) -> tuple[dict, dict]:
-    """(Q1, Q2) for one group against its comparison (bool masks): Welch's t of the excess, and the
-    excess adjusted for difficulty (analysis.matched). Each standard error is widened by its design
-    effect, measured on the influence-free `draws` [R, n] and written beside it (`design_effect`:
-    how much shared or skewed noise widens it; null.design_effect); a small group's Q1 refers its
-    statistic to its distribution at the noise the draws measure (null.noise: a group of 2 or 3
-    cannot measure its own)."""
+                  difficulty: np.ndarray, *, means: np.ndarray | None = None, columns: np.ndarray | None = None,
+                  sampled: np.ndarray | None = None) -> tuple[dict, dict]:
+    """(Q1, Q2) for one group against its comparison (bool masks [n]): Welch's t of the excess, and
+    the excess adjusted for difficulty (analysis.matched). Each standard error is widened by its
+    design effect, measured on the influence-free joint `draws` and written beside it
+    (`design_effect`: how much shared or skewed noise widens it; null.design_effect); a small group's
+    Q1 refers its statistic to its distribution at the noise the draws measure (null.noise: a group
+    of 2 or 3 cannot measure its own).
+
+    draws [R, m] are those of the test examples `columns` (all n where None), of which `sampled`
+    (bool [m]) are a uniform sample of the test set (null.sample_columns): the draws measure the
+    group on all its members and the comparison on its sampled ones, a uniform sample of it. means:
+    the null values the excess was formed with where the draws did not give them (by_count's; see
+    null.excess_draws); None: the draws' own."""
     def q1(v, effect=None, noise=None):
         return stats.welch_difference(v[group], v[comparison], design_effect=effect, noise=noise)
 
     def q2(v, effect=None):
         return matched.adjusted_test(v, group, comparison, difficulty, design_effect=effect)
 
-    effect = null.design_effect(q1, draws)
-    first = q1(excess, effect, null.noise(draws, group & np.isfinite(excess), comparison & np.isfinite(excess)))
-    first |= {"design_effect": effect}
-    effect = null.design_effect(q2, draws)
+    if columns is None:
+        columns, sampled = np.arange(len(excess)), np.ones(len(excess), bool)
+    finite = np.isfinite(excess)
+    drawn_group, drawn_comparison = group[columns], comparison[columns] & sampled
+    drawn_means = None if means is None else means[columns]
+
+    def drawn_q1(v):
+        return stats.welch_difference(v[drawn_group], v[drawn_comparison])
+
+    def drawn_q2(v):
+        return matched.adjusted_test(v, drawn_group, drawn_comparison, difficulty[columns])
+
+    whole = len(columns) == len(excess) and sampled.all()  # the draws' sizes are the groups'
+    sizes = None if whole else (int((group & finite).sum()), int((comparison & finite).sum()))
+    effect = null.design_effect(drawn_q1, draws, drawn_means)
+    noise = null.noise(draws, drawn_group & finite[columns], drawn_comparison & finite[columns], drawn_means, sizes)
+    first = q1(excess, effect, noise) | {"design_effect": effect}
+    effect = null.design_effect(drawn_q2, draws, drawn_means)
     return first, q2(excess, effect) | {"design_effect": effect}
 
 
@@ -59,12 +80,16 @@ def groups(cie_masks: dict, pie_masks: dict) -> dict[str, tuple[np.ndarray, np.n
 
 
 def compare(values: np.ndarray, draws: np.ndarray, tested: dict, difficulty: np.ndarray, rare: np.ndarray | None,
-            cfg, seed: int, trials: int) -> dict:
+            cfg, seed: int, trials: int, joint: dict | None = None) -> dict:
     """group -> its results (metrics/ttest.json). values: the statistic per test example; draws: its
-    values on influence-free trials [R, n] (estimate.null); difficulty: each test example's trial
-    accuracy over the `trials` trials; rare: the synthetic set's known long tail, or None; cfg:
-    params.Ttest. Group n draws from seed + n. A warning of the tests names its group."""
+    values on influence-free trials [R, n] (estimate.null), whose means are the null; joint: the
+    joint draws of the two questions' noise, {"columns", "sampled", "draws" [R, m]} (the
+    influence_free stage; two_questions), where `draws` are not joint (by_count's); difficulty: each
+    test example's trial accuracy over the `trials` trials; rare: the synthetic set's known long
+    tail, or None; cfg: params.Ttest. Group n draws from seed + n. A warning of the tests names its group."""
     excess = null.excess(values, draws)
+    noise_draws, where = (draws, {}) if joint is None else (joint["draws"], {
+        "means": np.asarray(draws, np.float64).mean(0), "columns": joint["columns"], "sampled": joint["sampled"]})
     results = {}
     for n, (kind, (group, comparison)) in enumerate(tested.items()):
         comparison = comparison & ~group
@@ -75,7 +100,7 @@ def compare(values: np.ndarray, draws: np.ndarray, tested: dict, difficulty: np.
             warnings.warn(f"{kind}: {w.message}", stacklevel=2)
         r["control"] = stats.random_control(values, int(group.sum()), comparison, r["t"],
                                             draws=cfg.control_draws, seed=seed + n)
-        r["excess"], r["matched"] = two_questions(excess, draws, group, comparison, difficulty)
+        r["excess"], r["matched"] = two_questions(excess, noise_draws, group, comparison, difficulty, **where)
         r["excess"]["trials_to_detect"] = stats.trials_to_detect(trials, r["excess"]["se"], r["excess"]["diff"], cfg.alpha)
         if rare is not None:  # the synthetic set knows its long tail: is it over-represented?
             r["rare"] = stats.over_representation(group, rare)

@@ -155,8 +155,7 @@ def finish(masks, train_target, test_target, per: dict, reduced: Rows, *, flippe
     statistics = {"max_influence": reduced.max_influence,
                   "top_memorization": influence.top_memorization(reduced.top_train, memorization),
                   "mean_influence": per["test_mean_influence"]}
-    free = null.influence_free(masks, test_target, memorization, draws=cfg.null_draws,
-                               seed=seeds.derive(seed, seeds.NULL), rows=rows, device=device)
+    free = null_draws(masks, test_target, memorization, draws=cfg.null_draws, seed=seed, rows=rows, device=device)
     summary["null"] = null_summary(statistics, free)
     arrays = {"memorization": memorization, "memorization_se": se.astype(np.float32),
               "train_mean_influence": per["train_mean_influence"],
@@ -165,6 +164,19 @@ def finish(masks, train_target, test_target, per: dict, reduced: Rows, *, flippe
               **{layout.null_file(name)[:-4]: value for name, value in free.items()}}
     assert set(arrays) == set(layout.ESTIMATES), "layout.ESTIMATES names every array of the estimate"
     return Estimates(arrays, reduced.pairs, uncertainty.stability(masks, train_target, k=stability_k), summary)
+
+
+def null_draws(masks, test_target, memorization, *, draws: int, seed: int, rows: int | None = None,
+               device: str | None = None) -> dict[str, np.ndarray]:
+    """The influence-free null whose means are each example's null value (layout.null_file), from
+    the run's seed: by counts for 0/1 correctness (null.by_count: exact example by example, one pass
+    over the masks per draw; stream (NULL, 1)), influence_free's joint draws for a soft target, whose
+    null no count gives (stream (NULL), as the influence_free stage's: the same permutations)."""
+    if test_target.dtype == bool:
+        return null.by_count(masks, test_target, memorization, draws=draws, seed=seeds.derive(seed, seeds.NULL, 1),
+                             rows=rows)
+    return null.influence_free(masks, test_target, memorization, draws=draws, seed=seeds.derive(seed, seeds.NULL),
+                               rows=rows, device=device)
 
 
 def _split_half(masks, train_target, test_target, split_halves, strongest, seed: int) -> dict:

@@ -50,19 +50,83 @@ def influence_free(masks: np.ndarray, test_correct: np.ndarray, memorization: np
     return {name: np.array(values, dtype=np.float64) for name, values in out.items()}
 
 
+def by_count(masks: np.ndarray, test_correct: np.ndarray, memorization: np.ndarray, *, draws: int,
+             seed: int, rows: int | None = None) -> dict[str, np.ndarray]:
+    """influence_free's marginal null for 0/1 test correctness at a fraction of its cost: statistic
+    name -> float64 [draws, n_test], each example's value on `draws` influence-free arrangements of
+    its own trials, exact in distribution example by example; not jointly (below).
+
+    Permuting whole trials turns test example i's column into a uniformly random arrangement of its
+    c_i correct trials whatever the other columns do, and its statistics depend on that column and
+    the masks alone: their null distribution is a function of c_i. Draw r takes one permutation s_r
+    of the trials and, for every count c present, the column right in the first c trials of s_r (a
+    uniformly random set of c trials): its statistics are those of every example right in c trials.
+    The columns of one permutation are nested prefixes, so their masked sums are the running sums of
+    M's rows in s_r's order, one pass over M per draw, and the influence rows of all counts form one
+    block (rows: counts per block, default_chunk_rows), computed as influence_blocks computes a
+    column (the same float32 counts and operations: a prefix's row is that column's row bit for bit).
+
+    The examples' draws are not influence_free's joint ones: examples with one count share theirs,
+    and nested prefixes make neighbouring counts' draws alike, so averages over examples carry the
+    draws' Monte-Carlo error together (across r it is still independent: a group's null mean has
+    Monte-Carlo variance var_r(group mean of draw r) / draws). Examples no trial disagrees on keep
+    their statistic in every draw, as influence_free gives them (excess exactly 0)."""
+    t = len(masks)
+    if test_correct.dtype != bool:
+        raise ValueError(f"by_count needs 0/1 correctness (bool), got {test_correct.dtype}: a soft target's null "
+                         "is influence_free's")
+    rng = np.random.default_rng(seed)
+    count = test_correct.sum(0)
+    varies = (count > 0) & (count < t)
+    present = np.unique(count[varies])  # 0 and t have one arrangement: the example's own column
+    row = np.searchsorted(present, count[varies])  # each varying example's count among them
+    # The constant columns' statistics as the stage computes them, which no arrangement changes
+    fixed_value, fixed_top = influence.strongest(masks, test_correct[:, ~varies], rows)
+    fixed_mean = influence.mean_influences(masks, test_correct)[0][~varies]  # all columns: the stage's rounding
+    out = {name: np.empty((draws, len(count))) for name in ("max_influence", "top_memorization", "mean_influence")}
+    top = np.empty(len(count), dtype=np.intp)
+    for r in range(draws):
+        value, prefix_top, mean = influence.prefixes(masks, rng.permutation(t), present, rows)
+        out["max_influence"][r, varies], out["mean_influence"][r, varies], top[varies] = value[row], mean[row], prefix_top[row]
+        out["max_influence"][r, ~varies], top[~varies] = fixed_value, fixed_top
+        out["mean_influence"][r, ~varies] = fixed_mean
+        out["top_memorization"][r] = influence.top_memorization(top, memorization)
+    return out
+
+
+def sample_columns(n_test: int, tested: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, sampled): the test examples whose joint draws the two questions and harm need, and
+    which of them are a uniform random sample of the whole test set. columns are every tested
+    example (`tested`, bool [n_test]: every group's members) and the `size` drawn (numpy's
+    default_rng(seed), without replacement; all where size >= n_test), in increasing order; sampled,
+    bool [len(columns)], marks the drawn. A comparison (or a harm target's controls) is then measured
+    on its members among the drawn, a uniform sample of it, and a group on all of its own."""
+    drawn = np.zeros(n_test, bool)
+    drawn[np.random.default_rng(seed).permutation(n_test)[:size]] = True
+    columns = np.flatnonzero(drawn | np.asarray(tested, bool))
+    return columns, drawn[columns]
+
+
 def excess(values: np.ndarray, draws: np.ndarray) -> np.ndarray:
     """Each test example's statistic minus its null value, the mean of its influence-free draws [R, n]."""
     return np.asarray(values, dtype=np.float64) - np.asarray(draws, dtype=np.float64).mean(0)
 
 
-def excess_draws(draws: np.ndarray) -> np.ndarray:
-    """[R, n]: each draw's excess over the null of the other R - 1 (leave one out, so that a draw is
-    not measured against a mean that holds it)."""
+def excess_draws(draws: np.ndarray, means: np.ndarray | None = None) -> np.ndarray:
+    """[R, n]: each draw's excess over the null. means: the null values the observed excess was
+    formed with, where they come from other draws (by_count's, or the estimate's where these are the
+    joint draws on a sample of the test set): each draw is then exchangeable with the observed
+    statistic, and its excess over those means spreads as the observed excess does under the null,
+    their Monte-Carlo error included (a fixed offset per example, in both alike). None: over the mean
+    of the other R - 1 draws (leave one out, so that a draw is not measured against a mean that
+    holds it), where these draws gave the means."""
     draws = np.asarray(draws, dtype=np.float64)
+    if means is not None:
+        return draws - np.asarray(means, dtype=np.float64)
     return draws - (draws.sum(0) - draws) / (len(draws) - 1)
 
 
-def design_effect(test, draws: np.ndarray) -> float | None:
+def design_effect(test, draws: np.ndarray, means: np.ndarray | None = None) -> float | None:
     """How much wider a test's standardized difference spreads on influence-free trials than its
     reference distribution says: the larger of two measures, each 1 where the examples' noise is
     independent and normal.
@@ -82,9 +146,9 @@ def design_effect(test, draws: np.ndarray) -> float | None:
     both of which Welch's t and least squares ignore. An estimate, not a bound: with independent
     noise it is below 1 about half the time; with fewer than TRUSTED_DRAWS draws a value under 1 is
     not trusted (its relative error is about sqrt(2 / R)).
-    `test` maps a vector of excesses to {diff, se, df}; `draws` is [R, n] from influence_free. None
-    where it cannot be measured (fewer than 3 draws with a spread)."""
-    results = _measured(test, draws)
+    `test` maps a vector of excesses to {diff, se, df}; `draws` is [R, n] from influence_free, means
+    as excess_draws. None where it cannot be measured (fewer than 3 draws with a spread)."""
+    results = _measured(test, draws, means)
     if results is None:
         return None
     diff, se = np.array([[r["diff"], r["se"]] for r in results]).T
@@ -100,20 +164,24 @@ def design_effect(test, draws: np.ndarray) -> float | None:
 TRUSTED_DRAWS = 20  # draws from which a design effect under 1 is used as measured
 
 
-def noise(draws: np.ndarray, group: np.ndarray, comparison: np.ndarray) -> tuple[float, float]:
+def noise(draws: np.ndarray, group: np.ndarray, comparison: np.ndarray, means: np.ndarray | None = None,
+          sizes: tuple[int, int] | None = None) -> tuple[float, float]:
     """(the variance of the group's mean, of the comparison's) on influence-free trials: each draw's
-    excess over the others' mean, their sample variances over their sizes, averaged over the draws.
-    Q1 refers a small group's Welch statistic to its distribution at these (stats.welch_tail): a
-    group of 2 or 3 estimates its own spread from 1 or 2 values, the R draws from R times as many."""
-    rows = excess_draws(draws)
-    parts = [(np.nanvar(row[group], ddof=1) / np.isfinite(row[group]).sum(),
-              np.nanvar(row[comparison], ddof=1) / np.isfinite(row[comparison]).sum()) for row in rows]
+    excess (excess_draws, with `means`), their sample variances over their sizes, averaged over the
+    draws. sizes: the group's and the comparison's sizes where the draws hold a sample of them
+    (sample_columns); their own where None. Q1 refers a small group's Welch statistic to its
+    distribution at these (stats.welch_tail): a group of 2 or 3 estimates its own spread from 1 or 2
+    values, the R draws from R times as many."""
+    rows = excess_draws(draws, means)
+    parts = [(np.nanvar(row[group], ddof=1) / (sizes[0] if sizes else np.isfinite(row[group]).sum()),
+              np.nanvar(row[comparison], ddof=1) / (sizes[1] if sizes else np.isfinite(row[comparison]).sum()))
+             for row in rows]
     a, b = np.nanmean(np.array(parts, dtype=np.float64), axis=0)
     return float(a), float(b)
 
 
-def _measured(test, draws: np.ndarray) -> list[dict] | None:
-    """`test` on every draw's excess over the others' mean, those with a difference and a spread."""
-    results = [test(row) for row in excess_draws(draws)]
+def _measured(test, draws: np.ndarray, means: np.ndarray | None = None) -> list[dict] | None:
+    """`test` on every draw's excess (excess_draws), those with a difference and a spread."""
+    results = [test(row) for row in excess_draws(draws, means)]
     results = [r for r in results if r["diff"] is not None and r["se"] and r["se"] > 1e-12 * (abs(r["diff"]) or 1)]
     return results if len(results) >= 3 else None

@@ -11,7 +11,7 @@ import dataclasses
 from longtail.checks import check_range, choose  # noqa: F401
 from longtail.params.loader import check_all, device, keys, load_yaml, read, section, seed  # noqa: F401
 from longtail.params.schema import (  # noqa: F401
-    DTYPES, SECTIONS, SELECT, TARGETS, TOP_LEVEL, Compress, Consistency, Data, Estimate, Fit, Harm, Pie, Population, Recipe,
+    DTYPES, SECTIONS, SELECT, TARGETS, TOP_LEVEL, Compress, Consistency, Data, Estimate, Fit, Harm, JointNull, NullSample, Pie, Population, Recipe,
     Reference, Training, TrialSet, Trials, Ttest, check_statistic)
 
 

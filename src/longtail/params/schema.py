@@ -178,6 +178,30 @@ class Estimate:
 
 
 @dataclass(frozen=True)
+class NullSample:
+    """The rest of `estimate`: the test examples the influence_free stage draws jointly beside the tested ones."""
+
+    null_sample: int  # a uniform random sample of the test set (null.sample_columns)
+
+    def check(self, section):
+        check_range(f"{section}.null_sample", self.null_sample, 3)
+
+
+@dataclass(frozen=True)
+class JointNull:
+    """What the influence_free stage reads of `estimate` (a view): the target, the draws, the sample."""
+
+    target: str
+    null_draws: int
+    null_sample: int
+
+    def check(self, section):
+        choose(f"{section}.target", self.target, TARGETS)
+        check_range(f"{section}.null_draws", self.null_draws, 2)
+        NullSample(self.null_sample).check(section)
+
+
+@dataclass(frozen=True)
 class Compress(Recipe):
     """How the reference is compressed (compress.method) and recovered (compress.loss); the Recipe
     fields are the recovery fine-tuning's (epochs 0 skips it)."""
@@ -318,7 +342,7 @@ class Consistency(TrialSet):
 
 # The sections of params.yaml, each with the dataclasses whose keys make it up; a stage reads one
 # of them, or a view (a dataclass with some of the keys). The shared seed and device are top-level.
-SECTIONS = {"data": (Data,), "trials": (Trials, Fit), "estimate": (Estimate,), "reference": (Reference,),
+SECTIONS = {"data": (Data,), "trials": (Trials, Fit), "estimate": (Estimate, NullSample), "reference": (Reference,),
             "compress": (Compress,), "ttest": (Ttest,), "pie": (Pie,), "harm": (Harm,),
             "consistency": (Consistency,)}
 TOP_LEVEL = ("seed", "device", *SECTIONS)
