@@ -135,7 +135,7 @@ def test_a_prefix_of_the_trials_is_that_columns_statistic_bit_for_bit():
     masks, train_correct, _ = no_influence_trials(5, t=40, n_train=15, n_test=1)
     masks[:, 0] = True  # an undefined training example
     order, counts = np.random.default_rng(0).permutation(40), np.array([1, 7, 20, 39])
-    value, top, mean = influence.prefixes(masks, order, counts, rows=3)
+    value, top, mean = (a[0] for a in influence.prefixes(masks, [order], counts, rows=3))
     columns = np.zeros((40, len(counts)), bool)
     for q, c in enumerate(counts):
         columns[order[:c], q] = True

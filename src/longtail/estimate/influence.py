@@ -336,32 +336,36 @@ def strongest(masks: np.ndarray, test_correct: np.ndarray, chunk_rows: int | Non
     return tuple(np.concatenate(part) for part in zip(*parts))
 
 
-def prefixes(masks: np.ndarray, order: np.ndarray, counts: np.ndarray, rows: int | None = None):
-    """(max_influence, top_train, mean_influence), each [len(counts)]: the statistics of the 0/1 test
-    columns right in exactly the first c trials of `order` (a permutation of the trials), for each c
-    of the increasing `counts` (null.by_count). The columns are nested, so their masked sums are the
-    running sums of M's rows in that order: one pass over M for all of them. Each is computed as
-    influence_blocks and strongest_influence compute a column (the same float32 counts, the same
-    operations): bit for bit that column's. mean_influence as mean_influences, from the running sum
-    of u = M w_V: (sum_{k < c} u[order[k]] - c sum_V 1/b) / |V| (float64, rounded in another order)."""
+def prefixes(masks: np.ndarray, orders, counts: np.ndarray, rows: int | None = None):
+    """(max_influence, top_train, mean_influence), each [len(orders), len(counts)]: for each order (a
+    permutation of the trials), the statistics of the 0/1 test columns right in exactly its first c
+    trials, for each c of the increasing `counts` (null.by_count). The columns of one order are
+    nested, so their masked sums are the running sums of M's rows in that order: one pass over M per
+    order for all of them. Each is computed as influence_blocks and strongest_influence compute a
+    column (the same float32 counts, the same operations): bit for bit that column's. mean_influence
+    as mean_influences, from the running sum of u = M w_V: (sum_{k < c} u[order[k]] - c sum_V 1/b) / |V|
+    (float64, rounded in another order). What does not depend on the order is computed once."""
     n_train = masks.shape[1]
     in_count, out_count = _counts(masks)
     defined = np.isfinite(in_count) & np.isfinite(out_count)
     u = _matvec(masks, np.where(defined, 1 / in_count + 1 / out_count, 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (np.concatenate([[0.0], np.cumsum(u[order])])[counts] - counts * (1 / out_count[defined]).sum()) / defined.sum()
-    value, top = np.empty(len(counts)), np.empty(len(counts), dtype=np.intp)
+    shift, size = counts * (1 / out_count[defined]).sum(), defined.sum()
     float_counts, undefined_columns = _float32_counts(masks), undefined(masks)
-    running, done = np.zeros(n_train, np.float32), 0  # M's rows summed over the first `done` trials of order
     block_rows = rows or default_chunk_rows(n_train)
-    for start in range(0, len(counts), block_rows):
-        chunk = counts[start : start + block_rows]
-        hits = np.empty((len(chunk), n_train), np.float32)
-        for q, c in enumerate(chunk):
-            running += masks[order[done:c]].sum(0, dtype=np.float32)
-            hits[q], done = running, c
-        block = _influence(hits, chunk.astype(np.float32), *float_counts, np.empty_like(hits))
-        value[start : start + len(chunk)], top[start : start + len(chunk)] = strongest_influence(block, undefined_columns)
+    value, top, mean = (np.empty((len(orders), len(counts)), dtype) for dtype in (np.float64, np.intp, np.float64))
+    for r, order in enumerate(orders):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean[r] = (np.concatenate([[0.0], np.cumsum(u[order])])[counts] - shift) / size
+        running, done = np.zeros(n_train, np.float32), 0  # M's rows summed over the first `done` trials of order
+        for start in range(0, len(counts), block_rows):
+            chunk = counts[start : start + block_rows]
+            hits = np.empty((len(chunk), n_train), np.float32)
+            for q, c in enumerate(chunk):
+                running += masks[order[done:c]].sum(0, dtype=np.float32)
+                hits[q], done = running, c
+            block = _influence(hits, chunk.astype(np.float32), *float_counts, np.empty_like(hits))
+            value[r, start : start + len(chunk)], top[r, start : start + len(chunk)] = strongest_influence(
+                block, undefined_columns)
     return value, top, mean
 
 

@@ -83,15 +83,16 @@ def by_count(masks: np.ndarray, test_correct: np.ndarray, memorization: np.ndarr
     # The constant columns' statistics as the stage computes them, which no arrangement changes
     fixed_value, fixed_top = influence.strongest(masks, test_correct[:, ~varies], rows)
     fixed_mean = influence.mean_influences(masks, test_correct)[0][~varies]  # all columns: the stage's rounding
-    out = {name: np.empty((draws, len(count))) for name in ("max_influence", "top_memorization", "mean_influence")}
-    top = np.empty(len(count), dtype=np.intp)
-    for r in range(draws):
-        value, prefix_top, mean = influence.prefixes(masks, rng.permutation(t), present, rows)
-        out["max_influence"][r, varies], out["mean_influence"][r, varies], top[varies] = value[row], mean[row], prefix_top[row]
-        out["max_influence"][r, ~varies], top[~varies] = fixed_value, fixed_top
-        out["mean_influence"][r, ~varies] = fixed_mean
-        out["top_memorization"][r] = influence.top_memorization(top, memorization)
-    return out
+    orders = [rng.permutation(t) for _ in range(draws)]
+    value, prefix_top, mean = influence.prefixes(masks, orders, present, rows)
+
+    def per_example(table, fixed):  # [draws, n_test]: an example's count's draws, or its own value
+        found = np.empty((draws, len(count)), table.dtype)
+        found[:, varies], found[:, ~varies] = table[:, row], fixed
+        return found
+
+    return {"max_influence": per_example(value, fixed_value), "mean_influence": per_example(mean, fixed_mean),
+            "top_memorization": influence.top_memorization(per_example(prefix_top, fixed_top), memorization)}
 
 
 def sample_columns(n_test: int, tested: np.ndarray, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
