@@ -36,10 +36,10 @@ def main(
         rows = chunk_rows or influence.default_chunk_rows(n_train)
         with outputs() as out, cli.progress(-(-n_test // rows), f"influence [{n_test}, {n_train}] in blocks of "
                                                                 f"{min(rows, n_test)} rows") as advance:
-            halves, held = estimates.split(len(masks), cfg, seed)
+            halves, held, spread = estimates.split(len(masks), cfg, seed)
             blocks = estimates.influence_rows(masks, test_target, per["memorization"], rows, halves=halves, held=held,
                                               advance=advance, min_influence=cfg.pair_influence,
-                                              min_memorization=cfg.pair_memorization, device=device)
+                                              min_memorization=cfg.pair_memorization, device=device, spread=spread)
             reduced = out.npy_chunks(out_dir / "influence.npy", (n_test, n_train), cfg.dtype, blocks)
             result = estimates.finish(masks, train_target, test_target, per, reduced, cfg=cfg, seed=seed, rows=rows,
                                       flipped=load_prepared(prepared)[0].get("flipped"), device=device)

@@ -78,7 +78,18 @@ def test_every_benchmark_has_a_smoke_run():
     from pathlib import Path
 
     scripts = {p.stem for p in (Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py")}
-    assert scripts == set(SMALLEST) | {"calibration", "verify_bars"}
+    assert scripts == set(SMALLEST) | {"calibration", "verify_bars", "spread"}
+
+
+def test_the_spread_benchmark_compares_grouped_and_free_splits_on_trial_arrays(root, python, tmp_path):
+    rng = np.random.default_rng(0)
+    masks = rng.random((40, 30)) < 0.7
+    np.save(tmp_path / "masks.npy", masks)
+    np.save(tmp_path / "train_correct.npy", masks | (rng.random((40, 30)) < 0.6))
+    np.save(tmp_path / "test_correct.npy", rng.random((40, 12)) < 0.7)
+    said = run(root, python, "spread", "--trials-dir", str(tmp_path), "--seeds", "3", "--splits", "3")
+    assert "40 trials, 30 training and 12 test examples; 3 seeds of 3 splits" in said
+    assert all(f"\n{name} " in said for name in ("memorization", "max_influence", "top_memorization"))
 
 
 def test_the_verify_bars_benchmark_reruns_a_tiny_pipeline_and_tables_each_kind_of_bar(root, python, tmp_path):

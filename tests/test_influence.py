@@ -258,3 +258,60 @@ def test_strongest_computes_only_the_columns_that_vary(trials, monkeypatch):
     assert seen == [columns.shape[1] - 10]
     influence.strongest(masks, np.ones_like(columns))
     assert seen == [columns.shape[1] - 10]  # nothing varies: no product at all
+
+
+@pytest.mark.parametrize("t", [9, 60, 100])
+@pytest.mark.parametrize("budget", [1, 1 << 20])  # a column at a time, all of them at once
+def test_grouped_strongest_gives_each_halfs_own_strongest(t, budget):
+    # The spread's halves from products per group: for 0/1 targets each half's strongest, its own
+    # pass's bit for bit (constant columns, columns constant in one half, undefined training examples,
+    # and a training example defined in all trials but undefined in a half among them).
+    from longtail.estimate import halves
+
+    rng = np.random.default_rng(t)
+    masks = rng.random((t, 25)) < 0.7
+    masks[:, 0], masks[:, 1] = True, False
+    test_correct = rng.random((t, 17)) < 0.6
+    test_correct[:, [3, 4]], test_correct[:, 5] = True, False
+    members, chosen = halves.grouped(t, 1, [2, 3, 4])
+    a, b = halves.sides(members, chosen[0])
+    masks[a, 2], test_correct[b, 6] = True, True  # in every trial of one half; right in every trial of the other
+    value, top = influence.grouped_strongest(masks, test_correct, members, chosen, budget_bytes=budget)
+    assert value.shape == top.shape == (3, 2, 17)
+    for i, row in enumerate(chosen):
+        for side, half in enumerate(halves.sides(members, row)):
+            expected = influence.strongest(masks[half], test_correct[half])
+            np.testing.assert_array_equal(value[i, side], expected[0])
+            np.testing.assert_array_equal(top[i, side], expected[1])
+    margin = rng.normal(size=(t, 17)).astype(np.float32)  # a soft target: its sums in another order
+    value, top = influence.grouped_strongest(masks, margin, members, chosen, budget_bytes=budget)
+    expected = influence.strongest(masks[a], margin[a])
+    np.testing.assert_allclose(value[0, 0], expected[0], atol=1e-5)
+
+
+def test_the_pass_through_the_spreads_groups_gives_the_same_blocks(trials):
+    # With the reliability spread's groups (within the halves) the pass's halves are sums of groups:
+    # every block bit for bit the pass's without them, and the spread's halves each one's strongest.
+    from longtail.estimate import halves as halves_module
+
+    masks, _, test_correct = trials
+    split = halves_module.halves(len(masks), 3)
+    members, chosen = halves_module.grouped(len(masks), 4, [5, 6], within=split)
+    held = np.arange(0, len(masks), 7)
+    plain = list(dict(b) for b in influence_pass_copies(masks, test_correct, split, held))
+    grouped = list(dict(b) for b in influence_pass_copies(masks, test_correct, split, held, (members, chosen)))
+    for a, b in zip(plain, grouped):
+        for name in a:
+            np.testing.assert_array_equal(a[name], b[name])
+    value, top = (np.concatenate([b["spread"][k] for b in grouped], axis=1).reshape(2, 2, -1) for k in (0, 1))
+    for i, row in enumerate(chosen):
+        for side, half in enumerate(halves_module.sides(members, row)):
+            expected = influence.strongest(masks[half], test_correct[half])
+            np.testing.assert_array_equal(value[i, side], expected[0])
+            np.testing.assert_array_equal(top[i, side], expected[1])
+
+
+def influence_pass_copies(masks, test_correct, split, held, spread=None):
+    """influence_pass's blocks, each copied before the next overwrites it."""
+    for blocks in influence.influence_pass(masks, test_correct, split, held, 5, spread=spread):
+        yield {name: tuple(x.copy() for x in v) if name == "spread" else v.copy() for name, v in blocks.items()}

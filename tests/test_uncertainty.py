@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from longtail import seeds
-from longtail.estimate import influence, uncertainty
+from longtail.estimate import halves, influence, uncertainty
 
 
 @pytest.fixture(scope="module")
@@ -88,11 +88,53 @@ def test_correlation_is_undefined_without_spread():
 def test_the_spread_of_a_reliability_is_that_of_further_seeded_splits(trial_arrays):
     masks, train_correct, test_correct = trial_arrays
     spread = uncertainty.split_half_spread(masks, train_correct, test_correct, seed=3, splits=5, chunk_rows=4)
-    rs = [uncertainty.split_half(masks, train_correct, test_correct, seeds.derive(3, seeds.SPLITS, i))["memorization"]
-          for i in range(5)]
+    members, chosen = halves.grouped(len(masks), seeds.derive(3, seeds.SPLITS, 0),
+                                     [seeds.derive(3, seeds.SPLITS, i) for i in range(1, 6)])
+    rs = []
+    for row in chosen:  # each split's two halves estimated on their own trials
+        a, b = (uncertainty.estimates(masks[h], train_correct[h], test_correct[h]) for h in halves.sides(members, row))
+        rs.append(uncertainty.reliabilities(a, b, 0))
     assert spread["splits"] == 5
-    assert spread["memorization"] == pytest.approx({"sd": np.std(rs, ddof=1), "low": min(rs), "high": max(rs)})
-    assert spread["memorization"]["sd"] > 0 and len(set(rs)) == 5  # the splits differ
+    for name in ("memorization", "mean_influence", "max_influence", "top_memorization"):
+        values = [r[name] for r in rs]
+        assert spread[name] == pytest.approx({"sd": np.std(values, ddof=1), "low": min(values), "high": max(values)})
+    assert spread["memorization"]["sd"] > 0 and len({r["memorization"] for r in rs}) == 5  # the splits differ
+
+
+@pytest.mark.parametrize("trials", [2, 7, 31, 32, 33, 34, 63, 64, 97, 100, 1000, 2001, 2002])
+@pytest.mark.parametrize("nested", [False, True])
+def test_grouped_splits_are_halves_of_whole_groups(trials, nested):
+    within = halves.halves(trials, 5) if nested else None
+    members, chosen = halves.grouped(trials, 0, [1, 2, 3], within=within)
+    assert np.array_equal(np.sort(np.concatenate(members)), np.arange(trials))  # every trial in one group
+    parts = within or (np.arange(trials),)
+    per_part = halves.GROUPS // len(parts)
+    for part in parts:  # each part in per_part groups of size or size + 1 (and a single trial where odd)
+        inside = [m for m in members if np.isin(m, part).all()]
+        assert sum(map(len, inside)) == len(part)  # no group straddles two parts
+        size = len(part) // per_part
+        if size:
+            assert len([m for m in inside if len(m) in (size, size + 1)]) >= per_part
+    for row in chosen:
+        a, b = halves.sides(members, row)
+        assert len(a) == trials // 2 and len(b) == trials - trials // 2
+        assert np.array_equal(np.sort(np.concatenate([a, b])), np.arange(trials))
+    assert len({tuple(halves.sides(members, row)[0]) for row in chosen}) == 3 or trials < 32  # the splits differ
+    with pytest.raises(ValueError, match="multiple of"):
+        halves.grouped(trials, 0, [1], groups=6, within=within or (np.arange(trials), np.arange(0)))
+
+
+def test_grouped_splits_are_uniform_halves_over_the_groups_draw():
+    # Over the draw of the groups, a trial's side is a fair coin and two trials' sides agree as often
+    # as in a free split: (t/2 - 1) / (t - 1) of the time; given the groups, trials of one group always agree.
+    trials, agree, first = 100, 0, 0
+    for seed in range(2000):
+        members, chosen = halves.grouped(trials, seed, [seed + 10_000])
+        a, _ = halves.sides(members, chosen[0])
+        first += 0 in a
+        agree += (0 in a) == (1 in a)
+    assert abs(first / 2000 - 0.5) < 0.04
+    assert abs(agree / 2000 - 49 / 99) < 0.04
 
 
 def test_the_estimate_pass_gives_the_split_half_its_own_passes_would(trial_arrays):
@@ -102,10 +144,10 @@ def test_the_estimate_pass_gives_the_split_half_its_own_passes_would(trial_array
     masks, train_correct, test_correct = trial_arrays
     cfg = params.Estimate(target="correct", dtype="float32", pair_influence=0.15, pair_memorization=0.25,
                           reliability_splits=2, null_draws=2, holdout=0.2)
-    halves, held = estimates.split(len(masks), cfg, seed=7)
+    halves, held, spread = estimates.split(len(masks), cfg, seed=7)
     per = estimates.per_example(masks, train_correct, test_correct, train_correct)
     rows = estimates.influence_rows(masks, test_correct, per["memorization"], 4, halves=halves, held=held,
-                                    min_influence=0.15, min_memorization=0.25)
+                                    min_influence=0.15, min_memorization=0.25, spread=spread)
     while True:
         try:
             next(rows)
@@ -116,3 +158,7 @@ def test_the_estimate_pass_gives_the_split_half_its_own_passes_would(trial_array
     expected = uncertainty.split_half(masks, train_correct, test_correct, seed=7, chunk_rows=4)
     assert {k: result.summary["reliability"][k] for k in expected} == expected
     assert result.summary["lds"]["held_out"] == len(held) == round(0.2 * len(masks))
+    # the spread from the pass's products is the one its splits' own products give
+    assert reduced.spread is not None
+    assert result.summary["reliability_spread"] == uncertainty.split_half_spread(
+        masks, train_correct, test_correct, 7, 2, within=halves)

@@ -20,8 +20,8 @@ be replayed alone. A stream is the tuple after the seed; its first number names 
     (FLIPS)                  planted label flips (numpy)                      planted.flip_labels
     (SUBSET, 0), (SUBSET, 1) the training and test subsets of data.train_size    datasets.subset
                              and data.test_size (numpy)
-    (SPLITS, i)              the i-th further split-half of the reliabilities'   uncertainty.split_half_spread
-                             spread (numpy)
+    (SPLITS, 0)              the groups of trials of the reliabilities' spread   uncertainty.split_half_spread
+    (SPLITS, i), i >= 1      the (i-1)-th further split-half's choice of groups   (halves.grouped; numpy)
     (NULL)                   the influence-free null's joint permutations of     stages/influence_free.py
                              the trials against the masks (numpy), and of the
                              estimate's null for soft targets (null.influence_free)

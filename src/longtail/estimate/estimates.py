@@ -27,6 +27,7 @@ class Rows:
     nan_count: int  # undefined entries (training examples in every trial or in none)
     halves: tuple[tuple[np.ndarray, np.ndarray], ...]  # (max_influence, top_train) on each half of the trials
     predicted: np.ndarray | None  # [h, n_test]: the held-out trials' outcomes the rest's matrix predicts
+    spread: tuple[np.ndarray, np.ndarray] | None = None  # the spread's halves' strongest, where the pass gave them
 
 
 @dataclass(frozen=True)
@@ -53,19 +54,20 @@ def per_example(masks, train_target, test_target, train_correct) -> dict[str, np
 
 
 def influence_rows(masks, test_correct, memorization, rows: int, *, halves, held, min_influence: float,
-                   min_memorization: float, advance=None, device: str | None = None):
+                   min_memorization: float, advance=None, device: str | None = None, spread=None):
     """Yields influence [n_test, n_train] in blocks of `rows` rows (calling advance() after each);
     returns their Rows. One pass (influence.influence_pass) gives, beside the published matrix, each
-    row's strongest influence on each half of the trials (`halves`) and the held-out trials'
-    (`held`) predicted outcomes. device: where the products run (influence.on_device)."""
+    row's strongest influence on each half of the trials (`halves`), the held-out trials' (`held`)
+    predicted outcomes and, for 0/1 targets on the CPU, the strongest on each half of the reliability
+    spread's splits (`spread`, split's). device: where the products run (influence.on_device)."""
     pairs, strongest, nan_count, start = [], [], 0, 0
-    half_strongest, predicted = ([], []), []
+    half_strongest, predicted, spread_found = ([], []), [], []
     # Each set of trials' undefined columns: the only NaNs of its blocks (targets are finite)
     rest = np.setdiff1d(np.arange(len(masks)), held)
     undefined = {"all": influence.undefined(masks), "a": influence.undefined(masks[halves[0]]),
                  "b": influence.undefined(masks[halves[1]]), "rest": influence.undefined(masks[rest])}
     held_masks = masks[held].astype(np.float32)
-    for blocks in influence.influence_pass(masks, test_correct, halves, held, rows, device):
+    for blocks in influence.influence_pass(masks, test_correct, halves, held, rows, device, spread):
         block = blocks["all"]
         nan_count += len(block) * int(undefined["all"].sum())
         pairs.append(influence.high_influence_pairs(block, start, memorization, min_influence=min_influence,
@@ -75,6 +77,8 @@ def influence_rows(masks, test_correct, memorization, rows: int, *, halves, held
             parts.append(influence.strongest_influence(blocks[half], undefined[half]))
         if "rest" in blocks:
             predicted.append(counterfactual.predict(blocks["rest"], held_masks, undefined["rest"]))
+        if "spread" in blocks:
+            spread_found.append(blocks["spread"])
         start += len(block)
         yield block
         if advance:
@@ -83,7 +87,8 @@ def influence_rows(masks, test_correct, memorization, rows: int, *, halves, held
     max_influence, top_train = (np.concatenate(parts) for parts in zip(*strongest))
     return Rows(table[np.argsort(-table[:, 2], kind="stable")], max_influence, top_train, nan_count,
                 tuple(tuple(np.concatenate(p) for p in zip(*parts)) for parts in half_strongest),
-                np.concatenate(predicted, axis=1) if predicted else None)
+                np.concatenate(predicted, axis=1) if predicted else None,
+                tuple(np.concatenate(part, axis=1).reshape(-1, 2, start) for part in zip(*spread_found)) or None)
 
 
 def null_summary(statistics: dict, draws: dict) -> dict:
@@ -98,10 +103,13 @@ def null_summary(statistics: dict, draws: dict) -> dict:
     return summary
 
 
-def split(trials: int, cfg, seed: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """(halves, held): the split-half of the reliabilities (halves.halves with the seed itself) and the
-    trials held out for the counterfactual check (estimate.holdout)."""
-    return halves.halves(trials, seed), counterfactual.holdout(trials, cfg.holdout, seeds.derive(seed, seeds.HOLDOUT))
+def split(trials: int, cfg, seed: int):
+    """(halves, held, spread): the split-half of the reliabilities (halves.halves with the seed
+    itself), the trials held out for the counterfactual check (estimate.holdout) and the reliability
+    spread's splits (uncertainty.spread_splits, within the halves: the pass gives both)."""
+    split_halves = halves.halves(trials, seed)
+    return (split_halves, counterfactual.holdout(trials, cfg.holdout, seeds.derive(seed, seeds.HOLDOUT)),
+            uncertainty.spread_splits(trials, seed, cfg.reliability_splits, within=split_halves))
 
 
 def finish(masks, train_target, test_target, per: dict, reduced: Rows, *, flipped, cfg, seed: int,
@@ -115,7 +123,7 @@ def finish(masks, train_target, test_target, per: dict, reduced: Rows, *, flippe
                             "rerun the pipeline (`dvc repro`)")
     memorization, se = per["memorization"], per["memorization_se"]
     n_train = masks.shape[1]
-    (half_a, half_b), held = split(len(masks), cfg, seed)
+    (half_a, half_b), held, _ = split(len(masks), cfg, seed)
     high_mask = memorization >= cfg.pair_memorization
     high = int(high_mask.sum())
     # The set whose settling the stability curve shows: the high-memorization examples, or the top 1%
@@ -141,7 +149,8 @@ def finish(masks, train_target, test_target, per: dict, reduced: Rows, *, flippe
         "reliability": reliability,
         # how far each reliability moves between random splits of the same trials: its error bar
         "reliability_spread": uncertainty.split_half_spread(masks, train_target, test_target, seed,
-                                                            cfg.reliability_splits, rows, device),
+                                                            cfg.reliability_splits, rows, device,
+                                                            within=(half_a, half_b), strongest=reduced.spread),
         "stability_k": stability_k,  # the size of the set plots/memorization_stability.csv follows
         # the field's other estimators from the same masks (pyDVL, OpenDataVal): their means and the
         # median standard error of each example's value

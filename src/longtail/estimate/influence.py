@@ -162,8 +162,8 @@ def influence_blocks(
 
 
 def influence_pass(masks: np.ndarray, test_correct: np.ndarray, halves: tuple[np.ndarray, np.ndarray],
-                   held: np.ndarray, chunk_rows: int | None = None,
-                   device: str | None = None) -> Iterator[dict[str, np.ndarray]]:
+                   held: np.ndarray, chunk_rows: int | None = None, device: str | None = None,
+                   spread=None) -> Iterator[dict[str, np.ndarray]]:
     """One pass over blocks of test rows, as influence_blocks, yielding for each block the influence
     [rows, n_train] over several sets of trials, from the sums of two products of half the trials:
 
@@ -173,7 +173,11 @@ def influence_pass(masks: np.ndarray, test_correct: np.ndarray, halves: tuple[np
 
     Each is a masked difference of sums over its trials, and the sums over all trials are those over
     the two halves added, so the halves cost no pass of their own and the rest only the product of
-    the held-out trials. The blocks live in buffers reused from block to block (influence_blocks'
+    the held-out trials. spread: halves.grouped's (members, chosen) of the reliability spread, its
+    groups within `halves`: for 0/1 targets on the CPU the halves' sums are then those of the groups
+    (GroupedHalves; the same integers), and each block also gives "spread", the spread's halves'
+    (max_influence, top_train) [2 x splits, rows] (GroupedHalves.block), for a combination of the
+    groups' products each. The blocks live in buffers reused from block to block (influence_blocks'
     reuse): each dict is overwritten by the next. Memory: M as float32, (1 + holdout) of it, plus five
     blocks (four with none held out). device: where the products run (on_device; the blocks come
     back to the CPU, the stage writes them); None, numpy on the CPU."""
@@ -184,21 +188,33 @@ def influence_pass(masks: np.ndarray, test_correct: np.ndarray, halves: tuple[np
     if device is not None:
         yield from _device_pass(masks, test_correct, groups, rest, chunk_rows, device)
         return
-    m = {name: masks[trials].astype(np.float32) for name, trials in groups.items()}
+    grouped = None
+    if spread is not None and test_correct.dtype == bool:
+        members, chosen = spread
+        grouped = GroupedHalves(masks, members, chosen, extra=(np.isin([m[0] for m in members], halves[0]),))
+    products = {name: trials for name, trials in groups.items() if grouped is None or name == "held"}
+    m = {name: masks[trials].astype(np.float32) for name, trials in products.items()}
     counts = {"all": _float32_counts(masks), "a": _float32_counts(masks[halves[0]]),
               "b": _float32_counts(masks[halves[1]]), "rest": _float32_counts(masks[rest])}
     buffers = _Buffers((*groups, "all", "scratch"), chunk_rows, masks.shape[1], reuse=True)
     for start in range(0, test_correct.shape[1], chunk_rows):
         columns = test_correct[:, start : start + chunk_rows]
         views = dict(zip(buffers.names, buffers.take(columns.shape[1])))
-        sums = {}
-        for name, trials in groups.items():
-            d = columns[trials].astype(np.float32)
-            np.matmul(d.T, m[name], out=views[name])
-            sums[name] = d.sum(0)
-        full, scratch = np.add(views["a"], views["b"], out=views["all"]), views["scratch"]
-        full_sums = sums["a"] + sums["b"]
+        sums = {name: columns[trials].astype(np.float32).sum(0) for name, trials in groups.items()}
+        for name in products:
+            np.matmul(columns[groups[name]].astype(np.float32).T, m[name], out=views[name])
         out = {}
+        if grouped is None:
+            full = np.add(views["a"], views["b"], out=views["all"])
+        else:  # the halves' sums from the groups', and the spread's halves from the same products
+            found, width = [], grouped.width()
+            for lo in range(0, columns.shape[1], width):
+                found.append(grouped.block(columns[:, lo : lo + width]))
+                views["a"][lo : lo + width], views["all"][lo : lo + width] = grouped.hits[-2], grouped.hits[-1]
+            full = views["all"]
+            np.subtract(full, views["a"], out=views["b"])
+            out["spread"] = tuple(np.concatenate(part, axis=1) for part in zip(*found))
+        full_sums, scratch = sums["a"] + sums["b"], views["scratch"]
         if "held" in groups:
             rest_hits = np.subtract(full, views["held"], out=views["held"])
             out["rest"] = _influence(rest_hits, full_sums - sums["held"], *counts["rest"], scratch)
@@ -336,6 +352,85 @@ def strongest(masks: np.ndarray, test_correct: np.ndarray, chunk_rows: int | Non
     return tuple(np.concatenate(part) for part in zip(*parts))
 
 
+class GroupedHalves:
+    """Both halves' strongest influences of splits made of whole groups of trials (halves.grouped's
+    members and chosen), for blocks of test columns: one product per group, P_g = D_g^T M_g (a pass
+    in all), and each chosen half's sums its groups' added, one product of the 0/1 [splits, groups]
+    choice with the stacked P_g (splits x groups trials' worth of arithmetic instead of a pass per
+    split); the other half's are all the groups' less them. For 0/1 targets each half's strongest is
+    strongest(masks[half], test_correct[half]) bit for bit (the same integer sums and arithmetic);
+    soft targets' sums are rounded in another order. extra: more 0/1 rows over the groups whose sums
+    the caller reads from each block's `hits` (the estimate's pass: its own halves, the groups' unions)."""
+
+    def __init__(self, masks: np.ndarray, members: list[np.ndarray], chosen: np.ndarray, extra=()):
+        self.splits, self.n, groups = len(chosen), masks.shape[1], len(members)
+        self.order = np.concatenate(members)
+        self.lengths = np.array([len(m) for m in members])
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
+        self.m32 = masks[self.order].astype(np.float32)  # the groups' trials contiguous
+        self.weights = np.concatenate([chosen, ~chosen], axis=1).reshape(2 * self.splits, groups).astype(np.float32)
+        self.in_count = self.weights @ np.add.reduceat(self.m32, self.starts, axis=0)  # exact below 2^24
+        self.out_count = (self.weights @ self.lengths.astype(np.float32))[:, None] - self.in_count
+        self.undefined = (self.in_count == 0) | (self.out_count == 0)
+        self.in_count[self.in_count == 0], self.out_count[self.out_count == 0] = np.nan, np.nan
+        self.combine = np.vstack([chosen, *extra, np.ones(groups, bool)]).astype(np.float32)  # last: every trial
+        edges = np.flatnonzero(np.diff(self.lengths, prepend=-1, append=-1))  # runs of one size: a batched product each
+        self.runs = [(g0, g1, self.lengths[g0]) for g0, g1 in zip(edges[:-1], edges[1:])]
+        self.buffers = None
+
+    def width(self, budget_bytes: int = 256 << 20) -> int:
+        """Test columns per block whose buffers stay within budget_bytes."""
+        return max(1, budget_bytes // (4 * self.n * (len(self.lengths) + len(self.combine) + 1)))
+
+    def block(self, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(max_influence, top_train) [2 x splits, w] of test columns [trials, w] (the trials in the
+        masks' order), row 2i of split i's chosen half, 2i + 1 of the other; self.hits[r] then holds
+        combine row r's sums [w, n_train] until the next block."""
+        d = columns[self.order].astype(np.float32)
+        w, groups = d.shape[1], len(self.lengths)
+        if self.buffers is None or self.buffers[2].shape[0] != w:  # the same memory for every full block
+            self.buffers = (np.empty((groups, w, self.n), np.float32),
+                            np.empty((len(self.combine), w, self.n), np.float32), np.empty((w, self.n), np.float32))
+        products, self.hits, scratch = self.buffers
+        for g0, g1, size in self.runs:
+            t0, t1 = self.starts[g0], self.starts[g0] + (g1 - g0) * size
+            np.matmul(d[t0:t1].reshape(g1 - g0, size, w).transpose(0, 2, 1),
+                      self.m32[t0:t1].reshape(g1 - g0, size, self.n), out=products[g0:g1])
+        np.matmul(self.combine, products.reshape(groups, -1), out=self.hits.reshape(len(self.combine), -1))
+        sums = self.weights @ np.add.reduceat(d, self.starts, axis=0)
+        value, top = np.empty((2 * self.splits, w)), np.empty((2 * self.splits, w), np.intp)
+        for i in range(self.splits):  # the other half's sums first: _influence works in place
+            other = np.subtract(self.hits[-1], self.hits[i], out=products[0])
+            for h, half in ((2 * i + 1, other), (2 * i, self.hits[i])):
+                influence = _influence(half, sums[h], self.in_count[h], self.out_count[h], scratch)
+                value[h], top[h] = strongest_influence(influence, self.undefined[h])
+        return value, top
+
+
+def grouped_strongest(masks: np.ndarray, test_correct: np.ndarray, members: list[np.ndarray], chosen: np.ndarray,
+                      budget_bytes: int = 256 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """GroupedHalves over every test column: (max_influence, top_train), [splits, 2, n_test] each,
+    [:, 0] of the chosen half and [:, 1] of the other. A 0/1 column the same in every trial is 0 at
+    each half's first defined example, with no product (as strongest)."""
+    _check(masks, test_correct, "test_correct")
+    grouped, n_test = GroupedHalves(masks, members, chosen), test_correct.shape[1]
+    halves = 2 * len(chosen)
+    value, top = np.full((halves, n_test), np.nan), np.full((halves, n_test), -1)
+    varies = np.ones(n_test, bool)
+    if test_correct.dtype == bool:
+        count = test_correct.sum(0)
+        varies = (count > 0) & (count < len(masks))
+        first = (~grouped.undefined).argmax(1)
+        defined = ~grouped.undefined[np.arange(halves), first]
+        value[:, ~varies] = np.where(defined, 0.0, np.nan)[:, None]
+        top[:, ~varies] = np.where(defined, first, -1)[:, None]
+    columns, width = np.flatnonzero(varies), grouped.width(budget_bytes)
+    for lo in range(0, len(columns), width):
+        block = columns[lo : lo + width]
+        value[:, block], top[:, block] = grouped.block(test_correct[:, block])
+    return value.reshape(-1, 2, n_test), top.reshape(-1, 2, n_test)
+
+
 def prefixes(masks: np.ndarray, orders, counts: np.ndarray, rows: int | None = None):
     """(max_influence, top_train, mean_influence), each [len(orders), len(counts)]: for each order (a
     permutation of the trials), the statistics of the 0/1 test columns right in exactly its first c
@@ -381,8 +476,10 @@ def _matvec(masks: np.ndarray, v: np.ndarray, transpose: bool = False, rows: int
     return out
 
 
-def mean_influences(masks: np.ndarray, test_correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(test_mean_influence [n_test], train_mean_influence [n_train]), float64, with no full matrix.
+def mean_influences(masks: np.ndarray, test_correct: np.ndarray,
+                    train: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """(test_mean_influence [n_test], train_mean_influence [n_train]), float64, with no full matrix
+    (train False: None for the second, a product fewer).
 
     influence[i, j] = H[i, j] w_j - s_i / b_j, with H = D^T M, s_i = sum_k D[k, i], a and b the in
     and out counts and w = 1/a + 1/b. Means over the defined columns V (or over all rows i) are then
@@ -399,6 +496,8 @@ def mean_influences(masks: np.ndarray, test_correct: np.ndarray) -> tuple[np.nda
     hits_weighted = d.T @ _matvec(masks, np.where(defined, w, 0.0))  # sum_V H[i, j] w_j
     with np.errstate(invalid="ignore", divide="ignore"):
         test_mean = (hits_weighted - s * (1 / out_count[defined]).sum()) / defined.sum()
+    if not train:
+        return test_mean, None
     train_mean = _matvec(masks, d.mean(1), transpose=True) * w - s.mean() / out_count
     return test_mean, train_mean
 

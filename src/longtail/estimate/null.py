@@ -46,7 +46,7 @@ def influence_free(masks: np.ndarray, test_correct: np.ndarray, memorization: np
         value, top = influence.strongest(masks, shuffled, rows, device)
         out["max_influence"].append(value)
         out["top_memorization"].append(influence.top_memorization(top, memorization))
-        out["mean_influence"].append(influence.mean_influences(masks, shuffled)[0])
+        out["mean_influence"].append(influence.mean_influences(masks, shuffled, train=False)[0])
     return {name: np.array(values, dtype=np.float64) for name, values in out.items()}
 
 
@@ -82,7 +82,8 @@ def by_count(masks: np.ndarray, test_correct: np.ndarray, memorization: np.ndarr
     row = np.searchsorted(present, count[varies])  # each varying example's count among them
     # The constant columns' statistics as the stage computes them, which no arrangement changes
     fixed_value, fixed_top = influence.strongest(masks, test_correct[:, ~varies], rows)
-    fixed_mean = influence.mean_influences(masks, test_correct)[0][~varies]  # all columns: the stage's rounding
+    # all columns: the stage's rounding
+    fixed_mean = influence.mean_influences(masks, test_correct, train=False)[0][~varies]
     orders = [rng.permutation(t) for _ in range(draws)]
     value, prefix_top, mean = influence.prefixes(masks, orders, present, rows)
 
