@@ -326,12 +326,9 @@ def strongest(masks: np.ndarray, test_correct: np.ndarray, chunk_rows: int | Non
     if test_correct.shape[1] == 0:
         return np.empty(0), np.empty(0, dtype=np.intp)
     if test_correct.dtype == bool:
-        count = test_correct.sum(0)
-        varies = (count > 0) & (count < len(test_correct))
+        varies = varying_columns(test_correct)
         if not varies.all():
-            defined = np.flatnonzero(~undefined_columns)
-            value = np.full(test_correct.shape[1], 0.0 if len(defined) else np.nan)
-            top = np.full(test_correct.shape[1], defined[0] if len(defined) else -1)
+            value, top = (np.full(test_correct.shape[1], c[0]) for c in _constant_strongest(undefined_columns[None]))
             if varies.any():
                 value[varies], top[varies] = strongest(masks, test_correct[:, varies], chunk_rows, device)
             return value, top
@@ -350,6 +347,21 @@ def strongest(masks: np.ndarray, test_correct: np.ndarray, chunk_rows: int | Non
             none = np.isneginf(value)
             parts.append((np.where(none, np.nan, value), np.where(none, -1, top)))
     return tuple(np.concatenate(part) for part in zip(*parts))
+
+
+def varying_columns(test_correct: np.ndarray) -> np.ndarray:
+    """bool [n]: the 0/1 columns that are not the same in every trial (right in some, wrong in others)."""
+    count = test_correct.sum(0)
+    return (count > 0) & (count < len(test_correct))
+
+
+def _constant_strongest(undefined_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(max_influence, top_train) of a 0/1 column the same in every trial, for each row of
+    undefined_rows [sets, n_train] (a set of trials' undefined training examples): its influence row
+    is exact zeros, so 0 at the first defined training example; NaN and -1 where none is."""
+    some = (~undefined_rows).any(1)
+    first = (~undefined_rows).argmax(1) if undefined_rows.shape[1] else np.zeros(len(undefined_rows), np.intp)
+    return np.where(some, 0.0, np.nan), np.where(some, first, -1)
 
 
 class GroupedHalves:
@@ -418,12 +430,8 @@ def grouped_strongest(masks: np.ndarray, test_correct: np.ndarray, members: list
     value, top = np.full((halves, n_test), np.nan), np.full((halves, n_test), -1)
     varies = np.ones(n_test, bool)
     if test_correct.dtype == bool:
-        count = test_correct.sum(0)
-        varies = (count > 0) & (count < len(masks))
-        first = (~grouped.undefined).argmax(1)
-        defined = ~grouped.undefined[np.arange(halves), first]
-        value[:, ~varies] = np.where(defined, 0.0, np.nan)[:, None]
-        top[:, ~varies] = np.where(defined, first, -1)[:, None]
+        varies = varying_columns(test_correct)
+        value[:, ~varies], top[:, ~varies] = (c[:, None] for c in _constant_strongest(grouped.undefined))
     columns, width = np.flatnonzero(varies), grouped.width(budget_bytes)
     for lo in range(0, len(columns), width):
         block = columns[lo : lo + width]

@@ -76,8 +76,7 @@ def by_count(masks: np.ndarray, test_correct: np.ndarray, memorization: np.ndarr
         raise ValueError(f"by_count needs 0/1 correctness (bool), got {test_correct.dtype}: a soft target's null "
                          "is influence_free's")
     rng = np.random.default_rng(seed)
-    count = test_correct.sum(0)
-    varies = (count > 0) & (count < t)
+    count, varies = test_correct.sum(0), influence.varying_columns(test_correct)
     present = np.unique(count[varies])  # 0 and t have one arrangement: the example's own column
     row = np.searchsorted(present, count[varies])  # each varying example's count among them
     # The constant columns' statistics as the stage computes them, which no arrangement changes
