@@ -21,8 +21,15 @@ questions"; figures in BENCHMARKS.md.)
    of its difficulty, at pi = 0 it is like them (Q2 must reject about alpha; Q1 measures what the
    overlap examples' excess is).
 
+Every test reads the null as the pipeline does (pipeline_null): each example's null value by
+counts, the noise from joint draws of each group's members and a uniform sample of
+`--null-sample` test examples (the influence_free stage's estimate.null_sample; below a test set's
+size the comparison is measured on a sample, as on 10 000 MNIST test images). `--null joint` asks
+with the null it replaced, the joint draws of every test example alone, on the same trials.
+
     python benchmarks/calibration.py                          # everything, on the workspace's run
     python benchmarks/calibration.py --draws 1000 --synthetic-seeds "" --planted-trials 0
+    python benchmarks/calibration.py --null-sample 100        # the sampled comparison on digits
 """
 
 import json
@@ -50,23 +57,36 @@ from longtail.train.reference import reference_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NULL_DRAWS = params.section(params.read(ROOT / "params.yaml"), "estimate", params.Estimate).null_draws
+NULL_SAMPLE = params.section(params.read(ROOT / "params.yaml"), "estimate", params.JointNull).null_sample
+NULLS = ("counts", "joint")  # the pipeline's null; the one it replaced (main's --null)
+NULL_KIND = {"null": "counts"}
 
 
 def pipeline_null(masks, test_correct, memorization, seed) -> tuple[dict, dict]:
     """The null as the pipeline draws it: (means, joint), statistic -> [R, n] each. means: the
     estimate's draws, whose means are the null values (by counts for 0/1 correctness,
-    estimates.null_draws); joint: the influence_free stage's joint draws, here of every test example
-    (these sets are smaller than estimate.null_sample), which the two questions' noise reads."""
+    estimates.null_draws); joint: the influence_free stage's joint draws of every test example, of
+    which two_questions takes the columns the stage keeps (a draw of a column is the same whichever
+    columns are drawn with it). With --null joint, the null before the counts: the joint draws are
+    also the means (each example's null value their mean, the noise their leave-one-out excess)."""
+    if NULL_KIND["null"] == "joint":
+        joint = null.influence_free(masks, test_correct, memorization, draws=NULL_DRAWS, seed=seeds.derive(seed, seeds.NULL))
+        return joint, joint
     means = estimates.null_draws(masks, test_correct, memorization, draws=NULL_DRAWS, seed=seed)
     joint = null.influence_free(masks, test_correct, memorization, draws=NULL_DRAWS, seed=seeds.derive(seed, seeds.NULL))
     return means, joint
 
 
-def two_questions(values, means, joint, group, rest, difficulty):
+def two_questions(values, means, joint, group, rest, difficulty, sample=NULL_SAMPLE, seed=0):
     """questions.two_questions as the ttest stage asks it: the excess over the means' null values,
-    the noise from the joint draws measured against the same null values."""
+    the noise from the joint draws measured against the same null values, on the columns the
+    influence_free stage keeps: the group's and a uniform sample of `sample` test examples
+    (null.sample_columns with `seed`; every column where the test set is no larger)."""
     centre = np.asarray(means, np.float64).mean(0)
-    return questions.two_questions(values - centre, joint, group, rest, difficulty, means=centre)
+    columns, sampled = null.sample_columns(len(values), group, sample, seed)
+    return questions.two_questions(values - centre, np.asarray(joint)[:, columns], group, rest, difficulty,
+                                   means=None if NULL_KIND["null"] == "joint" else centre, columns=columns,
+                                   sampled=sampled)
 
 
 def fake_sets(pool: np.ndarray, difficulty: np.ndarray, size: int, draws: int, seed: int) -> list[np.ndarray]:
@@ -107,18 +127,18 @@ def student_p(values, group, rest, equal_var=True) -> float:
     return float(scipy_stats.ttest_ind(a[np.isfinite(a)], b[np.isfinite(b)], equal_var=equal_var).pvalue)
 
 
-def tests(values, draws, group, rest, difficulty, permutations, seed, only) -> dict[str, float | None]:
+def tests(values, draws, group, rest, difficulty, permutations, seed, only, sample=NULL_SAMPLE) -> dict[str, float | None]:
     """The p of each comparison in `only` for one group (draws: pipeline_null's (means, joint) of the
     statistic): the raw Student and Welch t (the paper's), Q1,
-    Q2 (as the ttest stage runs them, analysis.questions), and the strata test Q2 replaced (on the
-    raw statistic, as it ran)."""
+    Q2 (as the ttest stage runs them, analysis.questions, the joint draws on `sample` columns), and
+    the strata test Q2 replaced (on the raw statistic, as it ran)."""
     out = {}
     if "raw" in only:
         out["raw"] = student_p(values, group, rest)
     if "raw_welch" in only:
         out["raw_welch"] = student_p(values, group, rest, equal_var=False)
     if {"q1", "q2"} & set(only):
-        q1, q2 = two_questions(values, *draws, group, rest, difficulty)
+        q1, q2 = two_questions(values, *draws, group, rest, difficulty, sample, seed)
         out |= {"q1": q1["p"], "q2": q2["p"]}
     if "strata" in only:
         out["strata"] = strata_test(values, group, rest, difficulty, width=0.02, draws=permutations, seed=seed)["p"]
@@ -126,12 +146,12 @@ def tests(values, draws, group, rest, difficulty, permutations, seed, only) -> d
 
 
 def rates(sets, values, draws, pool, difficulty, alpha, permutations, seed,
-          only=("raw", "raw_welch", "q1", "q2", "strata")) -> dict[str, str]:
+          only=("raw", "raw_welch", "q1", "q2", "strata"), sample=NULL_SAMPLE) -> dict[str, str]:
     """Each comparison's share of rejections at alpha over the groups `sets` (against `pool` outside
     each), with its Wilson interval."""
     counts = dict.fromkeys(only, 0)
     for n, group in enumerate(sets):
-        for name, p in tests(values, draws, group, pool & ~group, difficulty, permutations, seed + n, only).items():
+        for name, p in tests(values, draws, group, pool & ~group, difficulty, permutations, seed + n, only, sample).items():
             counts[name] += p is not None and p <= alpha
     return {name: wilson(k, len(sets)) for name, k in counts.items()}
 
@@ -143,7 +163,7 @@ def influence_free_trials(masks, test_correct, seed):
 
 
 def calibration(label, masks, train_correct, test_correct, agree, independent, *, sizes, draws, alpha, permutations,
-                seed, realizations):
+                seed, realizations, sample=NULL_SAMPLE):
     """Section 1: the calibration tables of one finished run."""
     difficulty = test_correct.mean(0)
     memorization = influence.memorization(masks, train_correct)
@@ -156,6 +176,9 @@ def calibration(label, masks, train_correct, test_correct, agree, independent, *
           f"test correctness across trials, the masks kept, and its own {NULL_DRAWS} null draws), {per} groups per "
           "size on each. Share rejected, with the 95% t interval over the realizations' rates (groups of one "
           "realization share its noise).\n")
+    if sample < len(agree):
+        print(f"The joint draws of each group are its own members' and a uniform sample of {sample} of the "
+              f"{len(agree)} test examples (estimate.null_sample), as the influence_free stage keeps them.\n")
     hits = {(name, size, test): [] for name in STATISTICS for size in sizes for test in ("raw", "raw_welch", "q1")}
     for r in range(realizations):
         shuffled_correct = influence_free_trials(masks, test_correct, seed + 10**6 + r)
@@ -166,7 +189,7 @@ def calibration(label, masks, train_correct, test_correct, agree, independent, *
                 outcomes = {test: [] for test in ("raw", "raw_welch", "q1")}
                 for n, group in enumerate(fake_sets(agree, difficulty, size, per, seed + size + 1000 * r)):
                     found = tests(shuffled[name], (drawn[0][name], drawn[1][name]), group, agree & ~group, difficulty, permutations,
-                                  seed + n, ("raw", "raw_welch", "q1"))
+                                  seed + n, ("raw", "raw_welch", "q1"), sample)
                     for test, p in found.items():
                         outcomes[test].append(p is not None and p <= alpha)
                 for test, o in outcomes.items():
@@ -186,11 +209,11 @@ def calibration(label, masks, train_correct, test_correct, agree, independent, *
     for name in STATISTICS:
         for size in sizes:
             r = rates(fake_sets(agree, difficulty, size, draws, seed + size), real[name], (free[0][name], free[1][name]), agree,
-                      difficulty, alpha, permutations, seed, only=("q2", "strata"))
+                      difficulty, alpha, permutations, seed, only=("q2", "strata"), sample=sample)
             row = f"| {name} | {size} | {r['q2']} | {r['strata']} |"
             if independent is not None:
                 other = rates(fake_sets(agree, independent, size, draws, seed + size), real[name], (free[0][name], free[1][name]), agree,
-                              difficulty, alpha, permutations, seed, only=("q2",))
+                              difficulty, alpha, permutations, seed, only=("q2",), sample=sample)
                 row += f" {other['q2']} |"
             print(row, flush=True)
 
@@ -219,7 +242,7 @@ def pruned_cies(split, seed, device) -> dict[str, np.ndarray]:
     return cie.cie_masks(reference_pred, pruned.predict(xt).cpu().numpy(), split["y_test"])
 
 
-def synthetic(seeds, count, device, permutations, recipe):
+def synthetic(seeds, count, device, permutations, recipe, sample=NULL_SAMPLE):
     """Section 2: the synthetic set's CIEs after 90% magnitude pruning, every test, per seed."""
     print(f"\n## Synthetic set, {count} trials, 90% magnitude pruning: the CIEs (all tests on max_influence)\n")
     print("| seed | CIEs (rare) | Q1 excess diff [95%] | Q1 p | Q2 diff [95%] | Q2 p (extrapolated) | strata p "
@@ -233,7 +256,7 @@ def synthetic(seeds, count, device, permutations, recipe):
         means, joint = (draws["max_influence"] for draws in pipeline_null(masks, d, memorization, seed))
         masks_cie = pruned_cies(split, seed, device)
         group, agree, difficulty = masks_cie["cie"], ~masks_cie["cie"], d.mean(0)
-        q1, q2 = two_questions(values, means, joint, group, agree, difficulty)
+        q1, q2 = two_questions(values, means, joint, group, agree, difficulty, sample, seed)
         s = strata_test(values, group, agree, difficulty, width=0.02, draws=permutations, seed=seed)
         print(f"| {seed} | {group.sum()} ({(group & split['rare_test']).sum()}) | {interval(q1)} | {number(q1['p'])} | "
               f"{interval(q2)} | {number(q2['p'])} ({q2['extrapolated']}) | {number(s['p'])} ({s['n']} of {group.sum()}) | "
@@ -248,7 +271,8 @@ def number(p) -> str:
     return "n/a" if p is None else f"{p:.2g}"
 
 
-def planted(count, seed, device, recipe, *, sizes, draws, alpha, permutations, overlap=40, shares=(1.0, 0.5, 0.0)):
+def planted(count, seed, device, recipe, *, sizes, draws, alpha, permutations, overlap=40, shares=(1.0, 0.5, 0.0),
+            sample=NULL_SAMPLE):
     """Section 3: groups mixing hard rare examples (influenced) and hard overlap examples (not) in
     share pi, on the synthetic set with class overlap."""
     x, y, rare = datasets.synthetic(seed=seed, rare_groups=20, rare_size=5, overlap=overlap)
@@ -285,7 +309,7 @@ def planted(count, seed, device, recipe, *, sizes, draws, alpha, permutations, o
                 group[rng.choice(np.flatnonzero(rare_hard), k, replace=False)] = True
                 group[rng.choice(np.flatnonzero(overlap_hard), size - k, replace=False)] = True
                 sets.append(group)
-            r = rates(sets, values, draws_null, not_rare, difficulty, alpha, permutations, seed)
+            r = rates(sets, values, draws_null, not_rare, difficulty, alpha, permutations, seed, sample=sample)
             print(f"| {share} | {size} | {r['q1']} | {r['q2']} | {r['strata']} | {r['raw']} |", flush=True)
 
 
@@ -293,6 +317,8 @@ def main(
     run: Path = typer.Option(ROOT, help="the repository whose data/ and metrics/ hold a finished run"),
     draws: int = typer.Option(200, min=10, help="fake or planted groups per size"),
     realizations: int = typer.Option(20, min=1, help="independent influence-free realizations of Q1's calibration"),
+    null_sample: int = typer.Option(NULL_SAMPLE, min=2, help="test examples the joint draws keep beside each group's "
+                                    "(estimate.null_sample); below a test set's size it checks the sampled comparison"),
     sizes: str = typer.Option("5,10,30,100", help="group sizes, comma-separated"),
     alpha: float = typer.Option(0.05),
     permutations: int = typer.Option(1000, min=100, help="permutations of each strata test"),
@@ -301,9 +327,14 @@ def main(
     synthetic_trials: int = typer.Option(1000, min=2),
     planted_trials: int = typer.Option(512, min=0, help="trials of the planted check (0 skips it)"),
     device: str = typer.Option("auto"),
+    null_kind: str = typer.Option("counts", "--null", help="counts: the pipeline's null (by counts, joint draws "
+                                  "for the noise); joint: the joint draws alone, the null before the counts"),
     recipe: str = typer.Option("{}", help="JSON updates of the trials section, e.g. '{\"epochs\": 2}' for a quick check"),
 ):
     start = time.perf_counter()
+    if null_kind not in NULLS:
+        raise typer.BadParameter(f"--null is one of {', '.join(NULLS)}, not {null_kind!r}")
+    NULL_KIND["null"] = null_kind
     size_list = [int(s) for s in sizes.split(",") if s]
     masks = load_npy(run / "data/trials/masks.npy", dtype=bool, ndim=2)
     train_correct = load_npy(run / "data/trials/train_correct.npy", dtype=bool, ndim=2)
@@ -315,12 +346,13 @@ def main(
     calibration(f"{dataset} ({run.name})", masks, train_correct, test_correct, agree,
                 independent if independent is not None and len(independent) == len(agree) else None,
                 sizes=[s for s in size_list if s <= agree.sum() // 4], draws=draws, alpha=alpha,
-                permutations=permutations, seed=seed, realizations=realizations)
+                permutations=permutations, seed=seed, realizations=realizations, sample=null_sample)
     if synthetic_seeds:
         synthetic([int(s) for s in synthetic_seeds.split(",")], synthetic_trials, device, permutations,
-                  json.loads(recipe))
+                  json.loads(recipe), null_sample)
     if planted_trials:
-        planted(planted_trials, seed, device, json.loads(recipe), sizes=size_list, draws=draws, alpha=alpha, permutations=permutations)
+        planted(planted_trials, seed, device, json.loads(recipe), sizes=size_list, draws=draws, alpha=alpha,
+                permutations=permutations, sample=null_sample)
     print(f"\n{time.perf_counter() - start:.0f} s")
 
 

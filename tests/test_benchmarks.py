@@ -37,21 +37,27 @@ def test_the_benchmark_runs_at_its_smallest_setting(root, python, name):
     assert run(root, python, name, *SMALLEST[name]).strip()
 
 
-def test_the_calibration_benchmark_runs_on_a_tiny_finished_run(root, python, tmp_path, tiny_project):
+def test_the_calibration_and_null_shift_benchmarks_run_on_a_tiny_finished_run(root, python, tmp_path, tiny_project):
     project = tiny_project(tmp_path, ("prepare", "train_trials", "fit", "estimate"),
                            trials={"count": 8, "epochs": 2, "models_per_step": 4, "compile": "off"})
     n_test = len(np.load(project / "data/prepared/test.npz")["y"])
     cie = np.zeros(n_test, bool)
     cie[::7] = True  # any set: the benchmark draws its fake sets from the others
     (project / "data/cie").mkdir()
-    np.savez(project / "data/cie/masks.npz", cie=cie)
+    np.savez(project / "data/cie/masks.npz", cie=cie, cie_u=cie & (np.arange(n_test) % 2 == 0),
+             cie_c=cie & (np.arange(n_test) % 4 == 1), cie_both_wrong=cie & (np.arange(n_test) % 4 == 3))
+    (project / "data/pie").mkdir()
+    np.savez(project / "data/pie/masks.npz", pie=np.arange(n_test) % 5 == 1, shifted=np.arange(n_test) % 6 == 2)
     said = run(root, python, "calibration", "--run", str(project), "--draws", "10", "--realizations", "2",
-               "--permutations", "100",
+               "--permutations", "100", "--null-sample", "20",
                "--sizes", "5", "--synthetic-seeds", "0", "--synthetic-trials", "6", "--planted-trials", "6",
                "--recipe", '{"epochs": 2, "compile": "off", "models_per_step": 6}', "--device", "cpu")
     assert "Q1: Welch t of the excess" in said and "| max_influence | 5 |" in said
+    assert "a uniform sample of 20 of the" in said  # the sampled comparison's path, as the stage keeps it
     assert "| 0 | " in said.split("## Synthetic set")[1]  # seed 0's CIEs, every test
     assert "| 1.0 | 5 |" in said.split("## Planted")[1] and "| 0.0 | 5 |" in said
+    said = run(root, python, "null_shift", "--run", str(project), "--seeds", "2", "--draws", "4")
+    assert "| cie | excess | p |" in said and "| shifted | matched | diff |" in said and "numbers: |z| above 2" in said
 
 
 def test_the_harm_calibration_benchmark_runs_on_a_tiny_finished_run(root, python, tmp_path, tiny_project):
@@ -78,7 +84,7 @@ def test_every_benchmark_has_a_smoke_run():
     from pathlib import Path
 
     scripts = {p.stem for p in (Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py")}
-    assert scripts == set(SMALLEST) | {"calibration", "verify_bars", "spread"}
+    assert scripts == set(SMALLEST) | {"calibration", "null_shift", "verify_bars", "spread"}
 
 
 def test_the_spread_benchmark_compares_grouped_and_free_splits_on_trial_arrays(root, python, tmp_path):
