@@ -21,7 +21,9 @@ z that move over the sd of a difference of two independent draws, sqrt(sd_new^2 
 new null is exact in distribution if z spreads as a standard normal (|z| > 2 about one time in
 twenty). "bias" is the difference of the two nulls' means over the seeds, in units of its own
 standard error: what the seeds can say of a systematic shift. For a p, "at alpha" is the share of
-each null's seeds where it is at or below ttest.alpha: how often the verdict holds.
+each null's seeds where it is at or below ttest.alpha: how often the verdict holds. --jackknife
+also asks whether one run could estimate its p's error itself: the jackknife over its joint draws
+(jackknife), against the sd over the seeds.
 """
 
 import math
@@ -46,9 +48,28 @@ def answers(results: dict) -> dict[tuple[str, str, str], float]:
             for group, r in results.items() for q in ("excess", "matched") for k in NUMBERS}
 
 
+def jackknife(values, null_values, joint: dict, tested: dict, difficulty) -> dict[tuple[str, str, str], float]:
+    """(group, question, "p_mc_sd") -> the jackknife standard error of its p over the joint draws: the
+    two questions asked again with each draw left out (questions.two_questions on R - 1 draws, the
+    null values kept), sqrt((R - 1) / R * sum (p_j - mean)^2). What a run could say of its own p's
+    Monte-Carlo error; the seeds say what it is."""
+    excess, centre = null.excess(values, null_values), np.asarray(null_values, np.float64).mean(0)
+    out = {}
+    for name, (group, comparison) in tested.items():
+        left_out = [questions.two_questions(excess, np.delete(joint["draws"], j, axis=0), group, comparison & ~group,
+                                            difficulty, means=centre, columns=joint["columns"], sampled=joint["sampled"])
+                    for j in range(len(joint["draws"]))]
+        for i, question in enumerate(("excess", "matched")):
+            p = np.array([math.nan if a[i]["p"] is None else a[i]["p"] for a in left_out])
+            out[(name, question, "p_mc_sd")] = float(np.sqrt((len(p) - 1) / len(p) * np.sum((p - p.mean()) ** 2)))
+    return out
+
+
 def main(run: Path = typer.Option(ROOT, help="the repository whose data/ holds a finished run"),
          seeds_: int = typer.Option(10, "--seeds", min=2, help="seeds of each null"),
-         draws: int = typer.Option(0, min=0, help="draws of each null (0: the run's estimate.null_draws)")):
+         draws: int = typer.Option(0, min=0, help="draws of each null (0: the run's estimate.null_draws)"),
+         jackknife_: bool = typer.Option(False, "--jackknife", help="also each p's jackknife error over one run's "
+                                         "draws, against its sd over the seeds")):
     p = params.read(run / "params.yaml")
     cfg, seed = params.section(p, "ttest", params.Ttest), params.seed(p)
     joint_cfg = params.section(p, "estimate", params.JointNull)
@@ -78,7 +99,10 @@ def main(run: Path = typer.Option(ROOT, help="the repository whose data/ holds a
                                                seeds.derive(seed, seeds.NULL, 2) if k == 0 else seeds.derive(seed, *stream, 2))
         joint = null.influence_free(masks, test_correct[:, columns], memorization, draws=draws,
                                     seed=seeds.derive(seed, *stream))
-        new.append(ask(by_count[cfg.statistic], {"columns": columns, "sampled": sampled, "draws": joint[cfg.statistic]}))
+        drawn = {"columns": columns, "sampled": sampled, "draws": joint[cfg.statistic]}
+        new.append(ask(by_count[cfg.statistic], drawn))
+        if jackknife_:
+            new[-1] |= jackknife(values, by_count[cfg.statistic], drawn, tested, difficulty)
         full = null.influence_free(masks, test_correct, memorization, draws=draws, seed=seeds.derive(seed, *stream))
         old.append(ask(full[cfg.statistic]))
     print(f"{run}: {len(masks)} trials, {len(values)} test examples ({len(columns)} in the joint draws), "
@@ -87,7 +111,7 @@ def main(run: Path = typer.Option(ROOT, help="the repository whose data/ holds a
           "old: mean ± sd | bias (se) | at alpha: new, old |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     zs = []
-    for key in new[0]:
+    for key in old[0]:
         a, b = (np.array([row[key] for row in rows]) for rows in (new, old))
         if np.isnan(a).all() or np.isnan(b).all():
             continue
@@ -103,6 +127,19 @@ def main(run: Path = typer.Option(ROOT, help="the repository whose data/ holds a
     zs = np.array(zs)
     print(f"\n{len(zs)} numbers: |z| above 2 for {int((np.abs(zs) > 2).sum())}, largest {np.abs(zs).max():.2f}; "
           f"mean z^2 {np.mean(zs**2):.2f} (1 if the run's move is one null's noise)")
+    if not jackknife_:
+        return
+    print("\nEach p's jackknife error over one run's draws (p_mc_sd) against the sd of p over the seeds, "
+          "by counts:\n")
+    print("| group | question | sd of p over the seeds | p_mc_sd at the run's seed | p_mc_sd, mean over the seeds | ratio |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for group, q, number in old[0]:
+        if number == "p":
+            p_values, jack = (np.array([row[(group, q, k)] for row in new]) for k in ("p", "p_mc_sd"))
+            if np.isfinite(p_values).all() and np.isfinite(jack).all():
+                sd = np.std(p_values, ddof=1)
+                print(f"| {group} | {q} | {sd:.3g} | {jack[0]:.3g} | {jack.mean():.3g} | "
+                      f"{jack.mean() / sd if sd > 0 else math.nan:.2f} |")
 
 
 if __name__ == "__main__":
